@@ -1,0 +1,40 @@
+"""The one helper for importing optional packages with an error that names the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from tureen.exceptions import MissingDependencyError
+
+#: import name -> (pip distribution, tureen extra)
+_EXTRAS = {
+    "sklearn": ("scikit-learn", "sklearn"),
+    "skops": ("skops", "sklearn"),
+    "torch": ("torch", "pytorch"),
+    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    "keras": ("keras", "tensorflow"),
+    "xgboost": ("xgboost-cpu", "xgboost"),
+    "lightgbm": ("lightgbm", "lightgbm"),
+    "pyspark": ("pyspark", "spark"),
+    "pyarrow": ("pyarrow", "spark"),
+    "psycopg": ("psycopg[binary]", "postgres"),
+}
+
+
+def import_optional(name: str, purpose: str | None = None) -> ModuleType:
+    """Import ``name`` or raise :class:`MissingDependencyError` naming what to install.
+
+    Example:
+        >>> import_optional("json").__name__
+        'json'
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        top = name.split(".")[0]
+        dist, extra = _EXTRAS.get(top, (top, None))
+        hint = f"pip install 'tureen[{extra}]'" if extra else f"pip install {dist}"
+        what = f" for {purpose}" if purpose else ""
+        raise MissingDependencyError(f"{name!r} is needed{what} but is not installed ({exc}). "
+                                     f"Install it with: {hint}") from exc

@@ -1,0 +1,42 @@
+"""The MLmodel format: the ``MLmodel`` file, signatures, schema enforcement and input examples.
+
+This package imports nothing from tracking, registry or serving. Heavy names (numpy-backed signature
+types) load lazily on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
+
+_LAZY = {
+    "ModelSignature": "tureen.models.signature",
+    "Schema": "tureen.models.signature",
+    "ColSpec": "tureen.models.signature",
+    "TensorSpec": "tureen.models.signature",
+    "ParamSchema": "tureen.models.signature",
+    "ParamSpec": "tureen.models.signature",
+    "DataType": "tureen.models.signature",
+    "Array": "tureen.models.signature",
+    "Object": "tureen.models.signature",
+    "Property": "tureen.models.signature",
+    "Map": "tureen.models.signature",
+    "AnyType": "tureen.models.signature",
+    "infer_signature": "tureen.models.signature",
+    "enforce_schema": "tureen.models.enforce",
+    "enforce_params": "tureen.models.enforce",
+    "ModelInfo": "tureen.models.info",
+}
+
+__all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tureen.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
