@@ -1,0 +1,332 @@
+"""What every flavor shares: the save helper, integrity digests, and the one gate for unsafe loading.
+
+A flavor's ``save_model`` only writes its own data files (through ``write_data``) and describes its MLmodel
+sections; everything else happens here once: target checks, the temp directory that is renamed into place
+(so a failure leaves nothing), code paths and extra files, the input example and signature inference,
+requirements and environment files, the MLmodel file with file digests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from tureen.exceptions import (InvalidParameterError, ModelFormatError, ModelIntegrityError,
+                               ResourceAlreadyExistsError, SchemaEnforcementError, UnsafeDeserializationError)
+from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
+
+__all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pickle_allowed",
+           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path"]
+
+ENV_SECTION = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+CODE_DIR = "code"
+EXTRA_FILES_DIR = "extra_files"
+# files that may appear in a model directory after it was saved, and are not part of the model
+_NOT_DIGESTED = {MLMODEL_FILE_NAME, "registered_model_meta"}
+
+
+# ------------------------------------------------------------------------------------------------
+# the unsafe-deserialization gate
+
+
+def pickle_allowed(allow_pickle: bool | None = None) -> bool:
+    """Whether pickle-based loading is allowed: the caller's argument, else ``TUREEN_ALLOW_PICKLE``.
+
+    Never decided by the artifact being loaded. Default: allowed (the user's own models).
+
+    Example:
+        >>> pickle_allowed(False)
+        False
+    """
+    if allow_pickle is not None:
+        return bool(allow_pickle)
+    value = os.environ.get("TUREEN_ALLOW_PICKLE", "true").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+def unsafe_load(loader: Callable[[], Any], *, what: str, allow_pickle: bool | None = None) -> Any:
+    """Run ``loader`` (a pickle/cloudpickle/joblib/full-torch load) only if the gate allows it.
+
+    Raises:
+        UnsafeDeserializationError: pickle loading is turned off.
+    """
+    if not pickle_allowed(allow_pickle):
+        raise UnsafeDeserializationError(
+            f"Loading {what} needs pickle deserialization, which can run arbitrary code, and it is turned off "
+            "(TUREEN_ALLOW_PICKLE=false or allow_pickle=False). Load only models you trust with "
+            "allow_pickle=True, or re-save the model in a safe format.")
+    return loader()
+
+
+# ------------------------------------------------------------------------------------------------
+# integrity
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _model_files(root: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames:
+            rel = Path(dirpath, name).relative_to(root).as_posix()
+            if rel not in _NOT_DIGESTED and not name.endswith(".pyc"):
+                out.append(rel)
+    return sorted(out)
+
+
+def file_digests(root: str | Path) -> dict[str, str]:
+    """SHA-256 of every file of the model (MLmodel itself excluded)."""
+    r = Path(root)
+    return {rel: "sha256:" + _sha256(r / rel) for rel in _model_files(r)}
+
+
+def verify_model_dir(root: str | Path, model: Model | None = None) -> bool:
+    """Check every file against the digests recorded at save time.
+
+    Returns False when the model carries no digests (e.g. saved by MLflow), True when all match.
+
+    Raises:
+        ModelIntegrityError: a file was changed, truncated, removed or added.
+    """
+    r = Path(root)
+    model = model or Model.load(r)
+    recorded = model.tureen.get("files")
+    if not recorded:
+        return False
+    if not isinstance(recorded, dict):
+        raise ModelIntegrityError("The model's recorded file digests are corrupt")
+    problems = []
+    present = set(_model_files(r))
+    for rel, digest in sorted(recorded.items()):
+        path = r / rel
+        if rel not in present:
+            problems.append(f"{rel}: missing")
+            continue
+        algo, _, want = str(digest).partition(":")
+        if algo != "sha256" or _sha256(path) != want:
+            problems.append(f"{rel}: content differs from the saved digest (tampered or truncated)")
+    for rel in sorted(present - set(recorded)):
+        problems.append(f"{rel}: not part of the saved model")
+    if problems:
+        raise ModelIntegrityError(f"Model at {str(r)!r} failed its integrity check: " + "; ".join(problems))
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# code paths
+
+
+def copy_code_paths(dest_root: Path, code_paths: Iterable[str | os.PathLike[str]] | None) -> str | None:
+    if not code_paths:
+        return None
+    code_dir = dest_root / CODE_DIR
+    code_dir.mkdir()
+    for p in code_paths:
+        src = Path(p)
+        if not src.exists():
+            raise InvalidParameterError(f"code path {str(src)!r} does not exist")
+        target = code_dir / src.name
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, target)
+    return CODE_DIR
+
+
+def add_code_to_path(root: Path, code: str | None) -> None:
+    import sys
+
+    if code:
+        path = str(root / code)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+# ------------------------------------------------------------------------------------------------
+# the save helper
+
+
+@dataclass
+class SaveSpec:
+    """What a flavor tells the shared helper about one save."""
+
+    flavor_name: str
+    #: writes the flavor's data files into the given (temp) model directory; returns the flavor section
+    write_data: Callable[[Path], dict[str, Any]]
+    #: the python_function section (without env / python_version), or None when pyfunc cannot load it
+    pyfunc_conf: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    #: called with the example's model input to get the output for signature inference
+    predict: Callable[[Any], Any] | None = None
+    default_requirements: list[str] = field(default_factory=list)
+    requirement_objects: list[Any] = field(default_factory=list)
+    #: validate the (possibly inferred) signature for this flavor; raise InvalidParameterError
+    check_signature: Callable[[Any], None] | None = None
+    #: whether to infer a signature from the example when none is given
+    infer_signature_from_example: bool = True
+
+
+def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: Any = None,
+                   input_example: Any = None, pip_requirements: Any = None, extra_pip_requirements: Any = None,
+                   metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
+                   mlflow_model: Model | None = None) -> Model:
+    """Build a complete model directory at ``path``, atomically. Returns the written :class:`Model`.
+
+    Raises:
+        ResourceAlreadyExistsError: ``path`` exists and is not an empty directory.
+        InvalidParameterError: bad arguments (signature not matching the example, missing code path, ...).
+    """
+    from tureen import __version__
+
+    target = Path(path).expanduser()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ResourceAlreadyExistsError(f"Path {str(target)!r} already exists and is not empty; "
+                                         "save into a new or empty directory")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidParameterError(f"metadata must be a dict, got {type(metadata).__name__}")
+    if signature is not None and signature is not False:
+        from tureen.models.signature import ModelSignature
+
+        if not isinstance(signature, ModelSignature):
+            raise InvalidParameterError(f"signature must be a ModelSignature, got {type(signature).__name__}")
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tureen-", dir=parent))
+    try:
+        model = mlflow_model or Model()
+        flavor_conf = spec.write_data(tmp)
+        code = copy_code_paths(tmp, code_paths)
+        if code is not None:
+            flavor_conf["code"] = code
+        if extra_files:
+            ef_dir = tmp / EXTRA_FILES_DIR
+            ef_dir.mkdir()
+            entries = []
+            for f in extra_files:
+                src = Path(f)
+                if not src.is_file():
+                    raise InvalidParameterError(f"extra file {str(src)!r} does not exist or is not a file")
+                shutil.copy2(src, ef_dir / src.name)
+                entries.append({"path": f"{EXTRA_FILES_DIR}/{src.name}"})
+            flavor_conf["extra_files"] = entries
+
+        # input example and signature
+        if input_example is not None:
+            from tureen.models.example import save_example, split_example
+
+            data, ex_params = split_example(input_example)
+            if signature is None and spec.infer_signature_from_example:
+                from tureen.models.signature import infer_signature
+
+                output = None
+                if spec.predict is not None:
+                    try:
+                        output = spec.predict(data)
+                    except Exception as exc:  # noqa: BLE001 - the user's model failed on its own example
+                        raise InvalidParameterError(
+                            f"The model failed to predict on its input example, so no signature could be "
+                            f"inferred: {type(exc).__name__}: {exc}") from exc
+                try:
+                    output = _plain_output(output)
+                    signature = infer_signature(data, output, ex_params)
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(f"Cannot infer a signature from the input example: "
+                                                f"{exc.message}") from None
+            elif signature is not None and signature is not False and signature.inputs is not None:
+                from tureen.models.enforce import enforce_schema
+
+                try:
+                    enforce_schema(data, signature.inputs, extra="error")
+                except SchemaEnforcementError as exc:
+                    raise InvalidParameterError(f"The signature does not match the input example: "
+                                                f"{exc.message}") from None
+            model.saved_input_example_info = save_example(tmp, input_example)
+        if signature is not None and signature is not False:
+            if spec.check_signature is not None:
+                spec.check_signature(signature)
+            model.signature = signature
+
+        pyfunc = spec.pyfunc_conf(flavor_conf) if spec.pyfunc_conf is not None else None
+        if pyfunc is not None:
+            pyfunc = {**pyfunc, "env": dict(ENV_SECTION), "python_version": platform.python_version()}
+            if code is not None:
+                pyfunc.setdefault("code", code)
+            model.add_flavor("python_function", **pyfunc)
+        model.add_flavor(spec.flavor_name, **flavor_conf)
+        if metadata is not None:
+            model.metadata = metadata
+        size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+        model.model_size_bytes = size or None
+
+        from tureen.env import infer_requirements, write_environment
+
+        reqs = infer_requirements(spec.requirement_objects, spec.default_requirements)
+        write_environment(tmp, reqs, pip_requirements=pip_requirements,
+                          extra_pip_requirements=extra_pip_requirements)
+        model.tureen = {"version": __version__, "files": file_digests(tmp)}
+        model.save(tmp)
+        if target.exists():
+            target.rmdir()
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return model
+
+
+def _plain_output(output: Any) -> Any:
+    """Outputs that infer_signature understands (e.g. framework tensors -> numpy)."""
+    if output is None:
+        return None
+    if hasattr(output, "numpy") and callable(output.numpy) and type(output).__module__.split(".")[0] in (
+            "torch", "tensorflow"):
+        return output.detach().cpu().numpy() if hasattr(output, "detach") else output.numpy()
+    return output
+
+
+@contextlib.contextmanager
+def _noop() -> Any:
+    yield
+
+
+def new_uuid() -> str:
+    return uuid.uuid4().hex
+
+
+def resolve_data_file(root: Path, rel: str | None, what: str) -> Path:
+    """A model-relative file path that must exist, confined to the model directory."""
+    if not rel:
+        raise ModelFormatError(f"MLmodel does not name the {what} file")
+    path = (root / rel).resolve()
+    if root.resolve() not in path.parents and path != root.resolve():
+        raise ModelFormatError(f"MLmodel names {what} file {rel!r} outside the model directory")
+    if not path.exists():
+        raise ModelFormatError(f"The model's {what} file {rel!r} is missing from {str(root)!r}")
+    return path
+
+
+def log_model_via_tracking(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | None,
+                           artifact_path: str | None = None, registered_model_name: str | None = None,
+                           **log_kw: Any) -> Any:
+    """The thin ``log_model`` every flavor shares: tracking owns runs, artifacts and registration."""
+    if name is None:
+        name = artifact_path
+    if not name:
+        raise InvalidParameterError("log_model needs a name for the model in the run (name='model')")
+    from tureen.tracking._log_model import log_model
+
+    return log_model(flavor_name, save_fn, name=name, registered_model_name=registered_model_name, **log_kw)

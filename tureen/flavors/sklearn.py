@@ -1,0 +1,272 @@
+"""The scikit-learn flavor: estimators and pipelines, saved with skops by default (no pickle).
+
+``serialization_format``:
+
+* ``skops`` (default whenever the estimator round-trips with skops' trusted types): a zip of JSON and
+  ``.npy`` members, loaded without running arbitrary code;
+* ``cloudpickle`` / ``pickle``: any estimator, loaded only when the unsafe gate allows it.
+
+The MLmodel sections are MLflow's (``loader_module: mlflow.sklearn``), so MLflow 3.x loads these models
+without tureen, and tureen loads MLflow's sklearn models without MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tureen.exceptions import InvalidParameterError, ModelFormatError, UnsupportedModelError
+from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
+                                  unsafe_load, verify_model_dir)
+
+__all__ = ["FLAVOR_NAME", "save_model", "log_model", "load_model", "get_default_pip_requirements",
+           "SERIALIZATION_FORMATS", "PREDICT_FNS"]
+
+FLAVOR_NAME = "sklearn"
+SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
+PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
+_FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
+
+
+def get_default_pip_requirements(serialization_format: str = "skops") -> list[str]:
+    reqs = ["scikit-learn"]
+    if serialization_format == "skops":
+        reqs.append("skops")
+    elif serialization_format == "cloudpickle":
+        reqs.append("cloudpickle")
+    return reqs
+
+
+def _check_estimator(model: Any) -> None:
+    from tureen._optional import import_optional
+
+    import_optional("sklearn", "the sklearn flavor")
+    if isinstance(model, type):
+        raise UnsupportedModelError(f"save_model needs a fitted estimator instance, got the class {model.__name__}")
+    if not (hasattr(model, "fit") and hasattr(model, "get_params")):
+        hint = _suggest_flavor(model)
+        raise UnsupportedModelError(f"The sklearn flavor saves scikit-learn estimators (objects with fit and "
+                                    f"get_params); got {type(model).__module__}.{type(model).__qualname__}."
+                                    + hint)
+
+
+def _suggest_flavor(model: Any) -> str:
+    top = type(model).__module__.split(".")[0]
+    known = {"torch": "pytorch", "keras": "tensorflow", "tensorflow": "tensorflow", "xgboost": "xgboost",
+             "lightgbm": "lightgbm"}
+    if top in known:
+        return f" Use tureen.flavors.{known[top]} for it."
+    return " For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel."
+
+
+def _dump_skops(model: Any, file: Path, trusted: list[str] | None) -> list[str] | None:
+    """Dump with skops; return the extra trusted types needed (None when skops' defaults suffice)."""
+    import skops.io as sio
+
+    sio.dump(model, file)
+    untrusted = sio.get_untrusted_types(file=file)
+    if not untrusted:
+        return None
+    not_allowed = sorted(set(untrusted) - set(trusted or []))
+    if not_allowed:
+        raise _NeedsPickle(not_allowed)
+    return sorted(untrusted)
+
+
+class _NeedsPickle(Exception):
+    def __init__(self, types: list[str]) -> None:
+        super().__init__(types)
+        self.types = types
+
+
+def save_model(sk_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
+               pyfunc_predict_fn: str = "predict", signature: Any = None, input_example: Any = None,
+               pip_requirements: Any = None, extra_pip_requirements: Any = None,
+               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
+               skops_trusted_types: list[str] | None = None, mlflow_model: Any = None) -> Any:
+    """Save a scikit-learn estimator as an MLmodel directory at ``path``.
+
+    Args:
+        sk_model: a fitted estimator or pipeline.
+        path: a new (or empty) directory.
+        serialization_format: ``"skops"`` (default when the estimator round-trips with skops' trusted types;
+            otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or ``"pickle"``.
+        pyfunc_predict_fn: the estimator method pyfunc ``predict`` calls.
+        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
+        input_example: example input (DataFrame, ndarray, ...), saved with the model.
+        skops_trusted_types: extra types you trust for skops (types outside skops' safe defaults).
+
+    Returns:
+        The written :class:`~tureen.models.Model`.
+
+    Example:
+        >>> from sklearn.linear_model import LogisticRegression  # doctest: +SKIP
+        >>> save_model(LogisticRegression().fit([[0], [1]], [0, 1]), "churn_model")  # doctest: +SKIP
+    """
+    _check_estimator(sk_model)
+    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; "
+                                    f"choose one of {', '.join(SERIALIZATION_FORMATS)}")
+    if pyfunc_predict_fn not in PREDICT_FNS:
+        raise InvalidParameterError(f"Unknown pyfunc_predict_fn {pyfunc_predict_fn!r}; "
+                                    f"choose one of {', '.join(PREDICT_FNS)}")
+    has_predict_fn = hasattr(sk_model, pyfunc_predict_fn)
+    if not has_predict_fn and pyfunc_predict_fn != "predict":
+        raise InvalidParameterError(f"The estimator {type(sk_model).__name__} has no method {pyfunc_predict_fn!r}")
+    if not has_predict_fn:
+        warnings.warn(f"{type(sk_model).__name__} has no predict method: the model is saved without the "
+                      "python_function flavor (pyfunc cannot load it)", UserWarning, stacklevel=2)
+    import sklearn
+
+    chosen: dict[str, Any] = {}
+
+    def write_data(root: Path) -> dict[str, Any]:
+        fmt = serialization_format
+        trusted = None
+        if fmt in (None, "skops"):
+            try:
+                trusted = _dump_skops(sk_model, root / _FILES["skops"], skops_trusted_types)
+                fmt = "skops"
+            except _NeedsPickle as exc:
+                (root / _FILES["skops"]).unlink(missing_ok=True)
+                if fmt == "skops":
+                    raise InvalidParameterError(
+                        f"skops cannot save {type(sk_model).__name__} with only trusted types; untrusted: "
+                        f"{exc.types}. Pass skops_trusted_types=[...] if you trust them, or use "
+                        "serialization_format='cloudpickle'") from None
+                warnings.warn(f"{type(sk_model).__name__} does not round-trip with skops' trusted types "
+                              f"({', '.join(exc.types)}); saving with cloudpickle instead, which needs "
+                              "pickle loading", UserWarning, stacklevel=4)
+                fmt = "cloudpickle"
+        if fmt in ("cloudpickle", "pickle"):
+            dumper: Any = pickle
+            if fmt == "cloudpickle":
+                import cloudpickle as dumper
+            with open(root / _FILES[fmt], "wb") as f:
+                dumper.dump(sk_model, f, protocol=pickle.DEFAULT_PROTOCOL)
+        chosen["format"] = fmt
+        return {"pickled_model": _FILES[fmt], "sklearn_version": sklearn.__version__,
+                "serialization_format": fmt, "code": None, "skops_trusted_types": trusted}
+
+    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any] | None:
+        if not has_predict_fn:
+            return None
+        return {"loader_module": "mlflow.sklearn", "model_path": conf["pickled_model"],
+                "predict_fn": pyfunc_predict_fn}
+
+    spec = SaveSpec(
+        flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
+        predict=getattr(sk_model, pyfunc_predict_fn) if has_predict_fn else None,
+        default_requirements=[], requirement_objects=[sk_model],
+    )
+
+    # requirements depend on the format chosen inside write_data: resolve them lazily
+    class _Defaults(list):
+        def __iter__(self):  # type: ignore[override]
+            return iter(get_default_pip_requirements(chosen.get("format", "skops")))
+
+    spec.default_requirements = _Defaults()
+    return save_model_dir(path, spec, signature=signature, input_example=input_example,
+                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
+                          mlflow_model=mlflow_model)
+
+
+def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> Any:
+    """Save the estimator into the active run's artifacts (and register it); returns a ModelInfo.
+
+    Example:
+        >>> info = log_model(clf, name="model", registered_model_name="churn")  # doctest: +SKIP
+    """
+    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
+    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(sk_model, p, **kwargs), name=name,
+                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
+                                  **log_kw)
+
+
+def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:
+    if fmt == "skops":
+        from tureen._optional import import_optional
+
+        sio = import_optional("skops.io", "loading skops models")
+        try:
+            untrusted = sio.get_untrusted_types(file=file)
+        except Exception as exc:  # noqa: BLE001 - skops raises many types on a corrupt archive
+            raise ModelFormatError(f"The skops file {file.name} is corrupt: {exc}") from exc
+        if untrusted:
+            # Extra types are decided by the caller's trust, never by the list the artifact carries.
+            return unsafe_load(lambda: sio.load(file, trusted=untrusted),
+                               what=f"skops model {file.name} with types outside skops' safe set "
+                                    f"({', '.join(untrusted)})", allow_pickle=allow_pickle)
+        try:
+            return sio.load(file, trusted=[])
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFormatError(f"The skops file {file.name} cannot be loaded: {exc}") from exc
+    if fmt in ("cloudpickle", "pickle"):
+        def load() -> Any:
+            try:
+                with open(file, "rb") as f:
+                    return pickle.load(f)
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
+                raise ModelFormatError(f"The pickled model {file.name} cannot be loaded: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+
+        return unsafe_load(load, what=f"sklearn model {file.name} ({fmt})", allow_pickle=allow_pickle)
+    raise ModelFormatError(f"Unknown sklearn serialization_format {fmt!r} in MLmodel")
+
+
+def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> Any:
+    file = resolve_data_file(root, conf.get("pickled_model"), "sklearn model")
+    return _read(file, conf.get("serialization_format") or "pickle", conf.get("skops_trusted_types"),
+                 allow_pickle)
+
+
+def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None,
+               verify: bool = True) -> Any:
+    """Load the native scikit-learn estimator from any model URI.
+
+    Example:
+        >>> clf = load_model("churn_model")  # doctest: +SKIP
+    """
+    from tureen.models.mlmodel import Model
+    from tureen.uri import resolve_model_uri
+
+    root = resolve_model_uri(model_uri)
+    model = Model.load(root)
+    if verify:
+        verify_model_dir(root, model)
+    return _load_from_dir(root, model.get_flavor(FLAVOR_NAME), allow_pickle)
+
+
+class _SklearnPyfunc:
+    """pyfunc implementation: exposes the estimator's prediction methods."""
+
+    def __init__(self, model: Any) -> None:
+        self.sklearn_model = model
+
+    def get_raw_model(self) -> Any:
+        return self.sklearn_model
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PREDICT_FNS:
+            method = getattr(self.sklearn_model, name)
+            return lambda data, params=None: method(data)
+        raise AttributeError(name)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.sklearn_model.predict(data)
+
+
+def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _SklearnPyfunc:
+    from tureen.models.mlmodel import Model
+
+    p = Path(path)
+    if p.is_file():  # older models: pyfunc 'data' names the pickle itself; the format is in the sibling MLmodel
+        conf = Model.load(p.parent).flavors.get(FLAVOR_NAME, {})
+        return _SklearnPyfunc(_read(p, conf.get("serialization_format") or "pickle", None, allow_pickle))
+    conf = Model.load(p).get_flavor(FLAVOR_NAME)
+    return _SklearnPyfunc(_load_from_dir(p, conf, allow_pickle))

@@ -1,0 +1,169 @@
+"""``load_model`` and :class:`PyFuncModel`: the generic predict interface over every flavor."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
+from tureen.flavors import loader_module_for
+from tureen.flavors._base import add_code_to_path, verify_model_dir
+from tureen.models.mlmodel import Model
+
+__all__ = ["load_model", "PyFuncModel"]
+
+PYFUNC = "python_function"
+
+
+class PyFuncModel:
+    """A loaded model with one ``predict(data, params=None)`` for every flavor; the signature is enforced.
+
+    Example:
+        >>> model = load_model("churn_model")  # doctest: +SKIP
+        >>> model.predict(df)  # doctest: +SKIP
+    """
+
+    def __init__(self, model_meta: Model, impl: Any, *, root: Path | None = None, predict_fn: str = "predict",
+                 extra_columns: str = "error") -> None:
+        self._meta = model_meta
+        self._impl = impl
+        self._root = root
+        self._predict_fn_name = predict_fn
+        self._predict = getattr(impl, predict_fn)
+        self._extra_columns = extra_columns
+        try:
+            self._takes_params = "params" in inspect.signature(self._predict).parameters
+        except (TypeError, ValueError):
+            self._takes_params = False
+        sig = model_meta.signature
+        self._input_schema = sig.inputs if sig is not None else None
+        self._params_schema = sig.params if sig is not None else None
+        self._skip_inputs = model_meta.is_signature_from_type_hint
+
+    @property
+    def metadata(self) -> Model:
+        """The model's MLmodel description."""
+        return self._meta
+
+    @property
+    def loader_module(self) -> str:
+        return self._meta.flavors[PYFUNC]["loader_module"]
+
+    @property
+    def model_path(self) -> Path | None:
+        return self._root
+
+    @property
+    def input_example(self) -> Any:
+        from tureen.models.example import load_example
+
+        if self._root is None:
+            return None
+        return load_example(self._root, self._meta.saved_input_example_info, self._input_schema)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Predict on ``data`` after checking it (and ``params``) against the signature.
+
+        Raises:
+            SchemaEnforcementError: the input or params do not fit the signature (every problem listed).
+        """
+        if self._input_schema is not None and not self._skip_inputs:
+            from tureen.models.enforce import enforce_schema
+
+            data = enforce_schema(data, self._input_schema, extra=self._extra_columns)
+        if params or self._params_schema is not None:
+            from tureen.models.enforce import enforce_params
+
+            params = enforce_params(params, self._params_schema)
+        if self._takes_params:
+            return self._predict(data, params=params or None)
+        return self._predict(data)
+
+    def unwrap_python_model(self) -> Any:
+        """The user's :class:`~tureen.pyfunc.PythonModel` instance (custom models only)."""
+        python_model = getattr(self._impl, "python_model", None)
+        if python_model is None:
+            raise TureenError("unwrap_python_model() is for custom Python models; this model's loader is "
+                              f"{self.loader_module}")
+        return python_model
+
+    def get_raw_model(self) -> Any:
+        """The native model object (estimator, booster, module, ...)."""
+        getter = getattr(self._impl, "get_raw_model", None)
+        return getter() if getter is not None else self._impl
+
+    def __repr__(self) -> str:
+        flavors = ", ".join(sorted(self._meta.flavors))
+        return f"PyFuncModel(flavors=[{flavors}], loader_module={self.loader_module!r})"
+
+
+def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None, verify: bool = True,
+               model_config: dict[str, Any] | None = None, extra_columns: str = "error",
+               **_compat: Any) -> PyFuncModel:
+    """Load any model as a :class:`PyFuncModel`, from a path or URI (``file://``, ``runs:/``, ``models:/``).
+
+    Args:
+        model_uri: where the model is.
+        allow_pickle: allow pickle-based formats (default: ``TUREEN_ALLOW_PICKLE``, which defaults to true).
+        verify: check every file against the digests recorded at save time.
+        model_config: overrides for the model's ``config`` section.
+        extra_columns: ``"error"`` (default) or ``"drop"`` for input columns the signature does not declare.
+
+    Raises:
+        ResourceNotFoundError: nothing at the URI, or the model has no python_function flavor.
+        ModelFormatError: no or corrupt MLmodel, missing data file; ModelIntegrityError when tampered.
+        UnsafeDeserializationError: the model needs pickle and it is turned off.
+
+    Example:
+        >>> load_model("churn_model").predict(df)  # doctest: +SKIP
+    """
+    from tureen.uri import resolve_model_uri
+
+    if extra_columns not in ("error", "drop"):
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"extra_columns must be 'error' or 'drop', got {extra_columns!r}")
+    root = resolve_model_uri(model_uri)
+    meta = Model.load(root)
+    if verify:
+        verify_model_dir(root, meta)
+    if (meta.metadata or {}).get("mlflow.model.isExternal") is True:
+        from tureen.exceptions import BadRequestError
+
+        raise BadRequestError("This model is external (metadata mlflow.model.isExternal) and cannot be loaded")
+    conf = meta.flavors.get(PYFUNC)
+    if conf is None:
+        raise ResourceNotFoundError(f"The model at {str(model_uri)!r} has no python_function flavor (it has "
+                                    f"{', '.join(sorted(meta.flavors))}); load it with its flavor's load_model")
+    loader = conf.get("loader_module")
+    if not loader:
+        raise ModelFormatError("MLmodel's python_function flavor has no loader_module")
+    from tureen.env import check_environment
+
+    check_environment(root, conf.get("python_version"))
+    add_code_to_path(root, conf.get("code"))
+    data_path = root / conf["data"] if conf.get("data") else root
+    if conf.get("data") and not data_path.exists():
+        raise ModelFormatError(f"The model's data path {conf['data']!r} is missing from {str(root)!r}")
+    module_name = loader_module_for(loader)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
+    config = dict(conf.get("config") or {})
+    config.update(model_config or {})
+    load = module._load_pyfunc
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(load).parameters
+    if "allow_pickle" in params:
+        kwargs["allow_pickle"] = allow_pickle
+    if "model_config" in params:
+        kwargs["model_config"] = config or None
+    impl = load(str(data_path), **kwargs)
+    predict_fn = conf.get("predict_fn") or "predict"
+    if not hasattr(impl, predict_fn):
+        raise ModelFormatError(f"The model's pyfunc implementation has no method {predict_fn!r}")
+    return PyFuncModel(meta, impl, root=root, predict_fn=predict_fn, extra_columns=extra_columns)

@@ -1,0 +1,343 @@
+"""Custom Python models: the :class:`PythonModel` base, ``save_model``/``log_model``, and their loader.
+
+The loader also reads custom models saved by MLflow 3.x, without MLflow installed: their pickles refer to
+``mlflow.pyfunc.model.PythonModel`` and a few MLflow helpers, which a restricted unpickler maps to tureen's
+equivalents (see :class:`_CompatUnpickler`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from tureen.exceptions import InvalidParameterError, ModelFormatError, TureenError, UnsupportedModelError
+from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
+                                  unsafe_load)
+
+__all__ = ["PythonModel", "PythonModelContext", "save_model", "log_model", "FLAVOR_NAME"]
+
+FLAVOR_NAME = "python_function"
+LOADER_MODULE = "tureen.pyfunc.model"
+PYTHON_MODEL_FILE = "python_model.pkl"
+ARTIFACTS_DIR = "artifacts"
+
+
+class PythonModelContext:
+    """What ``load_context`` and ``predict`` receive: local paths of the model's artifacts and its config."""
+
+    def __init__(self, artifacts: dict[str, str] | None = None, model_config: dict[str, Any] | None = None) -> None:
+        self._artifacts = dict(artifacts or {})
+        self._model_config = dict(model_config or {})
+
+    @property
+    def artifacts(self) -> dict[str, str]:
+        return self._artifacts
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return self._model_config
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # MLflow pickles carry these private names
+        self._artifacts = dict(state.get("_artifacts") or {})
+        self._model_config = dict(state.get("_model_config") or {})
+
+
+class PythonModel:
+    """Base class for custom models. Override ``predict``; optionally ``load_context``.
+
+    Example:
+        >>> class Doubler(PythonModel):
+        ...     def predict(self, context, model_input, params=None):
+        ...         return model_input * 2
+    """
+
+    def load_context(self, context: PythonModelContext) -> None:
+        """Called once at load with the artifacts' local paths; load heavy state here."""
+
+    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        raise NotImplementedError("Subclasses of PythonModel must implement predict()")
+
+
+class _FunctionModel(PythonModel):
+    """A plain function saved as a model."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.func(model_input)
+
+
+# ------------------------------------------------------------------------------------------------
+# calling predict the way the model declares it
+
+
+def _raw_predict(python_model: Any) -> Callable[..., Any]:
+    method = python_model.predict
+    # MLflow wraps predict in a validation closure (pickled by value); call the user's function instead.
+    original = getattr(type(python_model).predict, "__wrapped__", None)
+    if original is not None:
+        return original.__get__(python_model, type(python_model))
+    return method
+
+
+def _call_convention(func: Callable[..., Any]) -> tuple[bool, bool]:
+    """(pass context?, pass params?) as MLflow decides it."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return True, True
+    names = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_params = "params" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    positional = [n for n in names if n != "params"]
+    takes_context = "context" in params or len(positional) >= 2
+    return takes_context, takes_params
+
+
+class _PythonModelPyfunc:
+    def __init__(self, python_model: Any, context: PythonModelContext) -> None:
+        self.python_model = python_model
+        self.context = context
+        self._func = _raw_predict(python_model)
+        self._ctx, self._params = _call_convention(self._func)
+
+    def get_raw_model(self) -> Any:
+        return self.python_model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        args = (self.context, data) if self._ctx else (data,)
+        if self._params:
+            return self._func(*args, params=params)
+        return self._func(*args)
+
+
+# ------------------------------------------------------------------------------------------------
+# reading MLflow's pickles without MLflow
+
+
+class _MlflowStub:
+    """Stands in for MLflow helper objects referenced by a pickle; unusable if actually called."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._args, self._kwargs = args, kwargs
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TureenError(f"{type(self).__qualname__} is part of MLflow, which this model's code calls; "
+                          "install mlflow to run it")
+
+
+_MLFLOW_MAP: dict[tuple[str, str], Any] = {}
+
+
+def _mapped(module: str, name: str) -> Any:
+    if not _MLFLOW_MAP:
+        _MLFLOW_MAP.update({
+            ("mlflow.pyfunc.model", "PythonModel"): PythonModel,
+            ("mlflow.pyfunc", "PythonModel"): PythonModel,
+            ("mlflow.pyfunc.model", "PythonModelContext"): PythonModelContext,
+            ("mlflow.pyfunc", "PythonModelContext"): PythonModelContext,
+            ("mlflow.exceptions", "MlflowException"): TureenError,
+        })
+    hit = _MLFLOW_MAP.get((module, name))
+    if hit is not None:
+        return hit
+    return type(name, (_MlflowStub,), {"__module__": module, "__qualname__": name})
+
+
+class _CompatUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "mlflow" or module.startswith("mlflow."):
+            return _mapped(module, name)
+        return super().find_class(module, name)
+
+
+def _load_python_model(file: Path, compression: str | None, allow_pickle: bool | None) -> Any:
+    def load() -> Any:
+        opener: Any = open
+        if compression == "lzma":
+            import lzma as opener_mod
+            opener = opener_mod.open
+        elif compression == "bzip2":
+            import bz2 as opener_mod
+            opener = opener_mod.open
+        elif compression == "gzip":
+            import gzip as opener_mod
+            opener = opener_mod.open
+        try:
+            with opener(file, "rb") as f:
+                return _CompatUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, OSError) as exc:
+            raise ModelFormatError(f"The custom model {file.name} cannot be unpickled: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    return unsafe_load(load, what=f"custom Python model {file.name}", allow_pickle=allow_pickle)
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
+                 allow_pickle: bool | None = None) -> _PythonModelPyfunc:
+    from tureen.models.mlmodel import Model
+
+    root = Path(path)
+    conf = Model.load(root).get_flavor(FLAVOR_NAME)
+    file = resolve_data_file(root, conf.get("python_model"), "python model")
+    python_model = _load_python_model(file, conf.get("python_model_compression"), allow_pickle)
+    artifacts = {}
+    for name, entry in (conf.get("artifacts") or {}).items():
+        rel = entry.get("path") if isinstance(entry, dict) else entry
+        artifacts[name] = str(resolve_data_file(root, rel, f"artifact {name!r}"))
+    config = dict(conf.get("config") or {})
+    config.update(model_config or {})
+    context = PythonModelContext(artifacts, config)
+    if hasattr(python_model, "load_context"):
+        python_model.load_context(context)
+    return _PythonModelPyfunc(python_model, context)
+
+
+# ------------------------------------------------------------------------------------------------
+# saving
+
+
+def _copy_artifacts(root: Path, artifacts: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Copy artifacts into the model; return (MLmodel section, name -> local path)."""
+    if not artifacts:
+        return {}, {}
+    if not isinstance(artifacts, dict):
+        raise InvalidParameterError("artifacts must be a dict of name -> local path or URI")
+    from tureen.uri import split_scheme
+
+    section: dict[str, Any] = {}
+    local: dict[str, str] = {}
+    (root / ARTIFACTS_DIR).mkdir()
+    for name, uri in artifacts.items():
+        scheme, _ = split_scheme(str(uri))
+        if scheme not in ("", "file"):
+            from tureen.artifacts import download_artifacts  # tracking's artifact repositories
+
+            src = Path(download_artifacts(str(uri)))
+        else:
+            from tureen.uri import _local_path
+
+            src = _local_path(str(uri))
+        if not src.exists():
+            raise InvalidParameterError(f"artifact {name!r}: {str(uri)!r} does not exist")
+        dest = root / ARTIFACTS_DIR / src.name
+        if dest.exists():
+            raise InvalidParameterError(f"artifact {name!r}: another artifact is already named {src.name!r}")
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copy2(src, dest)
+        section[name] = {"path": f"{ARTIFACTS_DIR}/{src.name}", "uri": str(uri)}
+        local[name] = str(dest)
+    return section, local
+
+
+def save_model(path: str | os.PathLike[str], python_model: Any = None, *, artifacts: dict[str, Any] | None = None,
+               code_paths: Any = None, signature: Any = None, input_example: Any = None,
+               pip_requirements: Any = None, extra_pip_requirements: Any = None,
+               metadata: dict[str, Any] | None = None, model_config: dict[str, Any] | None = None,
+               mlflow_model: Any = None) -> Any:
+    """Save a custom :class:`PythonModel` (or a plain function) as an MLmodel directory.
+
+    Args:
+        path: a new (or empty) directory.
+        python_model: a PythonModel instance, or a function ``f(model_input)``.
+        artifacts: ``{name: local path or URI}`` copied into the model; at load ``context.artifacts[name]``
+            is the local path.
+        code_paths: files or directories copied into ``code/`` and put on ``sys.path`` at load.
+        model_config: a dict available as ``context.model_config``.
+
+    Example:
+        >>> save_model("doubler", python_model=Doubler())  # doctest: +SKIP
+    """
+    if python_model is None:
+        raise InvalidParameterError("save_model needs python_model=<a PythonModel instance or a function>")
+    if isinstance(python_model, type):
+        raise UnsupportedModelError(f"python_model must be an instance, got the class {python_model.__name__}")
+    if not isinstance(python_model, PythonModel):
+        if callable(python_model) and not hasattr(python_model, "predict"):
+            python_model = _FunctionModel(python_model)
+        elif not callable(getattr(python_model, "predict", None)):
+            raise UnsupportedModelError(f"python_model must be a tureen.pyfunc.PythonModel or a function, got "
+                                        f"{type(python_model).__module__}.{type(python_model).__qualname__}")
+    if model_config is not None and not isinstance(model_config, dict):
+        raise InvalidParameterError("model_config must be a dict")
+    import cloudpickle
+
+    state: dict[str, Any] = {}
+
+    def write_data(root: Path) -> dict[str, Any]:
+        section, local = _copy_artifacts(root, artifacts)
+        with open(root / PYTHON_MODEL_FILE, "wb") as f:
+            cloudpickle.dump(python_model, f)
+        state["section"] = section
+        state["context"] = PythonModelContext(local, model_config)
+        return {}
+
+    def predict(data: Any) -> Any:
+        ctx = state["context"]
+        python_model.load_context(ctx)
+        return _PythonModelPyfunc(python_model, ctx).predict(data)
+
+    def pyfunc_conf(_: dict[str, Any]) -> dict[str, Any]:
+        conf: dict[str, Any] = {"loader_module": LOADER_MODULE, "python_model": PYTHON_MODEL_FILE,
+                                "cloudpickle_version": cloudpickle.__version__,
+                                "streamable": type(python_model).__dict__.get("predict_stream") is not None}
+        if state.get("section"):
+            conf["artifacts"] = state["section"]
+        if model_config:
+            conf["config"] = model_config
+        return conf
+
+    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf, predict=predict,
+                    default_requirements=["cloudpickle"], requirement_objects=[python_model])
+    model = _save_pyfunc_only(path, spec, signature=signature, input_example=input_example,
+                              pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+                              metadata=metadata, code_paths=code_paths, mlflow_model=mlflow_model)
+    return model
+
+
+def _save_pyfunc_only(path: Any, spec: SaveSpec, **kw: Any) -> Any:
+    """Custom models have only the python_function section: merge the flavor section into it."""
+    inner_pyfunc = spec.pyfunc_conf
+    assert inner_pyfunc is not None
+
+    def write_and_describe(root: Path) -> dict[str, Any]:
+        return spec.write_data(root)
+
+    merged = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_and_describe,
+                      pyfunc_conf=None, predict=spec.predict, default_requirements=spec.default_requirements,
+                      requirement_objects=spec.requirement_objects)
+
+    def pyfunc_as_flavor(root: Path) -> dict[str, Any]:
+        conf = write_and_describe(root)
+        import platform
+
+        from tureen.flavors._base import ENV_SECTION
+
+        return {**inner_pyfunc(conf), "code": conf.get("code"), "env": dict(ENV_SECTION),
+                "python_version": platform.python_version()}
+
+    merged.write_data = pyfunc_as_flavor
+    return save_model_dir(path, merged, **kw)
+
+
+def log_model(name: str | None = None, python_model: Any = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> Any:
+    """Save a custom model into the active run's artifacts (and register it); returns a ModelInfo.
+
+    Example:
+        >>> log_model(name="model", python_model=Doubler())  # doctest: +SKIP
+    """
+    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
+    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(p, python_model, **kwargs), name=name,
+                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
+                                  **log_kw)
