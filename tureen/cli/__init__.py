@@ -1,0 +1,99 @@
+"""The ``tureen`` command line. Each subcommand's module is imported only when that subcommand runs,
+so ``tureen --help`` stays fast (no numpy, pandas, flask, sqlalchemy or framework).
+
+To add a subcommand: write a module exposing a click command or group, and add one line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from tureen import __version__
+
+#: name -> ("module:attribute", one-line help shown by ``tureen --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("tureen.cli.predict:predict", "Score a file with a model (CSV, JSON or Parquet in; JSON or CSV out)."),
+    "models": ("tureen.cli.models:models", "Inspect, verify and manage models and the model registry."),
+    "serve": ("tureen.cli.serve:serve", "Serve a model over HTTP (MLflow scoring protocol and Open Inference Protocol)."),
+    "experiments": ("tureen.cli.experiments:experiments", "Create, list and delete experiments."),
+    "runs": ("tureen.cli.runs:runs", "List, describe and delete runs."),
+    "artifacts": ("tureen.cli.artifacts:artifacts", "List and download run artifacts."),
+    "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
+    "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            target, _ = self.lazy[name]
+            module_name, _, attr = target.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                return None
+            return getattr(module, attr)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1]) for name in sorted(self.lazy) if self._available(name)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def _available(self, name: str) -> bool:
+        import importlib.util
+
+        module_name = self.lazy[name][0].partition(":")[0]
+        try:
+            return importlib.util.find_spec(module_name) is not None
+        except ModuleNotFoundError:
+            return False
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="tureen")
+def cli() -> None:
+    """tureen: package, track, register and serve models in MLflow's format, faster and safer."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: typed tureen errors become one clear line on stderr and exit code 1 (2 for bad usage)."""
+    from tureen.exceptions import TureenError
+
+    try:
+        cli.main(args=argv, prog_name="tureen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TureenError as exc:
+        click.echo(f"Error ({exc.error_code}): {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    else:
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
