@@ -24,7 +24,7 @@ from tureen.exceptions import (InvalidParameterError, ModelFormatError, ModelInt
 from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
 
 __all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pickle_allowed",
-           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path"]
+           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path", "warn_version_mismatch"]
 
 ENV_SECTION = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
 CODE_DIR = "code"
@@ -317,6 +317,22 @@ def resolve_data_file(root: Path, rel: str | None, what: str) -> Path:
     if not path.exists():
         raise ModelFormatError(f"The model's {what} file {rel!r} is missing from {str(root)!r}")
     return path
+
+
+def warn_version_mismatch(package: str, saved: str | None, installed: str) -> bool:
+    """Warn when the framework version that saved a model differs from the installed one; True if it did.
+
+    Example:
+        >>> warn_version_mismatch("xgboost", "3.2.0", "3.2.0")
+        False
+    """
+    if not saved or str(saved) == str(installed):
+        return False
+    import warnings
+
+    warnings.warn(f"The model was saved with {package} {saved}, but {package} {installed} is installed; "
+                  "loading may fail or predictions may differ", UserWarning, stacklevel=3)
+    return True
 
 
 def log_model_via_tracking(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | None,
