@@ -24,7 +24,8 @@ from tureen.exceptions import (InvalidParameterError, ModelFormatError, ModelInt
 from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
 
 __all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pickle_allowed",
-           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path", "warn_version_mismatch"]
+           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path", "warn_version_mismatch",
+           "suggest_flavor"]
 
 ENV_SECTION = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
 CODE_DIR = "code"
@@ -333,6 +334,25 @@ def warn_version_mismatch(package: str, saved: str | None, installed: str) -> bo
     warnings.warn(f"The model was saved with {package} {saved}, but {package} {installed} is installed; "
                   "loading may fail or predictions may differ", UserWarning, stacklevel=3)
     return True
+
+
+_FLAVOR_BY_PACKAGE = {"torch": "pytorch", "keras": "tensorflow", "tensorflow": "tensorflow", "tf_keras": "tensorflow",
+                      "xgboost": "xgboost", "lightgbm": "lightgbm", "sklearn": "sklearn"}
+
+
+def suggest_flavor(obj: Any) -> str:
+    """A hint naming the flavor that saves ``obj`` (for UnsupportedModelError messages).
+
+    Example:
+        >>> suggest_flavor(object())
+        ' For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel.'
+    """
+    top = type(obj).__module__.split(".")[0]
+    if top in _FLAVOR_BY_PACKAGE:
+        return f" Use tureen.flavors.{_FLAVOR_BY_PACKAGE[top]} for it."
+    if hasattr(obj, "fit") and hasattr(obj, "get_params"):
+        return " It looks like a scikit-learn estimator: use tureen.flavors.sklearn for it."
+    return " For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel."
 
 
 def log_model_via_tracking(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | None,
