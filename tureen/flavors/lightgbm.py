@@ -1,0 +1,292 @@
+"""The LightGBM flavor: ``lightgbm.Booster`` and the scikit-learn wrappers, saved without pickle by default.
+
+* ``lightgbm.Booster``: LightGBM's native text model file ``model.lgb``.
+* ``LGBMClassifier`` / ``LGBMRegressor`` / ``LGBMRanker``: ``model.skops`` (skops: JSON + ``.npy`` members,
+  no code runs at load) whenever the estimator round-trips with skops; otherwise, or when asked with
+  ``serialization_format="cloudpickle"``/``"pickle"``, ``model.pkl``, which loads only through the unsafe gate.
+
+At load, the LightGBM classes themselves (and ``collections.OrderedDict``) are trusted by this module's code;
+any other type inside a skops file needs the caller's permission (``allow_pickle``), never the file's.
+
+The MLmodel sections are MLflow's (``loader_module: mlflow.lightgbm``), so MLflow 3.x loads these models
+without tureen, and tureen loads MLflow's LightGBM models without MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
+from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
+                                  suggest_flavor, unsafe_load, verify_model_dir, warn_version_mismatch)
+
+__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
+           "get_default_pip_requirements"]
+
+FLAVOR_NAME = "lightgbm"
+SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
+BOOSTER_CLASS = "lightgbm.basic.Booster"
+BOOSTER_FILE = "model.lgb"
+_FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
+#: types of a LightGBM estimator that this module trusts inside a skops file (MLflow writes the first four)
+SAFE_SKOPS_TYPES = frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier",
+                              "lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMRanker"})
+
+
+def get_default_pip_requirements(serialization_format: str | None = None) -> list[str]:
+    """``lightgbm==<installed>``, plus skops or cloudpickle when the estimator is stored with them.
+
+    Example:
+        >>> get_default_pip_requirements("skops")[0].startswith("lightgbm")  # doctest: +SKIP
+        True
+    """
+    from tureen.env import pin
+
+    reqs = [pin("lightgbm")]
+    if serialization_format == "skops":
+        reqs.append(pin("skops"))
+    elif serialization_format == "cloudpickle":
+        reqs.append(pin("cloudpickle"))
+    return reqs
+
+
+def _lgb() -> Any:
+    from tureen._optional import import_optional
+
+    return import_optional("lightgbm", "the lightgbm flavor")
+
+
+def _class_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _check_model(model: Any) -> Any:
+    lgb = _lgb()
+    if isinstance(model, type):
+        raise UnsupportedModelError(f"save_model needs a trained model instance, got the class {model.__name__}")
+    if not isinstance(model, (lgb.Booster, lgb.LGBMModel)):
+        raise UnsupportedModelError(
+            f"The lightgbm flavor saves lightgbm.Booster and the scikit-learn wrappers (LGBMClassifier, "
+            f"LGBMRegressor, LGBMRanker); got {_class_name(model)}." + suggest_flavor(model))
+    if isinstance(model, lgb.LGBMModel) and not getattr(model, "fitted_", False):
+        raise UnsupportedModelError(f"The {type(model).__name__} is not fitted yet: call fit() before saving it")
+    return lgb
+
+
+def save_model(lgb_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
+               signature: Any = None, input_example: Any = None, pip_requirements: Any = None,
+               extra_pip_requirements: Any = None, metadata: dict[str, Any] | None = None, code_paths: Any = None,
+               extra_files: Any = None, skops_trusted_types: list[str] | None = None,
+               mlflow_model: Any = None) -> Any:
+    """Save a LightGBM model as an MLmodel directory at ``path``.
+
+    Args:
+        lgb_model: a ``lightgbm.Booster`` or a fitted ``LGBMClassifier`` / ``LGBMRegressor`` / ``LGBMRanker``.
+        path: a new (or empty) directory.
+        serialization_format: for the scikit-learn wrappers only: ``"skops"`` (default when the estimator
+            round-trips with skops; otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or
+            ``"pickle"``. Boosters are always saved as LightGBM's text model file.
+        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
+        input_example: example input (DataFrame or ndarray), saved with the model.
+        skops_trusted_types: further types (beyond LightGBM's own) you trust inside the skops file.
+
+    Returns:
+        The written :class:`~tureen.models.Model`.
+
+    Example:
+        >>> import lightgbm as lgb  # doctest: +SKIP
+        >>> save_model(lgb.LGBMRegressor(n_estimators=5).fit(X, y), "lgb_model", input_example=X[:5])  # doctest: +SKIP
+    """
+    lgb = _check_model(lgb_model)
+    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
+                                    f"{', '.join(SERIALIZATION_FORMATS)}")
+    is_booster = isinstance(lgb_model, lgb.Booster)
+    chosen: dict[str, Any] = {}
+
+    def write_data(root: Path) -> dict[str, Any]:
+        fmt = serialization_format
+        trusted: list[str] | None = None
+        if is_booster:
+            lgb_model.save_model(str(root / BOOSTER_FILE))
+            chosen["format"] = None
+            return {"lgb_version": lgb.__version__, "data": BOOSTER_FILE, "model_class": BOOSTER_CLASS,
+                    "code": None, "serialization_format": None, "skops_trusted_types": None}
+        if fmt in (None, "skops"):
+            import skops.io as sio
+
+            file = root / _FILES["skops"]
+            sio.dump(lgb_model, file)
+            untrusted = set(sio.get_untrusted_types(file=file))
+            not_allowed = sorted(untrusted - SAFE_SKOPS_TYPES - set(skops_trusted_types or []))
+            if not not_allowed:
+                fmt = "skops"
+                # MLflow loads with exactly this list: it must cover every type in the file
+                trusted = sorted(untrusted | (SAFE_SKOPS_TYPES - {"lightgbm.sklearn.LGBMRanker"}))
+            else:
+                file.unlink()
+                if fmt == "skops":
+                    raise InvalidParameterError(
+                        f"skops cannot save this {type(lgb_model).__name__} with trusted types only; untrusted: "
+                        f"{not_allowed}. Pass skops_trusted_types=[...] if you trust them, or use "
+                        "serialization_format='cloudpickle'")
+                warnings.warn(f"{type(lgb_model).__name__} does not round-trip with skops' trusted types "
+                              f"({', '.join(not_allowed)}); saving with cloudpickle instead, which needs pickle "
+                              "loading", UserWarning, stacklevel=4)
+                fmt = "cloudpickle"
+        if fmt in ("cloudpickle", "pickle"):
+            dumper: Any = pickle
+            if fmt == "cloudpickle":
+                import cloudpickle as dumper
+            with open(root / _FILES[fmt], "wb") as f:
+                dumper.dump(lgb_model, f, protocol=pickle.DEFAULT_PROTOCOL)
+        chosen["format"] = fmt
+        return {"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": _class_name(lgb_model),
+                "code": None, "serialization_format": fmt, "skops_trusted_types": trusted}
+
+    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
+        return {"loader_module": "mlflow.lightgbm", "data": conf["data"]}
+
+    class _Defaults(list):  # the format is only known once write_data ran
+        def __iter__(self):  # type: ignore[override]
+            return iter(get_default_pip_requirements(chosen.get("format")))
+
+    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
+                    predict=_LGBPyfunc(lgb_model).predict, default_requirements=_Defaults(),
+                    requirement_objects=[])
+    return save_model_dir(path, spec, signature=signature, input_example=input_example,
+                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
+                          mlflow_model=mlflow_model)
+
+
+def log_model(lgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> Any:
+    """Save the model into the active run's artifacts (and register it); returns a ModelInfo.
+
+    Example:
+        >>> info = log_model(booster, name="model", registered_model_name="churn")  # doctest: +SKIP
+    """
+    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
+    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(lgb_model, p, **kwargs), name=name,
+                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
+                                  **log_kw)
+
+
+def _read_skops(file: Path, allow_pickle: bool | None) -> Any:
+    from tureen._optional import import_optional
+
+    sio = import_optional("skops.io", "loading skops models")
+    try:
+        untrusted = sio.get_untrusted_types(file=file)
+    except Exception as exc:  # noqa: BLE001 - skops raises many types on a corrupt archive
+        raise ModelFormatError(f"The skops file {file.name} is corrupt: {exc}") from exc
+    extra = sorted(set(untrusted) - SAFE_SKOPS_TYPES)
+
+    def load() -> Any:
+        try:
+            return sio.load(file, trusted=list(untrusted))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFormatError(f"The skops file {file.name} cannot be loaded: {exc}") from exc
+
+    if extra:
+        # types outside LightGBM's own are trusted only by the caller, never by the list the file carries
+        return unsafe_load(load, what=f"skops model {file.name} with types outside LightGBM's "
+                                      f"({', '.join(extra)})", allow_pickle=allow_pickle)
+    return load()
+
+
+def _read_pickle(file: Path, fmt: str, allow_pickle: bool | None) -> Any:
+    def load() -> Any:
+        try:
+            with open(file, "rb") as f:
+                return pickle.load(f)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
+            raise ModelFormatError(f"The pickled model {file.name} cannot be loaded: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    return unsafe_load(load, what=f"LightGBM model {file.name} ({fmt})", allow_pickle=allow_pickle)
+
+
+def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> Any:
+    lgb = _lgb()
+    warn_version_mismatch("lightgbm", conf.get("lgb_version"), lgb.__version__)
+    file = resolve_data_file(root, conf.get("data"), "lightgbm model")
+    if (conf.get("model_class") or BOOSTER_CLASS) == BOOSTER_CLASS:
+        try:
+            return lgb.Booster(model_file=str(file))
+        except lgb.basic.LightGBMError as exc:
+            raise ModelFormatError(f"The LightGBM model file {file.name} cannot be loaded: {exc}") from exc
+    # models saved before MLflow 3.9 carry no format key: they are cloudpickle files
+    fmt = conf.get("serialization_format") or "cloudpickle"
+    if fmt == "skops":
+        return _read_skops(file, allow_pickle)
+    if fmt in ("cloudpickle", "pickle"):
+        return _read_pickle(file, fmt, allow_pickle)
+    raise ModelFormatError(f"Unknown lightgbm serialization_format {fmt!r} in MLmodel")
+
+
+def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None,
+               verify: bool = True) -> Any:
+    """Load the native LightGBM model (Booster or scikit-learn wrapper) from any model URI.
+
+    Example:
+        >>> booster = load_model("lgb_model")  # doctest: +SKIP
+    """
+    from tureen.flavors._base import add_code_to_path
+    from tureen.models.mlmodel import Model
+    from tureen.uri import resolve_model_uri
+
+    root = resolve_model_uri(model_uri)
+    meta = Model.load(root)
+    if verify:
+        verify_model_dir(root, meta)
+    conf = meta.get_flavor(FLAVOR_NAME)
+    add_code_to_path(root, conf.get("code"))
+    return _load_from_dir(root, conf, allow_pickle)
+
+
+def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
+    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
+    if (conf.get("model_class") or BOOSTER_CLASS) == BOOSTER_CLASS:
+        return False
+    if (conf.get("serialization_format") or "cloudpickle") != "skops":
+        return True
+    try:
+        import skops.io as sio
+
+        return bool(set(sio.get_untrusted_types(file=Path(root) / conf.get("data", "model.skops")))
+                    - SAFE_SKOPS_TYPES)
+    except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
+        return True
+
+
+class _LGBPyfunc:
+    """pyfunc implementation: the model's ``predict``, with input errors reported as typed errors."""
+
+    def __init__(self, model: Any) -> None:
+        self.lgb_model = model
+
+    def get_raw_model(self) -> Any:
+        return self.lgb_model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        lgb = _lgb()
+        try:
+            return self.lgb_model.predict(data)
+        except (ValueError, TypeError, lgb.basic.LightGBMError) as exc:
+            raise SchemaEnforcementError(f"The input does not fit the lightgbm model: "
+                                         f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
+
+
+def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _LGBPyfunc:
+    from tureen.models.mlmodel import Model
+
+    p = Path(path)
+    root = p.parent if p.is_file() else p  # pyfunc 'data' names the model file itself
+    conf = Model.load(root).get_flavor(FLAVOR_NAME)
+    return _LGBPyfunc(_load_from_dir(root, conf, allow_pickle))
