@@ -1,0 +1,76 @@
+"""Model-registry entities, with MLflow's shapes and field names.
+
+``ModelVersion.version`` is a string of an integer (as in MLflow's REST API and Python client);
+``RegisteredModel.aliases`` maps alias -> version string, ``ModelVersion.aliases`` lists the aliases
+pointing at that version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["ModelVersion", "RegisteredModel", "RegisteredModelAlias", "AliasHistoryEntry", "STAGES",
+           "ModelVersionStatus"]
+
+#: the four stages, canonical spelling
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+class ModelVersionStatus:
+    PENDING_REGISTRATION = "PENDING_REGISTRATION"
+    FAILED_REGISTRATION = "FAILED_REGISTRATION"
+    READY = "READY"
+
+
+class _Entity:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class ModelVersion(_Entity):
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    current_stage: str = "None"
+    description: str | None = None
+    user_id: str | None = None
+    source: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+    status: str = ModelVersionStatus.READY
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredModel(_Entity):
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None = None
+    user_id: str | None = None
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModelAlias(_Entity):
+    alias: str
+    version: str
+
+
+@dataclass(frozen=True)
+class AliasHistoryEntry(_Entity):
+    """One change of an alias: it pointed to ``version`` from ``timestamp`` on (``None`` = deleted)."""
+
+    name: str
+    alias: str
+    version: str | None
+    timestamp: int
+    user_id: str | None = None

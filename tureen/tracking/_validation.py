@@ -1,0 +1,246 @@
+"""Validation of names, keys and values, with MLflow's length and character rules.
+
+Every check raises :class:`~tureen.exceptions.InvalidParameterError` naming the parameter and the rule it
+broke; nothing is written before all checks of a call have passed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+import warnings
+from typing import Any
+
+from tureen.exceptions import InvalidParameterError
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
+MAX_REGISTRY_TAG_VALUE_LENGTH = 100000
+MAX_ALIAS_LENGTH = 255
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+MAX_BATCH_TOTAL = 1000
+MAX_RUN_NAME_LENGTH = 250
+
+_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_ALIAS_RE = re.compile(r"^[\w\-]*$")
+_RESERVED_ALIAS_RE = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+def validate_key(key: Any, what: str = "key") -> str:
+    """A metric/param/tag key: characters ``[/\\w.\\- :]``, at most 250, and path-safe.
+
+    Example:
+        >>> validate_key("train/loss")
+        'train/loss'
+    """
+    if not isinstance(key, str):
+        raise InvalidParameterError(f"Invalid {what} {key!r}: it must be a string, got {type(key).__name__}")
+    if not key:
+        raise InvalidParameterError(f"Invalid {what} '': it must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterError(f"Invalid {what} {key[:40]!r}…: {len(key)} characters, at most "
+                                    f"{MAX_KEY_LENGTH} are allowed")
+    if not _KEY_RE.match(key):
+        raise InvalidParameterError(f"Invalid {what} {key!r}: only letters, digits, underscores (_), dashes "
+                                    "(-), periods (.), spaces ( ), colons (:) and slashes (/) are allowed")
+    norm = posixpath.normpath(key)
+    if norm != key or key.startswith("/") or norm == ".." or norm.startswith("../"):
+        raise InvalidParameterError(f"Invalid {what} {key!r}: names may be used as file paths and must not "
+                                    f"resolve to another path (this one would resolve to {norm!r})")
+    return key
+
+
+def _truncate(value: str, limit: int, what: str, key: str) -> str:
+    if len(value) > limit:
+        warnings.warn(f"The value of {what} {key!r} is {len(value)} characters long; it was truncated to "
+                      f"{limit} (MLflow's limit)", stacklevel=4)
+        return value[:limit]
+    return value
+
+
+def validate_param(key: Any, value: Any) -> tuple[str, str]:
+    validate_key(key, "param key")
+    return key, _truncate(str(value), MAX_PARAM_VALUE_LENGTH, "param", key)
+
+
+def validate_tag(key: Any, value: Any) -> tuple[str, str]:
+    validate_key(key, "tag key")
+    return key, _truncate(str(value), MAX_TAG_VALUE_LENGTH, "tag", key)
+
+
+#: MLflow's SQL store clamps infinities to the largest double
+_DOUBLE_MAX = 1.7976931348623157e308
+
+
+def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[str, float, bool, int, int]:
+    """Check one metric point; return ``(key, stored_value, is_nan, timestamp, step)``.
+
+    NaN is stored as 0 with ``is_nan`` set, ±inf as ±1.7976931348623157e308, as MLflow's SQL store does.
+
+    Example:
+        >>> validate_metric("auc", float("inf"), 1, 0)[1]
+        1.7976931348623157e+308
+    """
+    validate_key(key, "metric key")
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a number "
+                                    f"(got {type(value).__name__})")
+    try:
+        fvalue = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a real number") \
+            from None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+        raise InvalidParameterError(f"Invalid timestamp {timestamp!r} for metric {key!r}: it must be a "
+                                    "non-negative integer (milliseconds since the epoch)")
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise InvalidParameterError(f"Invalid step {step!r} for metric {key!r}: it must be an integer")
+    if math.isnan(fvalue):
+        return key, 0.0, True, int(timestamp), int(step)
+    if math.isinf(fvalue):
+        fvalue = _DOUBLE_MAX if fvalue > 0 else -_DOUBLE_MAX
+    return key, fvalue, False, int(timestamp), int(step)
+
+
+def validate_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidParameterError(f"Invalid run id {run_id!r}: a run id is 1-256 letters, digits, '_' or '-' "
+                                    "and starts with a letter or digit")
+    return run_id
+
+
+def validate_experiment_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"Invalid experiment name {name!r}: it must be a string")
+    if not name.strip():
+        raise InvalidParameterError("Invalid experiment name '': it must not be empty")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameterError(f"Invalid experiment name: {len(name)} characters, at most "
+                                    f"{MAX_EXPERIMENT_NAME_LENGTH} are allowed")
+    return name
+
+
+def validate_experiment_tag(key: Any, value: Any) -> tuple[str, str]:
+    validate_key(key, "experiment tag key")
+    value = "" if value is None else str(value)
+    if len(value) > MAX_EXPERIMENT_TAG_VALUE_LENGTH:
+        raise InvalidParameterError(f"Experiment tag {key!r} has a value of {len(value)} characters; at most "
+                                    f"{MAX_EXPERIMENT_TAG_VALUE_LENGTH} are allowed")
+    return key, value
+
+
+def validate_run_name(name: Any) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"Invalid run name {name!r}: it must be a string")
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise InvalidParameterError(f"Invalid run name: {len(name)} characters, at most {MAX_RUN_NAME_LENGTH}")
+    return name
+
+
+def validate_batch_sizes(n_metrics: int, n_params: int, n_tags: int) -> None:
+    problems = []
+    if n_metrics > MAX_BATCH_METRICS:
+        problems.append(f"{n_metrics} metrics (at most {MAX_BATCH_METRICS})")
+    if n_params > MAX_BATCH_PARAMS:
+        problems.append(f"{n_params} params (at most {MAX_BATCH_PARAMS})")
+    if n_tags > MAX_BATCH_TAGS:
+        problems.append(f"{n_tags} tags (at most {MAX_BATCH_TAGS})")
+    if n_metrics + n_params + n_tags > MAX_BATCH_TOTAL:
+        problems.append(f"{n_metrics + n_params + n_tags} entities in total (at most {MAX_BATCH_TOTAL})")
+    if problems:
+        raise InvalidParameterError("A batch logging request can contain at most 1000 metrics, 100 params, "
+                                    "100 tags and 1000 entities in total; this one has " + ", ".join(problems))
+
+
+# -- registry ---------------------------------------------------------------------------------------------
+
+def validate_model_name(name: Any) -> str:
+    """A registered model name: non-empty, no ``/`` or ``:``, and path-safe.
+
+    Example:
+        >>> validate_model_name("churn")
+        'churn'
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterError(f"Invalid registered model name {name!r}: it must be a non-empty string")
+    if "/" in name or ":" in name:
+        raise InvalidParameterError(f"Invalid registered model name {name!r}: it must not contain '/' or ':'")
+    norm = posixpath.normpath(name)
+    if norm != name or name in (".", "..") or "\x00" in name:
+        raise InvalidParameterError(f"Invalid registered model name {name!r}: it must not resolve to another "
+                                    "path")
+    if len(name) > 256:
+        raise InvalidParameterError(f"Invalid registered model name: {len(name)} characters, at most 256")
+    return name
+
+
+def validate_registry_tag(key: Any, value: Any) -> tuple[str, str]:
+    validate_key(key, "tag key")
+    value = "" if value is None else str(value)
+    if len(value) > MAX_REGISTRY_TAG_VALUE_LENGTH:
+        raise InvalidParameterError(f"Tag {key!r} has a value of {len(value)} characters; at most "
+                                    f"{MAX_REGISTRY_TAG_VALUE_LENGTH} are allowed")
+    return key, value
+
+
+def validate_alias(alias: Any, *, for_set: bool = True) -> str:
+    """An alias: 1-255 of ``[\\w-]``; ``latest`` and ``v<N>`` are reserved (cannot be set).
+
+    Example:
+        >>> validate_alias("champion")
+        'champion'
+    """
+    if not isinstance(alias, str) or not alias:
+        raise InvalidParameterError(f"Invalid alias {alias!r}: it must be a non-empty string")
+    if len(alias) > MAX_ALIAS_LENGTH:
+        raise InvalidParameterError(f"Invalid alias: {len(alias)} characters, at most {MAX_ALIAS_LENGTH}")
+    if not _ALIAS_RE.match(alias):
+        raise InvalidParameterError(f"Invalid alias {alias!r}: only letters, digits, '_' and '-' are allowed")
+    if for_set and _RESERVED_ALIAS_RE.match(alias):
+        raise InvalidParameterError(f"Invalid alias {alias!r}: 'latest' and 'v<number>' are reserved aliases")
+    return alias
+
+
+def validate_version(version: Any) -> int:
+    """A model version number, given as int or string of an int.
+
+    Example:
+        >>> validate_version("3")
+        3
+    """
+    if isinstance(version, bool):
+        raise InvalidParameterError(f"Invalid model version {version!r}: it must be an integer")
+    try:
+        number = int(str(version).strip())
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"Invalid model version {version!r}: it must be an integer") from None
+    if number < 1:
+        raise InvalidParameterError(f"Invalid model version {version!r}: versions start at 1")
+    return number
+
+
+def canonical_stage(stage: Any) -> str:
+    """Map a stage name (any case) to its canonical spelling.
+
+    Example:
+        >>> canonical_stage("production")
+        'Production'
+    """
+    from tureen.registry.entities import STAGES
+
+    if isinstance(stage, str):
+        for s in STAGES:
+            if s.lower() == stage.strip().lower():
+                return s
+    raise InvalidParameterError(f"Invalid model version stage {stage!r}: it must be one of "
+                                f"{', '.join(STAGES)} (any case)")

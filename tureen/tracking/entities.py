@@ -1,0 +1,195 @@
+"""Tracking entities, with MLflow's shapes and field names (``Run.info.run_id``, ``Run.data.params`` …).
+
+They are frozen dataclasses: a value read from the store, never a live handle on it. ``RunData`` keeps
+``metrics``/``params``/``tags`` as plain dicts (the latest value of each metric), as MLflow's Python
+entities do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "ViewType", "RunStatus", "LifecycleStage", "Experiment", "ExperimentTag", "RunInfo", "RunData",
+    "RunInputs", "RunOutputs", "LoggedModelOutput", "Run", "Metric", "Param", "RunTag", "FileInfo",
+    "LoggedModel", "PagedList",
+]
+
+
+class ViewType:
+    """Which runs/experiments a search returns (MLflow's enum values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    _NAMES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
+
+    @classmethod
+    def from_any(cls, value: Any) -> int:
+        from tureen.exceptions import InvalidParameterError
+
+        if isinstance(value, str):
+            key = value.strip().upper()
+            if key in cls._NAMES:
+                return cls._NAMES[key]
+        elif value in (1, 2, 3):
+            return int(value)
+        raise InvalidParameterError(f"Invalid view type {value!r}: use ACTIVE_ONLY, DELETED_ONLY or ALL")
+
+
+class RunStatus:
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+    @staticmethod
+    def is_terminated(status: str) -> bool:
+        return status in ("FINISHED", "FAILED", "KILLED")
+
+
+class LifecycleStage:
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class PagedList(list):  # type: ignore[type-arg]
+    """A list of results plus ``token``: the page token of the next page, or ``None`` at the end."""
+
+    def __init__(self, items: Any = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+class _Entity:
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the entity (nested entities included)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class ExperimentTag(_Entity):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Experiment(_Entity):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass(frozen=True)
+class Metric(_Entity):
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    run_id: str | None = None
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Param(_Entity):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag(_Entity):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunInfo(_Entity):
+    run_id: str
+    experiment_id: str
+    run_name: str | None
+    user_id: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str
+
+    @property
+    def run_uuid(self) -> str:
+        """Deprecated MLflow alias of :attr:`run_id`."""
+        return self.run_id
+
+
+@dataclass(frozen=True)
+class RunData(_Entity):
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoggedModelOutput(_Entity):
+    model_id: str
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class RunInputs(_Entity):
+    dataset_inputs: list[Any] = field(default_factory=list)
+    model_inputs: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOutputs(_Entity):
+    model_outputs: list[LoggedModelOutput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Run(_Entity):
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+    outputs: RunOutputs = field(default_factory=RunOutputs)
+
+
+@dataclass(frozen=True)
+class FileInfo(_Entity):
+    """One artifact: ``path`` relative to the artifact root, ``file_size`` is ``None`` for directories."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None
+
+
+@dataclass(frozen=True)
+class LoggedModel(_Entity):
+    """An MLflow 3.x logged model: the files of one ``log_model`` call and where they live."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    status: str
+    source_run_id: str | None = None
+    model_type: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def artifact_uri(self) -> str:
+        return self.artifact_location
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_id}"

@@ -1,0 +1,435 @@
+"""The fluent tracking API, re-exported as ``tureen.<name>`` (``tureen.start_run``, ``tureen.log_metric`` …).
+
+It keeps an *active experiment* and a stack of *active runs* (per thread), as MLflow's fluent API does:
+``log_*`` calls go to the active run and start one if there is none.
+
+Example:
+    >>> import tureen  # doctest: +SKIP
+    >>> tureen.set_experiment("churn")  # doctest: +SKIP
+    >>> with tureen.start_run() as run:  # doctest: +SKIP
+    ...     tureen.log_param("C", 0.5)
+    ...     tureen.log_metric("auc", 0.91, step=3)
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from typing import Any, Sequence
+
+from tureen.exceptions import InvalidParameterError, InvalidStateError, ResourceNotFoundError
+from tureen.tracking import _config
+from tureen.tracking.client import TrackingClient
+from tureen.tracking.entities import Experiment, Metric, Run, RunStatus, ViewType
+
+__all__ = [
+    "set_tracking_uri", "get_tracking_uri", "set_registry_uri", "get_registry_uri", "create_experiment",
+    "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment", "start_run", "end_run",
+    "active_run", "last_active_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
+    "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "get_artifact_uri",
+    "get_run", "delete_run", "search_runs", "register_model", "ActiveRun", "TrackingClient",
+]
+
+PARENT_RUN_ID_TAG = "mlflow.parentRunId"
+_state = threading.local()
+_active_experiment_id: str | None = None
+_last_active_run_id: str | None = None
+_clients: dict[tuple[str, str], TrackingClient] = {}
+_atexit_registered = False
+
+
+def _stack() -> list["ActiveRun"]:
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    return stack
+
+
+def _client() -> TrackingClient:
+    key = (_config.get_tracking_uri(), _config.get_registry_uri())
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = TrackingClient(*key)
+    return client
+
+
+# -- URIs ---------------------------------------------------------------------------------------------------
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Point tracking (and, unless set separately, the registry) at ``uri``.
+
+    Example:
+        >>> set_tracking_uri("sqlite:////tmp/tureen-doc.db")  # doctest: +SKIP
+    """
+    global _active_experiment_id
+    if uri is not None and os.fspath(uri) != _config.get_tracking_uri():
+        _active_experiment_id = None  # experiment ids belong to one store
+    _config.set_tracking_uri(uri)
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI in effect (default: ``sqlite:///$TUREEN_HOME/tureen.db``)."""
+    return _config.get_tracking_uri()
+
+
+def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
+    _config.set_registry_uri(uri)
+
+
+def get_registry_uri() -> str:
+    return _config.get_registry_uri()
+
+
+# -- experiments ---------------------------------------------------------------------------------------------
+def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+    return _client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _client().get_experiment_by_name(name)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    _client().delete_experiment(experiment_id)
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment active, creating it (by name) if it does not exist.
+
+    Example:
+        >>> set_experiment("churn").name  # doctest: +SKIP
+        'churn'
+    """
+    global _active_experiment_id
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidParameterError("Give exactly one of experiment_name and experiment_id")
+    client = _client()
+    if experiment_id is not None:
+        exp = client.get_experiment(str(experiment_id))
+    else:
+        exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        if exp is None:
+            try:
+                client.create_experiment(experiment_name)  # type: ignore[arg-type]
+            except Exception as exc:  # another process created it first
+                if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+            assert exp is not None
+    if exp.lifecycle_stage != "active":
+        raise InvalidParameterError(f"Cannot set a deleted experiment {exp.name!r} as the active experiment; restore "
+                                    "it first (TrackingClient().restore_experiment) or use another name")
+    _active_experiment_id = exp.experiment_id
+    return exp
+
+
+def _current_experiment_id() -> str:
+    if _active_experiment_id is not None:
+        return _active_experiment_id
+    if os.environ.get("TUREEN_EXPERIMENT_ID"):
+        return os.environ["TUREEN_EXPERIMENT_ID"]
+    if os.environ.get("TUREEN_EXPERIMENT_NAME"):
+        return set_experiment(os.environ["TUREEN_EXPERIMENT_NAME"]).experiment_id
+    return "0"
+
+
+# -- runs --------------------------------------------------------------------------------------------------
+class ActiveRun(Run):
+    """The run returned by :func:`start_run`; as a context manager it ends the run on exit,
+    ``FINISHED`` normally and ``FAILED`` when an exception escapes (``KILLED`` on Ctrl-C)."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(info=run.info, data=run.data, inputs=run.inputs, outputs=run.outputs)
+
+    def __enter__(self) -> "ActiveRun":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        # end this run, and any nested run left open inside it
+        stack = _stack()
+        if any(r.info.run_id == self.info.run_id for r in stack):
+            while stack and stack[-1].info.run_id != self.info.run_id:
+                end_run(status)
+            end_run(status)
+        return False
+
+
+def _source_tags() -> dict[str, str]:
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001
+        user = "unknown"
+    source = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>"
+    return {"mlflow.user": user, "mlflow.source.name": source, "mlflow.source.type": "LOCAL"}
+
+
+def start_run(run_id: str | None = None, experiment_id: str | None = None, run_name: str | None = None,
+              nested: bool = False, parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
+              description: str | None = None, log_system_metrics: bool | None = None) -> ActiveRun:
+    """Start a new run (or resume ``run_id``) and make it active.
+
+    Raises:
+        InvalidStateError: a run is already active and ``nested`` is false.
+
+    Example:
+        >>> with start_run(run_name="baseline") as run:  # doctest: +SKIP
+        ...     log_metric("auc", 0.9)
+    """
+    global _atexit_registered, _last_active_run_id
+    stack = _stack()
+    if stack and not nested:
+        raise InvalidStateError(f"Run with UUID {stack[-1].info.run_id} is already active. To start a nested run, "
+                                "call start_run with nested=True; or end the active run first with end_run()")
+    client = _client()
+    run_id = run_id or os.environ.get("TUREEN_RUN_ID") or None
+    if run_id:
+        existing = client.get_run(run_id)
+        if existing.info.lifecycle_stage != "active":
+            raise InvalidParameterError(f"Cannot start run with ID {run_id}: it is deleted")
+        if experiment_id is not None and str(experiment_id) != existing.info.experiment_id:
+            raise InvalidParameterError(f"Run {run_id} belongs to experiment {existing.info.experiment_id}, not "
+                                        f"{experiment_id}")
+        if existing.info.status != RunStatus.RUNNING or run_name is not None:
+            client._store.update_run_info(run_id, run_status=RunStatus.RUNNING, run_name=run_name)
+        if tags:
+            client.log_batch(run_id, tags=list(tags.items()))
+        run = client.get_run(run_id)
+    else:
+        parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
+        if parent_run_id is not None:
+            parent_run = client.get_run(parent_run_id)
+            if parent_run.info.lifecycle_stage != "active":
+                raise InvalidParameterError(f"Parent run {parent_run_id} is deleted")
+        all_tags: dict[str, Any] = _source_tags()
+        if parent:
+            all_tags[PARENT_RUN_ID_TAG] = parent
+        if description:
+            all_tags["mlflow.note.content"] = description
+        all_tags.update(tags or {})
+        exp_id = str(experiment_id) if experiment_id is not None else _current_experiment_id()
+        run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
+    active = ActiveRun(run)
+    stack.append(active)
+    _last_active_run_id = active.info.run_id
+    if not _atexit_registered:
+        atexit.register(_end_runs_at_exit)
+        _atexit_registered = True
+    return active
+
+
+def _end_runs_at_exit() -> None:
+    try:
+        while _stack():
+            end_run()
+    except Exception:  # noqa: BLE001 - at interpreter exit the store may be gone; nothing to report to
+        pass
+
+
+def end_run(status: str = RunStatus.FINISHED) -> None:
+    """End the active run (``FINISHED`` unless told otherwise). No-op when no run is active."""
+    stack = _stack()
+    if not stack:
+        return
+    run = stack[-1]
+    try:
+        _client().set_terminated(run.info.run_id, status)
+    finally:
+        stack.pop()
+
+
+def active_run() -> ActiveRun | None:
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the last run started in this process (fetched fresh)."""
+    run = active_run()
+    if run is not None:
+        return _client().get_run(run.info.run_id)
+    return _client().get_run(_last_active_run_id) if _last_active_run_id else None
+
+
+def _run_id() -> str:
+    run = active_run()
+    return run.info.run_id if run is not None else start_run().info.run_id
+
+
+# -- logging -------------------------------------------------------------------------------------------------
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def log_param(key: str, value: Any) -> Any:
+    """Log a parameter of the active run (immutable: the same value again is fine, another is an error)."""
+    return _client().log_param(_run_id(), key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    _client().log_batch(_run_id(), params=list(params.items()))
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None,
+               model_id: str | None = None) -> None:
+    """Log one metric point of the active run.
+
+    Example:
+        >>> log_metric("auc", 0.91, step=3)  # doctest: +SKIP
+    """
+    _client()._store.log_metric(_run_id(), key, value, timestamp if timestamp is not None else _now(), step or 0,
+                                model_id)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+    ts = timestamp if timestamp is not None else _now()
+    _client().log_batch(_run_id(), metrics=[Metric(k, v, ts, step or 0) for k, v in metrics.items()])
+
+
+def set_tag(key: str, value: Any) -> None:
+    _client().set_tag(_run_id(), key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    _client().log_batch(_run_id(), tags=list(tags.items()))
+
+
+def delete_tag(key: str) -> None:
+    _client().delete_tag(_run_id(), key)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    _client().log_artifact(_run_id(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    _client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    _client().log_text(_run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    _client().log_dict(_run_id(), dictionary, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The artifact URI of the active run (starting one if needed), or of a path inside it."""
+    from tureen.artifacts.local import check_relative_path
+
+    run = active_run()
+    uri = run.info.artifact_uri if run is not None else _client().get_run(_run_id()).info.artifact_uri
+    rel = check_relative_path(artifact_path)
+    return f"{uri.rstrip('/')}/{rel}" if rel else uri
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+def get_run(run_id: str) -> Run:
+    return _client().get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    _client().delete_run(run_id)
+
+
+def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
+                run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 100000,
+                order_by: list[str] | None = None, output_format: str = "pandas",
+                search_all_experiments: bool = False, experiment_names: Sequence[str] | None = None) -> Any:
+    """Search runs; a pandas DataFrame (``output_format="pandas"``) or a list of :class:`Run`.
+
+    Example:
+        >>> search_runs(filter_string="metrics.auc > 0.9", output_format="list")  # doctest: +SKIP
+        []
+    """
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameterError(f"Invalid output_format {output_format!r}: use 'pandas' or 'list'")
+    client = _client()
+    ids: list[str] = [str(e) for e in (experiment_ids or [])]
+    for name in experiment_names or []:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise ResourceNotFoundError(f"Could not find experiment with name {name!r}")
+        ids.append(exp.experiment_id)
+    if not ids:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL, max_results=50000)]
+        else:
+            ids = [_current_experiment_id()]
+    runs: list[Run] = []
+    token = None
+    while len(runs) < max_results:
+        page = client.search_runs(ids, filter_string, run_view_type, min(50000, max_results - len(runs)), order_by,
+                                  token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if output_format == "list":
+        return runs
+    return _runs_to_pandas(runs)
+
+
+def _runs_to_pandas(runs: list[Run]) -> Any:
+    import pandas as pd
+
+    base = {"run_id": [], "experiment_id": [], "status": [], "artifact_uri": [], "start_time": [], "end_time": []}
+    metric_keys = sorted({k for r in runs for k in r.data.metrics})
+    param_keys = sorted({k for r in runs for k in r.data.params})
+    tag_keys = sorted({k for r in runs for k in r.data.tags})
+    columns: dict[str, list[Any]] = dict(base)
+    for k in metric_keys:
+        columns[f"metrics.{k}"] = []
+    for k in param_keys:
+        columns[f"params.{k}"] = []
+    for k in tag_keys:
+        columns[f"tags.{k}"] = []
+    for r in runs:
+        i = r.info
+        columns["run_id"].append(i.run_id)
+        columns["experiment_id"].append(i.experiment_id)
+        columns["status"].append(i.status)
+        columns["artifact_uri"].append(i.artifact_uri)
+        columns["start_time"].append(i.start_time)
+        columns["end_time"].append(i.end_time)
+        for k in metric_keys:
+            columns[f"metrics.{k}"].append(r.data.metrics.get(k))
+        for k in param_keys:
+            columns[f"params.{k}"].append(r.data.params.get(k))
+        for k in tag_keys:
+            columns[f"tags.{k}"].append(r.data.tags.get(k))
+    df = pd.DataFrame(columns)
+    for col in ("start_time", "end_time"):
+        df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
+    for k in metric_keys:
+        df[f"metrics.{k}"] = df[f"metrics.{k}"].astype("float64")
+    return df
+
+
+# -- registry --------------------------------------------------------------------------------------------------
+def register_model(model_uri: str, name: str, await_registration_for: int | None = 300,
+                   tags: dict[str, Any] | None = None) -> Any:
+    """Register the model at ``model_uri`` (``runs:/…``, ``models:/…``, or an artifact URI) as a new version
+    of ``name`` (creating the registered model if needed); return the :class:`ModelVersion`.
+
+    Example:
+        >>> register_model(f"runs:/{run_id}/model", "churn").version  # doctest: +SKIP
+        '1'
+    """
+    from tureen.registry._register import register_model as _register
+
+    return _register(model_uri, name, tags=tags, client=_client())

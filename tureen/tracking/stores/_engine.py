@@ -1,0 +1,102 @@
+"""Engines for the SQL store: SQLite tuned for several processes at once, PostgreSQL with a connect timeout.
+
+SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (safe in WAL mode), a busy
+timeout so a writer waits for the lock instead of failing, and ``BEGIN IMMEDIATE`` for write transactions:
+a deferred transaction that reads first and writes later can fail with "database is locked" *without*
+waiting when another process committed in between, so writers take the lock up front. ``LIKE`` is made
+case-sensitive to match MLflow on every backend.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+from tureen.exceptions import InvalidParameterError
+
+_ENGINES: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # pooled connections must not be shared with a forked child; drop them without closing the parent's
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def masked(uri: str) -> str:
+    """The URI with any password hidden, for error messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URI has nothing to hide we can find
+        return uri
+
+
+def make_engine(uri: str) -> Any:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from sqlalchemy.pool import StaticPool
+
+    try:
+        url = make_url(uri)
+    except ArgumentError as exc:
+        raise InvalidParameterError(f"Invalid database URI {uri!r}: {exc}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        database = url.database or ""
+        memory = database in ("", ":memory:")
+        if not memory:
+            path = Path(database).expanduser()
+            if path.is_dir():
+                raise InvalidParameterError(f"Invalid SQLite URI {uri!r}: {str(path)!r} is a directory; name a "
+                                            "database file, e.g. sqlite:///path/to/tureen.db")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        timeout = float(os.environ.get("TUREEN_SQLITE_BUSY_TIMEOUT", "60"))
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": timeout, "check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+            cur = dbapi_conn.cursor()
+            try:
+                if not memory:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA case_sensitive_like=ON")
+            finally:
+                cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            write = conn.get_execution_options().get("tureen_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    elif backend == "postgresql":
+        from tureen._optional import import_optional
+
+        if url.drivername == "postgresql" or url.drivername == "postgres":
+            import_optional("psycopg", "PostgreSQL tracking stores")
+            url = url.set(drivername="postgresql+psycopg")
+        timeout = int(float(os.environ.get("TUREEN_DB_CONNECT_TIMEOUT", "10")))
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": timeout})
+    else:
+        timeout = int(float(os.environ.get("TUREEN_DB_CONNECT_TIMEOUT", "10")))
+        try:
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": timeout})
+        except (NoSuchModuleError, ImportError) as exc:
+            raise InvalidParameterError(f"Database URI {masked(uri)!r} needs a driver that is not installed: "
+                                        f"{exc}") from None
+    _ENGINES.add(engine)
+    return engine
