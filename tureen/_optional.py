@@ -17,7 +17,7 @@ _EXTRAS = {
     "xgboost": ("xgboost-cpu", "xgboost"),
     "lightgbm": ("lightgbm", "lightgbm"),
     "pyspark": ("pyspark", "spark"),
-    "pyarrow": ("pyarrow", "spark"),
+    "pyarrow": ("pyarrow", "parquet"),
     "psycopg": ("psycopg[binary]", "postgres"),
 }
 

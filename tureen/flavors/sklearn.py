@@ -270,3 +270,16 @@ def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None 
         return _SklearnPyfunc(_read(p, conf.get("serialization_format") or "pickle", None, allow_pickle))
     conf = Model.load(p).get_flavor(FLAVOR_NAME)
     return _SklearnPyfunc(_load_from_dir(p, conf, allow_pickle))
+
+
+def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
+    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
+    fmt = conf.get("serialization_format") or "pickle"
+    if fmt != "skops":
+        return True
+    try:
+        import skops.io as sio
+
+        return bool(sio.get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
+    except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
+        return True

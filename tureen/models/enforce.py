@@ -221,7 +221,8 @@ def _convert_column(col: Any, spec: ColSpec, label: str, problems: list[str]) ->
         if kind == "b":
             bad()
             return None
-        if np.can_cast(src, target, "safe"):
+        # numpy calls int64 -> float64 "safe", but values beyond 2**53 lose precision: checked below
+        if np.can_cast(src, target, "safe") and not (kind in "iu" and src.itemsize >= 8):
             return col.astype(target)
         if kind in "iu" and t in (DataType.double, DataType.float):
             values = col.to_numpy()

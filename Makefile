@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   creates .venv, installs tureen, runs the demo job
+#   make test   creates .venv with every extra, installs what the tests need, runs the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints/ci.txt
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench docs sysdeps mlflow-peer clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip setuptools wheel
+
+$(VENV)/.core-installed: $(BIN)/python pyproject.toml constraints/ci.txt
+	$(PIP) -e ".[sklearn]"
+	touch $@
+
+$(VENV)/.all-installed: $(BIN)/python pyproject.toml constraints/ci.txt
+	$(PIP) -e ".[all,dev]"
+	touch $@ $(VENV)/.core-installed
+
+sysdeps:
+	bash scripts/install-system-deps.sh
+
+mlflow-peer: $(BIN)/python
+	$(BIN)/python tests/_mlflow_peer.py
+
+demo: $(VENV)/.core-installed
+	$(BIN)/python examples/churn_demo.py
+
+test: $(VENV)/.all-installed sysdeps mlflow-peer
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.all-installed mlflow-peer
+	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -1,0 +1,3 @@
+from tureen.cli import main
+
+main()

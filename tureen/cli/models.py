@@ -1,0 +1,200 @@
+"""``tureen models``: inspect and verify saved models; registry subcommands come from ``tureen.cli.registry``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tureen.cli import LazyGroup
+
+_REGISTRY_MODULE = "tureen.cli.registry"
+
+
+class _ModelsGroup(LazyGroup):
+    """Own commands plus the registry's (``register``, ``list``, ``versions``, ...), imported on use."""
+
+    def _registry(self) -> Any:
+        import importlib
+
+        try:
+            return importlib.import_module(_REGISTRY_MODULE)
+        except ModuleNotFoundError:
+            return None
+
+    def _registry_commands(self) -> dict[str, click.Command]:
+        module = self._registry()
+        if module is None:
+            return {}
+        cmds = getattr(module, "REGISTRY_COMMANDS", None)
+        if cmds is None:
+            group = getattr(module, "registry", None) or getattr(module, "models", None)
+            cmds = dict(getattr(group, "commands", {}) or {})
+        return dict(cmds)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._registry_commands()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        return cmd if cmd is not None else self._registry_commands().get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, (self.get_command(ctx, n).get_short_help_str(60))) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_ModelsGroup)
+def models() -> None:
+    """Inspect and verify saved models, and manage the model registry."""
+
+
+def _integrity(root: Path, model: Any) -> tuple[str, str | None]:
+    from tureen.exceptions import ModelIntegrityError
+    from tureen.flavors._base import verify_model_dir
+
+    try:
+        ok = verify_model_dir(root, model)
+    except ModelIntegrityError as exc:
+        return "FAILED", exc.message
+    return ("verified", None) if ok else ("unverified (no digests recorded: not saved by tureen)", None)
+
+
+def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
+    import importlib
+
+    from tureen.flavors import FLAVORS, get_flavor_module, loader_module_for
+
+    out: dict[str, bool | None] = {}
+    for name, conf in model.flavors.items():
+        module_name = FLAVORS.get(name)
+        if name == "python_function":
+            module_name = loader_module_for(conf.get("loader_module", ""))
+            if module_name != "tureen.pyfunc.model":
+                continue
+        if module_name is None:
+            out[name] = None
+            continue
+        try:
+            module = importlib.import_module(module_name) if name == "python_function" else get_flavor_module(name)
+        except Exception:  # noqa: BLE001 - unknown/unavailable flavor: say "unknown"
+            out[name] = None
+            continue
+        check = getattr(module, "needs_pickle", None)
+        out[name] = bool(check(root, conf)) if check else None
+    return out
+
+
+def describe_model(uri: str) -> dict[str, Any]:
+    """Everything ``models inspect`` shows, as a dict."""
+    from tureen.env import read_requirements
+    from tureen.models.mlmodel import Model
+    from tureen.uri import resolve_model_uri
+
+    root = resolve_model_uri(uri)
+    model = Model.load(root)
+    status, problem = _integrity(root, model)
+    formats = {}
+    for name, conf in model.flavors.items():
+        fmt = conf.get("serialization_format") or conf.get("model_format") or conf.get("save_format")
+        if fmt:
+            formats[name] = fmt
+    return {
+        "path": str(root),
+        "flavors": {k: v for k, v in model.flavors.items()},
+        "signature": model.signature.to_dict() if model.signature is not None else None,
+        "saved_input_example_info": model.saved_input_example_info,
+        "formats": formats,
+        "needs_pickle": _needs_pickle(root, model),
+        "requirements": read_requirements(root),
+        "integrity": status,
+        "integrity_problem": problem,
+        "model_uuid": model.model_uuid,
+        "utc_time_created": model.utc_time_created,
+        "saved_by": {"tureen": model.tureen_version, "mlflow": model.mlflow_version},
+        "metadata": model.metadata,
+    }
+
+
+@models.command("inspect")
+@click.argument("model_uri", required=False)
+@click.option("-m", "--model-uri", "model_uri_opt", help="Model URI (alternative to the argument).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a readable summary.")
+def inspect_cmd(model_uri: str | None, model_uri_opt: str | None, as_json: bool) -> None:
+    """Show a model's flavors, signature, formats, pickle use, requirements and integrity."""
+    uri = _pick_uri(model_uri, model_uri_opt)
+    info = describe_model(uri)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"Model:        {info['path']}")
+    saved = ", ".join(f"{k} {v}" for k, v in info["saved_by"].items() if v) or "unknown"
+    click.echo(f"Saved by:     {saved} at {info['utc_time_created']} UTC")
+    click.echo("Flavors:      " + ", ".join(sorted(info["flavors"])))
+    for name, fmt in sorted(info["formats"].items()):
+        click.echo(f"Format:       {name}: {fmt}")
+    pickle_flags = {k: v for k, v in info["needs_pickle"].items()}
+    if pickle_flags:
+        text = ", ".join(f"{k}: {'yes' if v else 'no' if v is not None else 'unknown'}" for k, v in pickle_flags.items())
+        click.echo(f"Needs pickle: {text}")
+    sig = info["signature"]
+    if sig:
+        from tureen.models.signature import ModelSignature
+
+        s = ModelSignature.from_dict(sig)
+        for part in ("inputs", "outputs", "params"):
+            schema = getattr(s, part)
+            if schema is None:
+                continue
+            click.echo(f"{part.capitalize() + ':':<14}")
+            for spec in schema.to_dict():
+                name = spec.get("name", "-")
+                kind = spec.get("type")
+                if kind == "tensor":
+                    kind = f"tensor {spec['tensor-spec']['dtype']} {spec['tensor-spec']['shape']}"
+                elif kind in ("array", "object", "map"):
+                    kind = json.dumps({k: v for k, v in spec.items() if k not in ("name", "required")})
+                opt = "" if spec.get("required", True) else " (optional)"
+                default = f" = {spec['default']!r}" if "default" in spec and part == "params" else ""
+                click.echo(f"  {name}: {kind}{opt}{default}")
+    else:
+        click.echo("Signature:    none (inputs are not checked)")
+    click.echo("Requirements: " + (", ".join(info["requirements"]) or "none recorded"))
+    click.echo(f"Integrity:    {info['integrity']}" + (f": {info['integrity_problem']}" if info["integrity_problem"] else ""))
+
+
+def _pick_uri(arg: str | None, opt: str | None) -> str:
+    if arg and opt and arg != opt:
+        raise click.UsageError("Give the model URI once: as an argument or with -m, not both")
+    uri = arg or opt
+    if not uri:
+        raise click.UsageError("Missing the model URI (tureen models inspect URI)")
+    return uri
+
+
+@models.command("verify")
+@click.argument("model_uri", required=False)
+@click.option("-m", "--model-uri", "model_uri_opt", help="Model URI (alternative to the argument).")
+def verify_cmd(model_uri: str | None, model_uri_opt: str | None) -> None:
+    """Check every file of a model against the SHA-256 digests recorded when it was saved.
+
+    Exits 0 when all files match, 1 when a file was changed, truncated, removed or added, or when the model
+    carries no digests (not saved by tureen) and so cannot be verified.
+    """
+    from tureen.exceptions import ModelIntegrityError
+    from tureen.flavors._base import verify_model_dir
+    from tureen.uri import resolve_model_uri
+
+    uri = _pick_uri(model_uri, model_uri_opt)
+    root = resolve_model_uri(uri)
+    if not verify_model_dir(root):
+        raise ModelIntegrityError(f"Model at {str(root)!r} records no file digests (it was not saved by tureen), "
+                                  "so it cannot be verified")
+    from tureen.models.mlmodel import Model
+
+    n = len(Model.load(root).tureen.get("files", {}))
+    click.echo(f"OK: all {n} files of {root} match their recorded SHA-256 digests")
