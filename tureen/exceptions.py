@@ -22,7 +22,9 @@ the serving and tracking layers answer with. The tree::
     ├── RequestTooLargeError                 REQUEST_LIMIT_EXCEEDED   413
     ├── PredictionTimeoutError               DEADLINE_EXCEEDED        504
     ├── ModelPredictionError                 INTERNAL_ERROR           500  (the model itself raised)
-    └── StoreUnavailableError                TEMPORARILY_UNAVAILABLE  503  (database unreachable)
+    ├── StoreUnavailableError                TEMPORARILY_UNAVAILABLE  503  (database unreachable)
+    ├── ContainerEngineError                 CONTAINER_ENGINE_UNAVAILABLE 503  (no Docker engine/CLI, bad base image)
+    └── ImageBuildError                      IMAGE_BUILD_FAILED       500  (a docker build step failed)
 
 ``TureenError.to_json()`` gives the wire form ``{"error_code": ..., "message": ...}`` and
 :func:`error_from_json` turns one back into the matching class.
@@ -52,6 +54,8 @@ __all__ = [
     "PredictionTimeoutError",
     "ModelPredictionError",
     "StoreUnavailableError",
+    "ContainerEngineError",
+    "ImageBuildError",
     "error_from_json",
 ]
 
@@ -172,11 +176,25 @@ class StoreUnavailableError(TureenError):
     http_status = 503
 
 
+class ContainerEngineError(TureenError):
+    """The Docker engine (or its CLI) is not reachable, or it cannot run/pull an image."""
+
+    error_code = "CONTAINER_ENGINE_UNAVAILABLE"
+    http_status = 503
+
+
+class ImageBuildError(TureenError):
+    """A ``docker build`` step failed; the message names the step and quotes its errors."""
+
+    error_code = "IMAGE_BUILD_FAILED"
+    http_status = 500
+
+
 _BY_CODE: dict[str, type[TureenError]] = {}
 for _cls in (InvalidParameterError, BadRequestError, MalformedRequestError, ResourceNotFoundError,
              ResourceAlreadyExistsError, InvalidStateError, ModelFormatError, ModelIntegrityError,
              UnsafeDeserializationError, MissingDependencyError, RequestTooLargeError,
-             PredictionTimeoutError, StoreUnavailableError):
+             PredictionTimeoutError, StoreUnavailableError, ContainerEngineError, ImageBuildError):
     _BY_CODE.setdefault(_cls.error_code, _cls)
 
 
