@@ -1,0 +1,586 @@
+"""The PyTorch flavor: ``torch.nn.Module`` saved as a ``torch.export`` program (``.pt2``) by default.
+
+``serialization_format``:
+
+* ``pt2`` (default whenever the model exports with its input example): ``data/model.pt2`` written by
+  ``torch.export.save``; a traced graph plus raw tensor weights. It loads without unpickling anything: before
+  loading, every record of the archive is checked to be JSON, raw tensor bytes, or loadable with
+  ``torch.load(weights_only=True)``; an archive that would need pickle passes the unsafe gate instead.
+* ``state_dict``: ``data/state_dict.pth`` (weights only, read with ``weights_only=True``) plus ``model_class``
+  and ``model_init_kwargs`` in MLmodel; the class is imported from the environment or the model's code
+  paths and rebuilt. Classes shipped inside the model's ``code/`` directory are code from the artifact, so
+  importing them passes the unsafe gate. MLflow cannot load this format.
+* ``pickle``: ``data/model.pth``, the whole module pickled with cloudpickle (what MLflow calls pickle);
+  loads only through the unsafe gate.
+
+When the model does not export (no example, or ``torch.export`` fails), it is saved as ``pickle`` with one
+warning that says why. The MLmodel sections are MLflow's (``loader_module: mlflow.pytorch``), so MLflow 3.x
+loads ``pt2`` and ``pickle`` models without tureen, and tureen loads MLflow's PyTorch models without MLflow.
+
+pyfunc ``predict`` runs in eval mode under ``torch.no_grad()``; DataFrames and arrays become tensors
+(floating inputs take the model's floating dtype, float32 by default), large inputs are predicted in
+batches (``model_config={"batch_size": N}``, default 4096 rows), and outputs come back as numpy arrays, or a
+DataFrame (same index) for DataFrame input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import json
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tureen.exceptions import (InvalidParameterError, ModelFormatError, SchemaEnforcementError,
+                               UnsupportedModelError)
+from tureen.flavors._base import (SaveSpec, log_model_via_tracking, save_model_dir, suggest_flavor, unsafe_load,
+                                  verify_model_dir, warn_version_mismatch)
+
+__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
+           "get_default_pip_requirements"]
+
+FLAVOR_NAME = "pytorch"
+SERIALIZATION_FORMATS = ("pt2", "state_dict", "pickle")
+DATA_DIR = "data"
+PT2_FILE = "model.pt2"
+PICKLE_FILE = "model.pth"
+STATE_DICT_FILE = "state_dict.pth"
+PICKLE_MODULE_INFO = "pickle_module_info.txt"
+#: what MLflow's loader imports to unpickle ``model.pth``; it is cloudpickle, which is what we write with
+MLFLOW_PICKLE_MODULE = "mlflow.pytorch.pickle_module"
+DEFAULT_BATCH_SIZE = 4096
+_TEXT_RECORDS = {"version", "archive_format", "archive_version", "byteorder", "serialization_id"}
+
+
+def get_default_pip_requirements(serialization_format: str = "pt2") -> list[str]:
+    """``torch==<installed>`` (plus cloudpickle for the pickle format).
+
+    Example:
+        >>> get_default_pip_requirements()[0].startswith("torch")  # doctest: +SKIP
+        True
+    """
+    from tureen.env import pin
+
+    reqs = [pin("torch")]
+    if serialization_format == "pickle":
+        reqs.append(pin("cloudpickle"))
+    return reqs
+
+
+def _torch() -> Any:
+    from tureen._optional import import_optional
+
+    return import_optional("torch", "the pytorch flavor")
+
+
+# ------------------------------------------------------------------------------------------------
+# saving
+
+
+def _example_tensors(torch: Any, example: Any) -> tuple[Any, ...] | None:
+    """The example as a tuple of tensors for torch.export (DataFrames become float32), or None."""
+    import numpy as np
+
+    def one(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return x
+        if type(x).__name__ == "DataFrame":
+            return torch.from_numpy(np.array(x.to_numpy(dtype=np.float32), copy=True))
+        if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+            return torch.from_numpy(np.array(x, copy=True))
+        return None
+
+    items = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    tensors = tuple(one(x) for x in items)
+    return None if any(t is None for t in tensors) else tensors
+
+
+def _floating_dtype(torch: Any, model: Any) -> Any:
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
+
+
+def _export(torch: Any, model: Any, example: tuple[Any, ...], file: Path) -> None:
+    """torch.export with a dynamic batch dimension; raises when the model does not export faithfully."""
+    from torch.export import Dim
+
+    dtype = _floating_dtype(torch, model)
+    example = tuple(t.to(dtype) if t.is_floating_point() else t for t in example)
+    # size-1 dims are specialised by torch.export: trace a 2-row batch so the batch stays dynamic
+    traced = tuple(torch.cat([t, t]) if t.dim() and t.shape[0] == 1 else t for t in example)
+    dynamic = tuple({0: Dim.AUTO} if t.dim() else None for t in traced)
+    import logging
+
+    quiet = [logging.getLogger(n) for n in ("torch._dynamo", "torch.fx", "torch._export", "torch.export",
+                                            "torch.fx.experimental.symbolic_shapes")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:  # a failed export is reported once, by our warning, not by pages of graph dumps
+        lg.setLevel(logging.CRITICAL)
+    try:
+        program, module, want, got = _trace(torch, model, traced, dynamic)
+    finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
+    if isinstance(want, torch.Tensor) and not torch.allclose(want, got, rtol=1e-4, atol=1e-5, equal_nan=True):
+        raise RuntimeError("the exported program does not reproduce the model's output on the example")
+    torch.export.save(program, str(file))
+
+
+def _trace(torch: Any, model: Any, traced: tuple[Any, ...], dynamic: tuple[Any, ...]) -> tuple[Any, ...]:
+    with torch.no_grad():
+        program = torch.export.export(model, traced, dynamic_shapes=dynamic)
+        module = program.module()
+        want, got = model(*traced), module(*traced)
+    return program, module, want, got
+
+
+class _EvalMode:
+    """Run the user's model in eval mode and put its training flag back afterwards."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __enter__(self) -> Any:
+        self.training = self.model.training
+        self.model.eval()
+        return self.model
+
+    def __exit__(self, *exc: Any) -> None:
+        self.model.train(self.training)
+
+
+def _importable_class(model: Any) -> str:
+    cls = type(model)
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        raise InvalidParameterError(
+            f"serialization_format='state_dict' rebuilds the model from its class at load, but "
+            f"{cls.__qualname__} is defined in {cls.__module__!r}: move it into a module (and pass it in "
+            "code_paths) or use serialization_format='pickle'")
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def save_model(pytorch_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
+               model_init_kwargs: dict[str, Any] | None = None, signature: Any = None, input_example: Any = None,
+               pip_requirements: Any = None, extra_pip_requirements: Any = None,
+               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
+               mlflow_model: Any = None) -> Any:
+    """Save a ``torch.nn.Module`` as an MLmodel directory at ``path``.
+
+    Args:
+        pytorch_model: the module to save.
+        path: a new (or empty) directory.
+        serialization_format: ``None`` (default: ``pt2`` when the model exports with ``input_example``,
+            otherwise ``pickle`` with a warning), ``"pt2"`` (fail if it does not export), ``"state_dict"``
+            (needs ``model_init_kwargs`` and an importable class) or ``"pickle"``.
+        model_init_kwargs: keyword arguments that rebuild the module's class (``state_dict`` format).
+        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
+        input_example: an ndarray, tensor or DataFrame (a batch of inputs); ``torch.export`` traces it.
+
+    Returns:
+        The written :class:`~tureen.models.Model`.
+
+    Example:
+        >>> net = torch.nn.Linear(3, 1)  # doctest: +SKIP
+        >>> save_model(net, "net_model", input_example=np.zeros((4, 3), dtype="float32"))  # doctest: +SKIP
+    """
+    torch = _torch()
+    if isinstance(pytorch_model, type):
+        raise UnsupportedModelError(f"save_model needs a module instance, got the class {pytorch_model.__name__}")
+    if not isinstance(pytorch_model, torch.nn.Module):
+        raise UnsupportedModelError(f"The pytorch flavor saves torch.nn.Module objects; got "
+                                    f"{type(pytorch_model).__module__}.{type(pytorch_model).__qualname__}."
+                                    + suggest_flavor(pytorch_model))
+    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
+                                    f"{', '.join(SERIALIZATION_FORMATS)}")
+    is_script = isinstance(pytorch_model, torch.jit.ScriptModule)
+    if serialization_format in ("pt2", "state_dict") and is_script:
+        raise InvalidParameterError("TorchScript modules can only be saved with serialization_format='pickle'")
+    if serialization_format == "state_dict":
+        if model_init_kwargs is None:
+            raise InvalidParameterError("serialization_format='state_dict' needs model_init_kwargs={...}: the "
+                                        "arguments that rebuild the module before its weights are loaded")
+        model_class = _importable_class(pytorch_model)
+    elif model_init_kwargs is not None:
+        raise InvalidParameterError("model_init_kwargs is only used with serialization_format='state_dict'")
+
+    example_data = input_example
+    if isinstance(input_example, tuple) and len(input_example) == 2 and isinstance(input_example[1], dict):
+        example_data = input_example[0]
+    if isinstance(example_data, torch.Tensor):  # the example files hold numpy values
+        example_data = example_data.detach().cpu().numpy()
+        input_example = example_data if input_example is not None and not isinstance(input_example, tuple) \
+            else (example_data, input_example[1])
+    chosen: dict[str, Any] = {}
+
+    def write_data(root: Path) -> dict[str, Any]:
+        data = root / DATA_DIR
+        data.mkdir()
+        fmt = serialization_format
+        if fmt in (None, "pt2") and not is_script:
+            tensors = _example_tensors(torch, example_data) if example_data is not None else None
+            reason = None
+            if tensors is None:
+                reason = "no input example (an ndarray, tensor or DataFrame) to trace it with"
+            else:
+                try:
+                    with _EvalMode(pytorch_model):
+                        _export(torch, pytorch_model, tensors, data / PT2_FILE)
+                    fmt = "pt2"
+                except Exception as exc:  # noqa: BLE001 - torch.export raises many kinds of errors
+                    (data / PT2_FILE).unlink(missing_ok=True)
+                    reason = f"torch.export failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            if fmt != "pt2":
+                if serialization_format == "pt2":
+                    raise InvalidParameterError(f"The model cannot be saved as pt2: {reason}")
+                warnings.warn(f"{type(pytorch_model).__name__} was saved as a full pickle (loading it needs "
+                              f"allow_pickle), not as a torch.export program: {reason}. For a pickle-free "
+                              "save pass an input example it exports with, or use serialization_format="
+                              "'state_dict' with model_init_kwargs.", UserWarning, stacklevel=4)
+                fmt = "pickle"
+        if fmt is None:
+            fmt = "pickle"
+        conf: dict[str, Any] = {"model_data": DATA_DIR, "pytorch_version": str(torch.__version__), "code": None}
+        if fmt == "pickle":
+            import cloudpickle
+
+            (data / PICKLE_MODULE_INFO).write_text(MLFLOW_PICKLE_MODULE, encoding="utf-8")
+            if is_script:
+                torch.jit.save(pytorch_model, str(data / PICKLE_FILE))
+            else:
+                torch.save(pytorch_model, str(data / PICKLE_FILE), pickle_module=cloudpickle)
+        elif fmt == "state_dict":
+            torch.save(pytorch_model.state_dict(), str(data / STATE_DICT_FILE))
+            conf.update(serialization_format="state_dict", model_class=model_class,
+                        model_init_kwargs=dict(model_init_kwargs or {}))
+        chosen["format"] = fmt
+        return conf
+
+    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
+        # MLflow's loader reads pt2 and pickle models; the state-dict format is tureen's own
+        loader = "tureen.flavors.pytorch" if chosen["format"] == "state_dict" else "mlflow.pytorch"
+        return {"loader_module": loader, "data": DATA_DIR, "pickle_module_name": MLFLOW_PICKLE_MODULE,
+                "config": {"device": None}}
+
+    def predict(data: Any) -> Any:
+        with _EvalMode(pytorch_model):
+            return _TorchPyfunc(pytorch_model, "cpu").predict(data)
+
+    class _Defaults(list):  # the format is only known once write_data ran
+        def __iter__(self):  # type: ignore[override]
+            return iter(get_default_pip_requirements(chosen.get("format", "pt2")))
+
+    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf, predict=predict,
+                    default_requirements=_Defaults(), requirement_objects=[])
+    return save_model_dir(path, spec, signature=signature, input_example=input_example,
+                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
+                          mlflow_model=mlflow_model)
+
+
+def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> Any:
+    """Save the module into the active run's artifacts (and register it); returns a ModelInfo.
+
+    Example:
+        >>> info = log_model(net, name="model", input_example=x)  # doctest: +SKIP
+    """
+    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
+    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(pytorch_model, p, **kwargs), name=name,
+                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
+                                  **log_kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+
+
+def _pt2_needs_pickle(torch: Any, file: Path) -> str | None:
+    """Why loading this pt2 archive would unpickle something (None when it is pickle-free)."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise ModelFormatError(f"{file.name} is not a torch.export archive (not a zip file)") from None
+    with archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        raw: set[str] = set()
+        for info in infos:
+            name = info.filename
+            if not (name.endswith("_config.json") and ("/data/weights/" in f"/{name}"
+                                                       or "/data/constants/" in f"/{name}")):
+                continue
+            try:
+                config = json.loads(archive.read(info)).get("config") or {}
+            except (ValueError, AttributeError):
+                return f"{name} is not valid JSON"
+            folder = name.rsplit("/", 1)[0]
+            for entry in config.values():
+                path_name = str(entry.get("path_name", ""))
+                if entry.get("use_pickle") or not path_name.startswith(("weight_", "tensor_")):
+                    return f"{folder}/{path_name} is a pickled object"
+                raw.add(f"{folder}/{path_name}")
+        for info in infos:
+            name = info.filename
+            base = name.rsplit("/", 1)[-1]
+            if name in raw or name.endswith(".json"):
+                continue
+            content = archive.read(info)
+            if base in _TEXT_RECORDS and len(content) <= 64 and b"\n" not in content.rstrip(b"\n"):
+                continue
+            try:
+                torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001 - anything weights_only refuses needs full pickle
+                return f"{name} needs full unpickling"
+    return None
+
+
+def _load_pt2(torch: Any, file: Path, allow_pickle: bool | None) -> Any:
+    reason = _pt2_needs_pickle(torch, file)
+
+    def load() -> Any:
+        try:
+            return torch.export.load(str(file)).module()
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFormatError(f"The torch.export archive {file.name} cannot be loaded: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    if reason:
+        return unsafe_load(load, what=f"PyTorch program {file.name} ({reason})", allow_pickle=allow_pickle)
+    return load()
+
+
+def _load_pickle(torch: Any, data: Path, allow_pickle: bool | None, map_location: Any) -> Any:
+    file = data / PICKLE_FILE
+
+    def load() -> Any:
+        import pickle
+
+        try:
+            if zipfile.is_zipfile(file):
+                with zipfile.ZipFile(file) as z:
+                    if any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist()):
+                        return torch.jit.load(str(file), map_location=map_location)
+            return torch.load(str(file), map_location=map_location, pickle_module=pickle, weights_only=False)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError) as exc:
+            raise ModelFormatError(f"The pickled PyTorch model {file.name} cannot be loaded: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    return unsafe_load(load, what=f"PyTorch model {file.name} (a full pickle)", allow_pickle=allow_pickle)
+
+
+def _load_state_dict(torch: Any, root: Path, conf: dict[str, Any], allow_pickle: bool | None,
+                     map_location: Any) -> Any:
+    name = conf.get("model_class") or ""
+    module_name, _, attr = name.rpartition(".")
+    if not module_name:
+        raise ModelFormatError("MLmodel's pytorch flavor has no model_class for its state dict")
+
+    def import_class() -> Any:
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ModelFormatError(f"The model's class {name!r} cannot be imported: {exc}") from exc
+
+    code = conf.get("code")
+    spec = importlib.util.find_spec(module_name.split(".")[0]) if module_name else None
+    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    if code and origin is not None and (root / code).resolve() in origin.parents:
+        cls = unsafe_load(import_class, what=f"the model class {name!r} from the model's own code directory",
+                          allow_pickle=allow_pickle)
+    else:
+        cls = import_class()
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ModelFormatError(f"model_class {name!r} is not a torch.nn.Module subclass")
+    try:
+        state = torch.load(str(root / conf.get("model_data", DATA_DIR) / STATE_DICT_FILE),
+                           map_location=map_location or "cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - weights_only refuses anything that is not plain tensors
+        raise ModelFormatError(f"The state dict cannot be loaded with weights_only=True: {exc}") from exc
+    model = cls(**(conf.get("model_init_kwargs") or {}))
+    model.load_state_dict(state)
+    return model
+
+
+def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None, device: Any = None) -> Any:
+    torch = _torch()
+    warn_version_mismatch("torch", conf.get("pytorch_version"), str(torch.__version__))
+    data = root / (conf.get("model_data") or DATA_DIR)
+    if data.resolve() != root.resolve() and root.resolve() not in data.resolve().parents:
+        raise ModelFormatError("MLmodel's pytorch model_data points outside the model directory")
+    map_location = torch.device(device) if device else None
+    if conf.get("serialization_format") == "state_dict":
+        model = _load_state_dict(torch, root, conf, allow_pickle, map_location)
+    elif data.is_file():  # very old models: model_data names the pickle itself
+        model = _load_pickle(torch, data.parent, allow_pickle, map_location) if data.name == PICKLE_FILE \
+            else None
+        if model is None:
+            raise ModelFormatError(f"Unrecognised PyTorch model file {data.name}")
+    elif (data / PICKLE_FILE).exists():
+        model = _load_pickle(torch, data, allow_pickle, map_location)
+    elif (data / PT2_FILE).exists():
+        model = _load_pt2(torch, data / PT2_FILE, allow_pickle)
+        if device:
+            dev = torch.device(device)
+            for t in list(model.parameters()) + list(model.buffers()):
+                if t.device.type != dev.type:
+                    raise InvalidParameterError(f"This torch.export program holds weights on {t.device.type}; "
+                                                f"it cannot be moved to {dev.type}. Save the model from "
+                                                f"{dev.type} instead.")
+        return model
+    else:
+        raise ModelFormatError(f"The model's {data.name}/ directory holds neither {PT2_FILE} nor {PICKLE_FILE}")
+    model.eval()
+    if device:
+        model.to(torch.device(device))
+    return model
+
+
+def load_model(model_uri: str | os.PathLike[str], *, device: Any = None, map_location: Any = None,
+               allow_pickle: bool | None = None, verify: bool = True) -> Any:
+    """Load the ``torch.nn.Module`` (in eval mode) from any model URI.
+
+    Args:
+        model_uri: where the model is.
+        device: where to put the weights (``"cpu"``, ``"cuda:0"``, ...); ``map_location`` is an alias.
+        allow_pickle: allow the pickle formats (default: ``TUREEN_ALLOW_PICKLE``).
+
+    Example:
+        >>> net = load_model("net_model", device="cpu")  # doctest: +SKIP
+    """
+    from tureen.flavors._base import add_code_to_path
+    from tureen.models.mlmodel import Model
+    from tureen.uri import resolve_model_uri
+
+    root = resolve_model_uri(model_uri)
+    meta = Model.load(root)
+    if verify:
+        verify_model_dir(root, meta)
+    conf = meta.get_flavor(FLAVOR_NAME)
+    add_code_to_path(root, conf.get("code"))
+    return _load_from_dir(root, conf, allow_pickle, device or map_location)
+
+
+def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
+    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
+    data = Path(root) / (conf.get("model_data") or DATA_DIR)
+    if conf.get("serialization_format") == "state_dict":
+        return False
+    if (data / PT2_FILE).exists() and not (data / PICKLE_FILE).exists():
+        return bool(_pt2_needs_pickle(_torch(), data / PT2_FILE))
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# pyfunc
+
+
+def _default_device(torch: Any) -> str:
+    env = os.environ.get("TUREEN_DEFAULT_PREDICTION_DEVICE")
+    if env:
+        return env
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class _TorchPyfunc:
+    """pyfunc implementation: arrays/DataFrames -> tensors -> the module (eval, no_grad) -> numpy."""
+
+    def __init__(self, model: Any, device: str, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.pytorch_model = model
+        self.device = device
+        self.batch_size = max(1, int(batch_size))
+        self._dtype = _floating_dtype(_torch(), model) if hasattr(model, "parameters") else None
+
+    def get_raw_model(self) -> Any:
+        return self.pytorch_model
+
+    def _tensor(self, torch: Any, value: Any) -> Any:
+        import numpy as np
+
+        if isinstance(value, torch.Tensor):
+            t = value
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise SchemaEnforcementError(f"The pytorch model takes numeric tensors; got values of dtype "
+                                             f"{arr.dtype}", [f"non-numeric input dtype {arr.dtype}"])
+            if not (arr.flags.writeable and arr.flags.c_contiguous):
+                arr = np.array(arr, copy=True)
+            t = torch.from_numpy(arr)
+        if t.is_floating_point() and self._dtype is not None and t.dtype != self._dtype:
+            t = t.to(self._dtype)
+        return t.to(self.device)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        import numpy as np
+
+        torch = _torch()
+        if params and "device" in params:
+            raise InvalidParameterError("device is chosen at load time: pyfunc.load_model(uri, "
+                                        "model_config={'device': 'cuda'})")
+        index = None
+        if type(data).__name__ == "DataFrame":
+            index = data.index
+            try:
+                inputs = [data.to_numpy(dtype=np.float32)]
+            except (ValueError, TypeError) as exc:
+                raise SchemaEnforcementError(f"The DataFrame cannot be read as a float32 tensor: {exc}",
+                                             [str(exc)]) from None
+        elif isinstance(data, dict):
+            inputs = list(data.values())
+        elif isinstance(data, (tuple, list)) and data and all(hasattr(x, "shape") for x in data):
+            inputs = list(data)
+        else:
+            inputs = [data]
+        tensors = [self._tensor(torch, x) for x in inputs]
+        n = tensors[0].shape[0] if tensors[0].dim() else 1
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, max(n, 1), self.batch_size):
+                chunk = [t[start:start + self.batch_size] if t.dim() else t for t in tensors]
+                try:
+                    out = self.pytorch_model(*chunk, **(params or {}))
+                except (RuntimeError, TypeError, ValueError, IndexError, AssertionError) as exc:
+                    raise SchemaEnforcementError(f"The input does not fit the pytorch model: "
+                                                 f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
+                outputs.append(out)
+        result = _to_numpy(torch, outputs)
+        if index is not None and isinstance(result, np.ndarray) and result.ndim <= 2:
+            import pandas as pd
+
+            return pd.DataFrame(result, index=index)
+        return result
+
+
+def _to_numpy(torch: Any, outputs: list[Any]) -> Any:
+    import numpy as np
+
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return np.concatenate([o.detach().cpu().numpy() for o in outputs]) if len(outputs) > 1 \
+            else first.detach().cpu().numpy()
+    if isinstance(first, dict):
+        return {k: _to_numpy(torch, [o[k] for o in outputs]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return [_to_numpy(torch, [o[i] for o in outputs]) for i in range(len(first))]
+    raise SchemaEnforcementError(f"The pytorch model returned {type(first).__name__}; pyfunc needs tensors "
+                                 "(or tuples/dicts of tensors)")
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
+                 allow_pickle: bool | None = None) -> _TorchPyfunc:
+    from tureen.models.mlmodel import Model
+
+    torch = _torch()
+    data = Path(path)
+    root = data.parent if (data.parent / "MLmodel").exists() else data
+    conf = Model.load(root).get_flavor(FLAVOR_NAME)
+    config = dict(model_config or {})
+    device = config.get("device") or _default_device(torch)
+    model = _load_from_dir(root, conf, allow_pickle, device if device != "cpu" else None)
+    return _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
