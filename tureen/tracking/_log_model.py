@@ -3,7 +3,8 @@
 A flavor calls :func:`log_model` with a ``save_fn(path)`` that writes a complete model directory at a path
 that does not exist yet. This function:
 
-1. uses the active run, or starts one (left active, as the fluent ``log_*`` functions do);
+1. uses ``run_id`` if given, else the active run, else starts one (left active, as the fluent ``log_*``
+   functions do);
 2. creates a *logged model* (``m-<hex>``) whose files live at
    ``<experiment artifact location>/models/<model_id>/artifacts`` and links it to the run as an output;
 3. calls ``save_fn`` in a temp directory, then fills ``run_id``, ``artifact_path``, ``model_id`` and
@@ -46,7 +47,7 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
               artifact_path: str | None = None, registered_model_name: str | None = None,
               await_registration_for: int | None = 300, params: dict[str, Any] | None = None,
               tags: dict[str, Any] | None = None, model_type: str | None = None, step: int = 0,
-              **_ignored: Any) -> Any:
+              run_id: str | None = None, **_ignored: Any) -> Any:
     """Log a model directory written by ``save_fn`` to the active run; see the module docstring.
 
     Example:
@@ -66,9 +67,12 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
         from tureen.tracking._validation import validate_model_name
 
         validate_model_name(registered_model_name)
-    run = fluent.active_run() or fluent.start_run()
-    run_id = run.info.run_id
     client = fluent._client()
+    if run_id is not None:  # log into a given run without making it active
+        run = client.get_run(run_id)
+    else:
+        run = fluent.active_run() or fluent.start_run()
+        run_id = run.info.run_id
     model_params = {**client.get_run(run_id).data.params, **{k: str(v) for k, v in (params or {}).items()}}
     model_tags = {k: v for k, v in fluent._source_tags().items()}
     model_tags.update({k: str(v) for k, v in (tags or {}).items()})
