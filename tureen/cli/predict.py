@@ -267,6 +267,8 @@ def predict(model_uri: str, input_path: str, output_path: str | None, input_form
             rows = 0
             chunked = True
             for chunk in chunks:
+                if len(chunk) == 0:
+                    continue
                 writer.write(model.predict(chunk, params=params), single=False)
                 rows += len(chunk)
                 if show:

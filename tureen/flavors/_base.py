@@ -235,8 +235,16 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
 
                 output = None
                 if spec.predict is not None:
+                    # predict on the example as pyfunc will hand it to the model at load: enforced
+                    from tureen.models.enforce import enforce_schema
+                    from tureen.models.signature import infer_schema
+
                     try:
-                        output = spec.predict(data)
+                        model_input = enforce_schema(data, infer_schema(data))
+                    except InvalidParameterError:
+                        model_input = data
+                    try:
+                        output = spec.predict(model_input)
                     except Exception as exc:  # noqa: BLE001 - the user's model failed on its own example
                         raise InvalidParameterError(
                             f"The model failed to predict on its input example, so no signature could be "
