@@ -64,8 +64,9 @@ def _suggest_flavor(model: Any) -> str:
 
 def _dump_skops(model: Any, file: Path, trusted: list[str] | None) -> list[str] | None:
     """Dump with skops; return the extra trusted types needed (None when skops' defaults suffice)."""
-    import skops.io as sio
+    from tureen.flavors._skops import import_skops_io
 
+    sio = import_skops_io()
     sio.dump(model, file)
     untrusted = sio.get_untrusted_types(file=file)
     if not untrusted:
@@ -190,9 +191,9 @@ def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | No
 
 def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:
     if fmt == "skops":
-        from tureen._optional import import_optional
+        from tureen.flavors._skops import import_skops_io
 
-        sio = import_optional("skops.io", "loading skops models")
+        sio = import_skops_io()
         try:
             untrusted = sio.get_untrusted_types(file=file)
         except Exception as exc:  # noqa: BLE001 - skops raises many types on a corrupt archive
@@ -278,8 +279,8 @@ def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
     if fmt != "skops":
         return True
     try:
-        import skops.io as sio
+        from tureen.flavors._skops import import_skops_io
 
-        return bool(sio.get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
+        return bool(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
     except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
         return True
