@@ -1,0 +1,60 @@
+"""``tureen serve``: serve a model over HTTP under gunicorn, in the foreground."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["serve"]
+
+
+@click.command("serve")
+@click.argument("model_uri_arg", metavar="MODEL_URI", required=False)
+@click.option("-m", "--model-uri", "model_uri_opt", metavar="URI",
+              help="The model to serve (same as the MODEL_URI argument; MLflow's spelling).")
+@click.option("--host", default=None, help="Address to bind. [TUREEN_SERVING_HOST; default 127.0.0.1]")
+@click.option("-p", "--port", type=int, default=None,
+              help="Port to listen on; 0 picks a free one. [TUREEN_SERVING_PORT; default 5000]")
+@click.option("-w", "--workers", type=int, default=None,
+              help="Worker processes. [TUREEN_SERVING_WORKERS; default 1]")
+@click.option("--threads", type=int, default=None,
+              help="Threads per worker (1: sync workers; more: gthread). [TUREEN_SERVING_THREADS; default 1]")
+@click.option("-t", "--timeout", type=float, default=None,
+              help="Seconds a request may take before the answer is 504. [TUREEN_SERVING_TIMEOUT; default 60]")
+@click.option("--max-request-bytes", default=None, metavar="SIZE",
+              help="Largest request body, e.g. 64MiB; larger ones get 413. "
+                   "[TUREEN_SERVING_MAX_REQUEST_BYTES; default 64MiB]")
+@click.option("--preload/--no-preload", default=None,
+              help="Load the model once before forking workers, so they share its memory. "
+                   "[TUREEN_SERVING_PRELOAD; default on]")
+@click.option("--env-manager", type=click.Choice(["local"]), default=None,
+              help="Where the model runs: only 'local' (this Python environment).")
+@click.option("--model-name", default=None,
+              help="The model's name in /v2/models/{name} paths. [default: registered name or directory name]")
+@click.option("--model-version", default=None, help="The version reported by /metadata and /v2/models/{name}.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One JSON line per request on stderr. [TUREEN_SERVING_ACCESS_LOG; default on]")
+@click.option("--strict-json/--no-strict-json", default=None,
+              help="Encode NaN/Infinity predictions as null. [TUREEN_SERVING_STRICT_JSON; default off, as MLflow]")
+@click.option("--debug/--no-debug", default=None,
+              help="Include stack traces in error bodies. [TUREEN_SERVING_DEBUG; default off]")
+def serve(model_uri_arg: str | None, model_uri_opt: str | None, **options: Any) -> None:
+    """Serve MODEL_URI (a path, file://, runs:/ or models:/ URI) until Ctrl-C.
+
+    \b
+    Example:
+        tureen serve models:/churn/Production --port 5000 --workers 2
+        curl -s 127.0.0.1:5000/invocations -H 'Content-Type: application/json' \\
+             -d '{"dataframe_split": {"columns": ["tenure", "plan"], "data": [[3, "basic"]]}}'
+    """
+    from tureen.serving.settings import ServingSettings
+    from tureen.serving.wsgi import run
+
+    if model_uri_arg and model_uri_opt and model_uri_arg != model_uri_opt:
+        raise click.UsageError("Give the model URI once: as the MODEL_URI argument or with --model-uri")
+    uri = model_uri_arg or model_uri_opt
+    if not uri:
+        raise click.UsageError("Missing MODEL_URI: the model to serve (a path, runs:/ or models:/ URI)")
+    settings = ServingSettings.from_env(**options)
+    run(uri, settings)

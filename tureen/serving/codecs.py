@@ -1,0 +1,1058 @@
+"""Request and response codecs: HTTP payloads <-> model input and output.
+
+Two protocols:
+
+* MLflow's scoring protocol (``POST /invocations``): JSON bodies with exactly one of ``dataframe_split``,
+  ``dataframe_records``, ``instances`` or ``inputs`` (plus ``params``), the unified LLM form (``messages``,
+  ``prompt`` or ``input`` at the top level), ``text/csv`` and Parquet; answers ``{"predictions": ...}``.
+* The Open Inference Protocol (V2): ``{"inputs": [{"name", "shape", "datatype", "data"}]}`` tensors.
+
+Values cross the wire boundary with the model's signature in hand. JSON has one number type, so a JSON
+number may become any numeric column type as long as no information is lost: ``3`` fits an ``integer``
+column, ``3.0`` a ``long`` column, but ``1.7`` never becomes ``1`` (MLflow truncates it; we answer 400),
+``"1.5"`` never becomes a number and ``true`` never becomes ``1.0``. Every bad field of a request is listed
+in one error. Numeric payloads take a fast path that builds numpy arrays (one 2-D block for a table of
+same-typed columns) without pandas' row-by-row inference.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import json
+import math
+from typing import Any, NamedTuple
+
+from tureen.exceptions import (BadRequestError, InvalidParameterError, SchemaEnforcementError,
+                               UnsupportedMediaTypeError)
+
+__all__ = ["ParsedRequest", "ScoringCodec", "encode_predictions", "encode_json", "V2Codec",
+           "CONTENT_TYPES", "SUPPORTED_FORMATS", "parse_content_type"]
+
+CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_CSV = "text/csv"
+CONTENT_TYPE_PARQUET = "application/vnd.apache.parquet"
+CONTENT_TYPES = [CONTENT_TYPE_CSV, CONTENT_TYPE_JSON, CONTENT_TYPE_PARQUET]
+
+DF_SPLIT = "dataframe_split"
+DF_RECORDS = "dataframe_records"
+INSTANCES = "instances"
+INPUTS = "inputs"
+SUPPORTED_FORMATS = (DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS)
+LLM_KEYS = ("messages", "prompt", "input")
+
+_FORMATS_TEXT = "{" + ", ".join(repr(k) for k in sorted(SUPPORTED_FORMATS)) + "}"
+_REQUIRED_FORMAT = f"The input must be a JSON dictionary with exactly one of the input fields {_FORMATS_TEXT}"
+_PROTOCOL_CHANGE = ("IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0: "
+                    "wrap the data in one of the input fields (see the serving guide).")
+
+_EXACT_DOUBLE = 2 ** 53
+_EXACT_FLOAT = 2 ** 24
+
+
+class ParsedRequest(NamedTuple):
+    """The model input, its params, and whether the answer is unwrapped (unified LLM form)."""
+
+    data: Any
+    params: dict[str, Any] | None
+    unwrap: bool = False
+
+
+def _bad(message: str) -> BadRequestError:
+    return BadRequestError(f"Invalid input. {message}")
+
+
+def parse_content_type(header: str | None) -> tuple[str, dict[str, str]]:
+    """Split ``type/sub; k=v`` into the lower-cased media type and its parameters.
+
+    Example:
+        >>> parse_content_type("application/json; charset=UTF-8")
+        ('application/json', {'charset': 'UTF-8'})
+    """
+    if not header:
+        return "", {}
+    parts = [p.strip() for p in header.split(";")]
+    params = {}
+    for pair in parts[1:]:
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        params[key.strip().lower()] = value.strip().strip('"')
+    return parts[0].lower(), params
+
+
+def _check_content_type(header: str | None) -> str:
+    mime, params = parse_content_type(header)
+    if not mime:
+        raise UnsupportedMediaTypeError(
+            f"The request has no Content-Type header. This predictor only supports the following content "
+            f"types: {CONTENT_TYPES}. Send 'Content-Type: application/json' with a JSON body.")
+    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaTypeError("The scoring server only supports UTF-8 (got charset "
+                                        f"{params['charset']!r})")
+    unexpected = sorted(set(params) - {"charset"})
+    if unexpected:
+        raise UnsupportedMediaTypeError(f"Unrecognized content type parameters: {', '.join(unexpected)}. "
+                                        + _PROTOCOL_CHANGE)
+    if mime not in CONTENT_TYPES:
+        raise UnsupportedMediaTypeError(f"This predictor only supports the following content types: "
+                                        f"{CONTENT_TYPES}. Got {header!r}.")
+    return mime
+
+
+def loads_json(body: bytes) -> Any:
+    """Parse a JSON request body, or raise a 400 naming the problem (never echoing the whole body)."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"Invalid input. Ensure that input is a valid JSON formatted string: the body "
+                              f"is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:
+        raise BadRequestError("Invalid input. Ensure that input is a valid JSON formatted string. "
+                              f"Error: {exc}") from None
+    except RecursionError:
+        raise BadRequestError("Invalid input. The JSON document is nested too deeply") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# strict conversion of wire values to typed numpy arrays
+
+
+class _Conv:
+    """Converts wire values to a schema's types, collecting every problem of one request."""
+
+    def __init__(self, may_have_bools: bool) -> None:
+        self.problems: list[str] = []
+        self.may_have_bools = may_have_bools
+
+    def fail(self, label: str, detail: str) -> None:
+        self.problems.append(f"{label}: {detail}")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            shown = "; ".join(self.problems[:50])
+            more = f" (and {len(self.problems) - 50} more)" if len(self.problems) > 50 else ""
+            raise SchemaEnforcementError(f"Input does not match the model signature: {shown}{more}",
+                                         self.problems)
+
+    # -- numbers ---------------------------------------------------------------------------------
+    def numeric(self, arr: Any, target: Any, label: str, values: Any = None, required: bool = False) -> Any:
+        """Convert ``arr`` (a numpy array built from wire values) to numeric ``target`` without loss."""
+        import numpy as np
+
+        kind = arr.dtype.kind
+        tkind = target.kind
+        if kind == "O":
+            arr = self._object_to_numeric(arr, target, label, required)
+            if arr is None:
+                return None
+            kind = arr.dtype.kind
+        if kind in "US":
+            self.fail(label, f"expected {_tname(target)} values, got strings (strings are never read as numbers)")
+            return None
+        if kind == "b":
+            if tkind == "b":
+                return arr
+            self.fail(label, f"expected {_tname(target)} values, got booleans")
+            return None
+        if tkind == "b":
+            self.fail(label, f"expected booleans, got {_tname(arr.dtype)} values")
+            return None
+        if kind not in "iuf":
+            self.fail(label, f"cannot read {arr.dtype} values as {_tname(target)}")
+            return None
+        if self.may_have_bools and values is not None and _contains_bool(values):
+            self.fail(label, f"expected {_tname(target)} values, got booleans")
+            return None
+        if arr.dtype == target:
+            return arr
+        if tkind in "iu":
+            if kind == "f":
+                if arr.size and not (np.isfinite(arr).all() and (np.mod(arr, 1) == 0).all()):
+                    bad = _first(arr[~(np.isfinite(arr) & (np.mod(np.nan_to_num(arr), 1) == 0))])
+                    self.fail(label, f"{bad!r} is not a whole number; floats are never truncated into "
+                                     f"{_tname(target)} values")
+                    return None
+            if arr.size:
+                info = np.iinfo(target)
+                lo, hi = arr.min(), arr.max()
+                if lo < info.min or hi > info.max:
+                    self.fail(label, f"values {_first(lo)}..{_first(hi)} do not fit {_tname(target)} "
+                                     f"({info.min}..{info.max})")
+                    return None
+            return arr.astype(target)
+        # float targets
+        if kind in "iu" and arr.size:
+            limit = _EXACT_DOUBLE if target.itemsize >= 8 else _EXACT_FLOAT
+            if np.abs(arr).max() > limit:
+                self.fail(label, f"integers beyond +-{limit} cannot be represented exactly as {_tname(target)}")
+                return None
+        if kind == "f" and target.itemsize < arr.dtype.itemsize and arr.size:
+            finfo = np.finfo(target)
+            finite = arr[np.isfinite(arr)]
+            if finite.size and np.abs(finite).max() > finfo.max:
+                self.fail(label, f"values beyond +-{float(finfo.max):.3g} overflow {_tname(target)}")
+                return None
+        return arr.astype(target)
+
+    def _object_to_numeric(self, arr: Any, target: Any, label: str, required: bool) -> Any:
+        import numpy as np
+
+        flat = arr.ravel().tolist()
+        kinds = {type(v) for v in flat}
+        if kinds <= {bool}:
+            return np.asarray(flat, dtype=bool).reshape(arr.shape)
+        if any(issubclass(k, (list, dict, tuple)) for k in kinds):
+            self.fail(label, "nested lists of unequal lengths (a ragged array)")
+            return None
+        if str in kinds:
+            self.fail(label, f"expected {_tname(target)} values, got strings (strings are never read as numbers)")
+            return None
+        if bool in kinds and kinds - {bool, type(None)}:
+            self.fail(label, f"expected {_tname(target)} values, got booleans")
+            return None
+        if type(None) in kinds:
+            if required:
+                self.fail(label, "missing values (null) in a required column")
+                return None
+            if target.kind != "f":
+                self.fail(label, f"missing values (null) cannot be read as {_tname(target)}; declare the "
+                                 "column as double or fill the missing values")
+                return None
+            return np.asarray([math.nan if v is None else v for v in flat], dtype=np.float64).reshape(arr.shape)
+        try:
+            return np.asarray(flat).reshape(arr.shape)
+        except (ValueError, TypeError, OverflowError) as exc:
+            self.fail(label, f"cannot read the values as {_tname(target)}: {exc}")
+            return None
+
+    # -- one column or tensor ----------------------------------------------------------------------
+    def column(self, values: Any, spec: Any, label: str) -> Any:
+        """Convert the wire values of one column (ColSpec) or tensor (TensorSpec) to its type."""
+        import numpy as np
+
+        from tureen.models.signature import ColSpec, DataType
+
+        if isinstance(spec, ColSpec):
+            t = spec.type
+            if not isinstance(t, DataType):
+                return values  # array / object / map / any: checked cell by cell by enforce_schema
+            if t in (DataType.string, DataType.binary, DataType.datetime):
+                return self._textual(values, t, label, scalar=not isinstance(values, list))
+            target = t.to_numpy()
+        else:
+            target = spec.dtype
+            if target.kind in "OUS":
+                return _as_array(values, object)
+        scalar = not isinstance(values, (list, tuple))
+        arr = _as_array(values)
+        if arr is None:
+            self.fail(label, "nested lists of unequal lengths (a ragged array)")
+            return None
+        out = self.numeric(arr, target, label, values, required=isinstance(spec, ColSpec) and spec.required)
+        if out is not None and scalar and isinstance(spec, ColSpec):
+            return out.reshape(1)[0]
+        return out
+
+    def _textual(self, values: Any, t: Any, label: str, scalar: bool) -> Any:
+        import numpy as np
+
+        from tureen.models.signature import DataType
+
+        items = [values] if scalar else values
+        if t is DataType.string:
+            wrong = {type(v).__name__ for v in items if v is not None and not isinstance(v, str)}
+            if wrong:
+                self.fail(label, f"expected strings, got {', '.join(sorted(wrong))}")
+                return None
+            return values if scalar else np.asarray(items, dtype=object)
+        if t is DataType.binary:
+            out = []
+            for v in items:
+                if v is None or isinstance(v, (bytes, bytearray)):
+                    out.append(v)
+                    continue
+                if not isinstance(v, str):
+                    self.fail(label, f"binary values are base64 strings, got {type(v).__name__}")
+                    return None
+                try:
+                    out.append(base64.b64decode(v.encode("ascii"), validate=False))
+                except (binascii.Error, UnicodeEncodeError, ValueError):
+                    self.fail(label, "binary values must be base64-encoded strings")
+                    return None
+            return out[0] if scalar else np.asarray(out, dtype=object)
+        # datetime
+        try:
+            arr = np.asarray(items, dtype="datetime64[ns]")
+        except (ValueError, TypeError) as exc:
+            self.fail(label, f"expected ISO-8601 datetimes: {exc}")
+            return None
+        return arr[0] if scalar else arr
+
+
+def _tname(dtype: Any) -> str:
+    names = {"int32": "integer", "int64": "long", "float32": "float", "float64": "double", "bool": "boolean"}
+    return names.get(str(dtype), str(dtype))
+
+
+def _first(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        value = value.ravel()[0] if value.size else None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _contains_bool(values: Any) -> bool:
+    if isinstance(values, bool):
+        return True
+    if isinstance(values, (list, tuple)):
+        for v in values:
+            if v is True or v is False or (isinstance(v, (list, tuple)) and _contains_bool(v)):
+                return True
+    return False
+
+
+def _as_array(values: Any, dtype: Any = None) -> Any:
+    import numpy as np
+
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (ValueError, TypeError, OverflowError):
+        try:  # a ragged nest or mixed values: keep it as objects
+            if isinstance(values, (list, tuple)):
+                out = np.empty(len(values), dtype=object)
+                out[:] = list(values)
+                return out
+        except (ValueError, TypeError):
+            pass
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# MLflow scoring protocol
+
+
+class ScoringCodec:
+    """Parses ``/invocations`` requests for one model (its schemas are read once).
+
+    Example:
+        >>> codec = ScoringCodec(None, None)
+        >>> codec.parse(b'{"inputs": [[1, 2]]}', "application/json").data.tolist()
+        [[1, 2]]
+    """
+
+    def __init__(self, input_schema: Any, params_schema: Any, *, type_hint_signature: bool = False) -> None:
+        self.schema = input_schema
+        self.params_schema = params_schema
+        self.type_hint = type_hint_signature
+        self.param_names = {p.name for p in params_schema.params} if params_schema is not None else set()
+        self._specs: dict[Any, Any] = {}
+        self._uniform: Any = None  # (names, dtype) when every column is a required number of one type
+        if input_schema is not None and input_schema.has_input_names():
+            self._specs = {s.name: s for s in input_schema.inputs}
+            if not input_schema.is_tensor_spec():
+                from tureen.models.signature import DataType
+
+                types = {s.type for s in input_schema.inputs}
+                if (len(types) == 1 and all(s.required for s in input_schema.inputs)
+                        and next(iter(types)) in (DataType.double, DataType.float, DataType.long,
+                                                  DataType.integer)):
+                    self._uniform = ([s.name for s in input_schema.inputs], next(iter(types)).to_numpy())
+
+    # -- entry point ------------------------------------------------------------------------------
+    def parse(self, body: bytes, content_type: str | None) -> ParsedRequest:
+        """Turn a request body into model input.
+
+        Raises:
+            UnsupportedMediaTypeError: 415 for a missing or unsupported Content-Type or charset.
+            BadRequestError: 400 for a body that is not a valid scoring request.
+            SchemaEnforcementError: 400 listing every value that does not fit the signature.
+        """
+        mime = _check_content_type(content_type)
+        if mime == CONTENT_TYPE_JSON:
+            return self.parse_json(body)
+        if mime == CONTENT_TYPE_CSV:
+            return ParsedRequest(self._parse_csv(body), None)
+        return ParsedRequest(self._parse_parquet(body), None)
+
+    def parse_json(self, body: bytes) -> ParsedRequest:
+        doc = loads_json(body)
+        if not isinstance(doc, dict):
+            got = "a list" if isinstance(doc, list) else f"a JSON {type(doc).__name__}"
+            raise _bad(f"{_REQUIRED_FORMAT}. Received {got}.")
+        # a body without the tokens true/false cannot hold a boolean: skip the per-value scan for them
+        conv = _Conv(may_have_bools=(b"true" in body or b"false" in body))
+        if any(k in doc for k in LLM_KEYS):
+            data = {k: v for k, v in doc.items() if k not in self.param_names}
+            params = {k: v for k, v in doc.items() if k in self.param_names}
+            return ParsedRequest(data, params or None, True)
+        params = doc.get("params")
+        if params is not None and not isinstance(params, dict):
+            raise InvalidParameterError(f"'params' must be a JSON object, got {type(params).__name__}")
+        if self.type_hint:
+            if INPUTS not in doc:
+                raise InvalidParameterError("Request payload must be a dictionary with 'inputs' key when the model "
+                                            f"contains a valid type hint. Found keys in payload: {sorted(doc)}.")
+            return ParsedRequest(doc[INPUTS], params)
+        present = [k for k in SUPPORTED_FORMATS if k in doc]
+        if len(present) != 1:
+            raise BadRequestError(f"{_REQUIRED_FORMAT}. Received dictionary with input fields: {list(doc)}. "
+                                  + _PROTOCOL_CHANGE)
+        key = present[0]
+        value = doc[key]
+        if key == DF_SPLIT:
+            data = self._split(value, conv)
+        elif key == DF_RECORDS:
+            data = self._records(value, conv)
+        elif key == INSTANCES:
+            data = self._instances(value, conv)
+        else:
+            data = self._inputs(value, conv)
+        conv.raise_if_any()
+        return ParsedRequest(data, params)
+
+    # -- dataframe_split --------------------------------------------------------------------------
+    def _split(self, value: Any, conv: _Conv) -> Any:
+        if not isinstance(value, dict):
+            got = "list" if isinstance(value, list) else f"type {type(value).__name__}"
+            raise _bad(f"Dataframe split format must be a dictionary. Got {got}.")
+        keys = set(value)
+        if "data" not in keys or keys - {"columns", "data", "index"}:
+            raise _bad("Dataframe split format must have 'data' field and optionally 'columns' and 'index' "
+                       f"fields. Got {sorted(keys)}.")
+        rows, columns, index = value["data"], value.get("columns"), value.get("index")
+        if not isinstance(rows, list):
+            raise _bad(f"dataframe_split 'data' must be a list of rows, got {type(rows).__name__}")
+        if columns is not None and not isinstance(columns, list):
+            raise _bad(f"dataframe_split 'columns' must be a list, got {type(columns).__name__}")
+        if index is not None and not isinstance(index, list):
+            raise _bad(f"dataframe_split 'index' must be a list, got {type(index).__name__}")
+        if columns is not None and any(isinstance(c, (list, dict)) for c in columns):
+            raise _bad("dataframe_split 'columns' must be a list of names")
+        if index is not None and any(isinstance(i, (list, dict)) for i in index):
+            raise _bad("dataframe_split 'index' must be a list of labels")
+        if rows and all(isinstance(r, list) for r in rows):
+            width = len(columns) if columns is not None else len(rows[0])
+            for i, r in enumerate(rows):
+                if len(r) != width:
+                    raise _bad(f"Provided dataframe_split field is not a valid dataframe representation in "
+                               f"'split' format: row {i} has {len(r)} values, expected {width}")
+            if index is not None and len(index) != len(rows):
+                raise _bad(f"Provided dataframe_split field is not a valid dataframe representation in 'split' "
+                           f"format: {len(index)} index labels for {len(rows)} rows")
+            if columns is not None and self._uniform is not None and index is None:
+                fast = self._uniform_block(rows, columns, conv)
+                if fast is not None:
+                    return fast
+            names = columns if columns is not None else list(range(width))
+            cols = list(zip(*rows)) if rows else [() for _ in names]
+            return self._frame(dict(zip(names, [list(c) for c in cols])), names, index, conv,
+                               nrows=len(rows))
+        # anything else (a list of scalars = one column, an empty frame, ...): pandas decides, as MLflow does
+        import pandas as pd
+
+        try:
+            df = pd.DataFrame(index=index, columns=columns, data=rows)
+        except Exception as exc:  # noqa: BLE001 - pandas raises many types for a bad shape
+            raise _bad(f"Provided dataframe_split field is not a valid dataframe representation in 'split' "
+                       f"format. Error: {exc}") from None
+        return self._coerce_frame(df, conv)
+
+    def _uniform_block(self, rows: list[Any], columns: list[Any], conv: _Conv) -> Any:
+        """The fast path: every column is a required number of one type and the names match in order."""
+        import numpy as np
+        import pandas as pd
+
+        names, target = self._uniform
+        if columns != names:
+            return None
+        try:
+            arr = np.asarray(rows)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if arr.ndim != 2 or arr.dtype.kind not in "iuf" or (conv.may_have_bools and _contains_bool(rows)):
+            return None
+        if arr.dtype.kind in "iu" and target.kind == "f" and arr.size and np.abs(arr).max() > (
+                _EXACT_DOUBLE if target.itemsize >= 8 else _EXACT_FLOAT):
+            return None
+        if arr.dtype.kind == "f" and target.kind in "iu":
+            return None  # let the per-column path decide (and name the column)
+        if arr.dtype != target:
+            arr = arr.astype(target)
+        return pd.DataFrame(arr, columns=names, copy=False)
+
+    def _frame(self, columns: dict[Any, list[Any]], names: list[Any], index: Any, conv: _Conv,
+               nrows: int) -> Any:
+        """Build a DataFrame from column lists, converting the columns the schema names."""
+        import pandas as pd
+
+        out: dict[Any, Any] = {}
+        for name in names:
+            values = columns[name]
+            spec = self._spec_for(name, len(names), names)
+            if spec is not None:
+                converted = conv.column(values, spec, f"column {name!r}")
+                if converted is None:
+                    continue
+                out[name] = converted
+            else:
+                out[name] = values
+        if conv.problems:
+            return None
+        try:
+            if len(set(map(_hashable, names))) != len(names):
+                raise ValueError(f"duplicate column names {names}")
+            if not names:
+                return pd.DataFrame(index=index if index is not None else range(nrows))
+            df = pd.DataFrame({n: _series_values(out[n]) for n in names}, index=index)
+        except Exception as exc:  # noqa: BLE001
+            raise _bad(f"Provided dataframe field is not a valid dataframe representation. Error: {exc}") from None
+        return df
+
+    def _spec_for(self, name: Any, ncols: int, names: list[Any]) -> Any:
+        schema = self.schema
+        if schema is None:
+            return None
+        if schema.has_input_names():
+            if schema.is_tensor_spec() and len(schema.inputs) == 1:
+                return schema.inputs[0]
+            return self._specs.get(name)
+        # unnamed: by position
+        pos = names.index(name)
+        if schema.is_tensor_spec():
+            return schema.inputs[0]
+        return schema.inputs[pos] if pos < len(schema.inputs) else None
+
+    def _coerce_frame(self, df: Any, conv: _Conv) -> Any:
+        """Convert the schema's columns of a DataFrame built by pandas (records, CSV, Parquet, odd splits)."""
+        if self.schema is None or df.shape[1] == 0:
+            return df
+        names = list(df.columns)
+        changed = {}
+        for name in names:
+            spec = self._spec_for(name, len(names), names)
+            if spec is None:
+                continue
+            col = df[name]
+            if col.dtype.kind == "O" or str(col.dtype) == "str":
+                values = col.tolist()
+            else:
+                values = col.to_numpy()
+            new = self._convert_existing(values, spec, f"column {name!r}", conv)
+            if new is not None:
+                changed[name] = new
+        if conv.problems:
+            return None
+        if changed:
+            df = df.copy()
+            for name, values in changed.items():
+                df[name] = _series_values(values)
+        return df
+
+    def _convert_existing(self, values: Any, spec: Any, label: str, conv: _Conv) -> Any:
+        import numpy as np
+
+        from tureen.models.signature import ColSpec, DataType
+
+        if isinstance(values, np.ndarray):
+            if isinstance(spec, ColSpec):
+                if not isinstance(spec.type, DataType) or spec.type in (DataType.string, DataType.datetime):
+                    return None  # enforce_schema checks these
+                if spec.type is DataType.binary:
+                    return None
+                target = spec.type.to_numpy()
+            else:
+                target = spec.dtype
+                if target.kind in "OUS":
+                    return None
+            if values.dtype.kind == "M":
+                return None
+            return conv.numeric(values, target, label)
+        return conv.column(values, spec, label)
+
+    # -- dataframe_records ------------------------------------------------------------------------
+    def _records(self, value: Any, conv: _Conv) -> Any:
+        import pandas as pd
+
+        if not isinstance(value, list):
+            got = "dictionary" if isinstance(value, dict) else f"type {type(value).__name__}"
+            raise _bad(f"Dataframe records format must be a list of records. Got {got}.")
+        if value and all(isinstance(r, dict) for r in value):
+            if self._uniform is not None:
+                names = self._uniform[0]
+                n = len(names)
+                try:
+                    if all(len(r) == n for r in value):
+                        rows = [[r[c] for c in names] for r in value]
+                        fast = self._uniform_block(rows, names, conv)
+                        if fast is not None:
+                            return fast
+                except KeyError:
+                    pass
+            names = []
+            seen = set()
+            for r in value:
+                for k in r:
+                    if k not in seen:
+                        seen.add(k)
+                        names.append(k)
+            columns = {n: [r.get(n) for r in value] for n in names}
+            missing_somewhere = {n for n in names if any(n not in r for r in value)}
+            if not missing_somewhere:
+                return self._frame(columns, names, None, conv, nrows=len(value))
+        try:
+            df = pd.DataFrame(data=value)
+        except Exception as exc:  # noqa: BLE001
+            raise _bad(f"Provided dataframe_records field is not a valid dataframe representation in 'records' "
+                       f"format. Error: {exc}") from None
+        return self._coerce_frame(df, conv)
+
+    # -- instances / inputs (TF-serving forms) ----------------------------------------------------
+    def _instances(self, value: Any, conv: _Conv) -> Any:
+        import numpy as np
+
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            if not all(isinstance(v, dict) for v in value):
+                raise _bad("'instances' mixes objects and other values")
+            columns: dict[Any, list[Any]] = {}
+            for item in value:
+                for k, v in item.items():
+                    columns.setdefault(k, []).append(v)
+            data = {}
+            for k, vals in columns.items():
+                spec = self._specs.get(k)
+                data[k] = conv.column(vals, spec, f"input {k!r}") if spec is not None else _as_array(vals)
+            if conv.problems:
+                return None
+            self._check_lengths(data)
+            return data
+        data = self._inputs(value, conv)
+        if isinstance(data, dict):
+            self._check_lengths(data)
+        return data
+
+    def _check_lengths(self, data: dict[Any, Any]) -> None:
+        import numpy as np
+
+        from tureen.models.signature import Array
+
+        lengths = {}
+        for k, v in data.items():
+            if not isinstance(v, (list, np.ndarray)):
+                continue
+            spec = self._specs.get(k)
+            if spec is not None and (not spec.required or isinstance(getattr(spec, "type", None), Array)):
+                continue
+            lengths[k] = len(v)
+        if len(set(lengths.values())) > 1:
+            raise _bad(f"The length of values for each input/column name are not the same: {lengths}")
+
+    def _inputs(self, value: Any, conv: _Conv) -> Any:
+        import numpy as np
+
+        schema = self.schema
+        if schema is None:
+            if isinstance(value, dict):
+                return {k: _as_array(v) for k, v in value.items()}
+            if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+                return value
+            arr = _as_array(value)
+            if arr is None:
+                raise _bad("'inputs' is a ragged nest of lists")
+            return arr
+        if schema.has_input_names() and len(schema.inputs) == 1 and isinstance(value, list) and not any(
+                isinstance(x, dict) for x in value):
+            value = {schema.inputs[0].name: value}
+        elif not schema.has_input_names() and not (isinstance(value, list) or _is_scalar(value)):
+            raise _bad("Failed to parse input data. This model has an un-named signature, which expects a "
+                       f"single n-dimensional array or a single value, but the input is a {type(value).__name__}.")
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                spec = self._specs.get(k)
+                out[k] = conv.column(v, spec, f"input {k!r}") if spec is not None else _raw(v)
+            return out
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            if schema.is_tensor_spec():
+                raise _bad("'inputs' is a list of objects, but the model takes tensors")
+            return self._records(value, conv)
+        spec = schema.inputs[0]
+        if not schema.is_tensor_spec() and len(schema.inputs) > 1:
+            # a table of unnamed values for a multi-column model: every column must share a numeric type
+            arr = _as_array(value)
+            if arr is None:
+                raise _bad("'inputs' is a ragged nest of lists")
+            return arr
+        return conv.column(value, spec, "input")
+
+    def _parse_csv(self, body: bytes) -> Any:
+        import io
+
+        import pandas as pd
+
+        text = _csv_text(body)
+        dtypes = {}
+        if self.schema is not None and self.schema.has_input_names() and not self.schema.is_tensor_spec():
+            from tureen.models.signature import DataType
+
+            for s in self.schema.inputs:
+                if s.type in (DataType.string, DataType.binary):
+                    dtypes[s.name] = object  # keep "007" a string; other columns are inferred, then checked
+        try:
+            df = pd.read_csv(io.StringIO(text), dtype=dtypes or None)
+        except Exception as exc:  # noqa: BLE001 - pandas raises many parser errors
+            raise BadRequestError("Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
+                                  f"CSV-formatted Pandas DataFrame produced using `pandas.DataFrame.to_csv()`. "
+                                  f"Error: {exc}") from None
+        conv = _Conv(may_have_bools=False)
+        df = self._coerce_frame(df, conv)
+        conv.raise_if_any()
+        return df
+
+
+    def _parse_parquet(self, body: bytes) -> Any:
+        import io
+
+        import pandas as pd
+
+        try:
+            df = pd.read_parquet(io.BytesIO(body))
+        except ImportError as exc:
+            from tureen.exceptions import MissingDependencyError
+
+            raise MissingDependencyError(f"Parquet input needs pyarrow: {exc}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise BadRequestError("Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
+                                  "Parquet Pandas DataFrame produced using `pandas.DataFrame.to_parquet()`. "
+                                  f"Error: {exc}") from None
+        conv = _Conv(may_have_bools=False)
+        df = self._coerce_frame(df, conv)
+        conv.raise_if_any()
+        return df
+
+
+def _raw(v: Any) -> Any:
+    if isinstance(v, list):
+        arr = _as_array(v)
+        return arr if arr is not None else v
+    return v
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
+def _hashable(v: Any) -> Any:
+    return v if not isinstance(v, list) else tuple(v)
+
+
+def _series_values(values: Any) -> Any:
+    import numpy as np
+
+    if isinstance(values, np.ndarray) and values.ndim > 1:
+        return list(values)  # a column of arrays (tensor-valued cells)
+    return values
+
+
+def _csv_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string: {exc.reason} "
+                              f"at byte {exc.start}") from None
+
+
+
+
+# --------------------------------------------------------------------------------------------------
+# responses
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.ndarray):
+        if o.dtype.kind == "M":
+            return np.datetime_as_string(o).tolist()
+        if o.dtype.kind in "OS":
+            return [_json_default(x) if not isinstance(x, (str, int, float, bool, type(None))) else x
+                    for x in o.tolist()]
+        return o.tolist()
+    if isinstance(o, np.datetime64):
+        return str(np.datetime_as_string(o))
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, (bytes, bytearray)):
+        return base64.encodebytes(bytes(o)).decode("ascii")
+    if isinstance(o, (_dt.datetime, _dt.date, _dt.time)):
+        return o.isoformat()
+    name = type(o).__name__
+    if name in ("Timestamp", "Timedelta"):
+        return o.isoformat()
+    if name in ("NAType", "NaTType"):
+        return None
+    if name in ("DataFrame", "Series"):
+        return _jsonable(o)
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    dump = getattr(o, "model_dump", None)  # pydantic models
+    if callable(dump):
+        return dump()
+    raise TypeError(f"the model returned a value of type {type(o).__module__}.{type(o).__qualname__}, "
+                    "which cannot be encoded as JSON")
+
+
+def _jsonable(pred: Any) -> Any:
+    """MLflow's shapes: ndarray -> nested list, DataFrame -> records, Series -> records keyed by name."""
+    import sys
+
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(pred, np.ndarray):
+        if pred.dtype.kind in "biuf":
+            return pred.tolist()
+        return _json_default(pred)
+    name = type(pred).__name__
+    if name == "DataFrame" and type(pred).__module__.startswith("pandas"):
+        return pred.to_dict(orient="records")
+    if name == "Series" and type(pred).__module__.startswith("pandas"):
+        return pred.to_frame().to_dict(orient="records")
+    return pred
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict(v) for v in value]
+    return value
+
+
+def encode_json(value: Any, *, strict: bool = False) -> bytes:
+    """Encode a JSON-able value (numpy and pandas values included) compactly.
+
+    Example:
+        >>> encode_json({"a": [1, 2]})
+        b'{"a":[1,2]}'
+    """
+    if strict:
+        value = _strict(json.loads(json.dumps(value, default=_json_default)))
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+
+
+def encode_predictions(pred: Any, *, unwrap: bool = False, strict: bool = False) -> bytes:
+    """Encode model output as MLflow does: ``{"predictions": ...}`` (or bare, for the unified LLM form).
+
+    Raises:
+        TypeError: the output holds a value that has no JSON form.
+
+    Example:
+        >>> import numpy as np
+        >>> encode_predictions(np.array([0, 1]))
+        b'{"predictions":[0,1]}'
+    """
+    body = _jsonable(pred)
+    return encode_json(body if unwrap else {"predictions": body}, strict=strict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Open Inference Protocol (V2)
+
+V2_DATATYPES = {
+    "BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
+    "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
+    "FP32": "float32", "FP64": "float64", "BYTES": "object",
+}
+
+
+def v2_datatype(dtype: Any) -> str:
+    """The V2 datatype name for a numpy dtype (strings and objects are ``BYTES``).
+
+    Example:
+        >>> import numpy as np
+        >>> v2_datatype(np.dtype("float32"))
+        'FP32'
+    """
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    for name, np_name in V2_DATATYPES.items():
+        if np_name != "object" and dtype == np.dtype(np_name):
+            return name
+    return "BYTES"
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list) or not any(isinstance(x, list) for x in data):
+        return data if isinstance(data, list) else [data]
+    out: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
+    return out
+
+
+class V2Codec:
+    """Maps Open Inference Protocol tensors to and from one model's signature.
+
+    Example:
+        >>> codec = V2Codec(None)
+        >>> codec.decode({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]})[0].shape
+        (1, 2)
+    """
+
+    def __init__(self, input_schema: Any) -> None:
+        self.schema = input_schema
+
+    def metadata_tensors(self, schema: Any) -> list[dict[str, Any]]:
+        """The ``inputs``/``outputs`` entries of ``GET /v2/models/{name}`` for a schema."""
+        if schema is None:
+            return []
+        from tureen.models.signature import DataType
+
+        out = []
+        for i, spec in enumerate(schema.inputs):
+            name = spec.name if spec.name is not None else f"input-{i}"
+            if schema.is_tensor_spec():
+                out.append({"name": str(name), "datatype": v2_datatype(spec.dtype), "shape": list(spec.shape)})
+            else:
+                t = spec.type
+                dt = v2_datatype(t.to_numpy()) if isinstance(t, DataType) and t not in (
+                    DataType.string, DataType.binary, DataType.datetime) else "BYTES"
+                out.append({"name": str(name), "datatype": dt, "shape": [-1]})
+        return out
+
+    def decode(self, doc: Any) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """An inference request -> (model input, params, requested output names).
+
+        Raises:
+            BadRequestError: a malformed request (missing fields, unknown datatype, data/shape mismatch).
+            SchemaEnforcementError: tensors that do not fit the signature.
+        """
+        import numpy as np
+
+        if not isinstance(doc, dict):
+            raise BadRequestError("An inference request is a JSON object with an 'inputs' list")
+        inputs = doc.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise BadRequestError("An inference request needs a non-empty 'inputs' list")
+        conv = _Conv(may_have_bools=True)
+        tensors: dict[str, Any] = {}
+        order: list[str] = []
+        for i, t in enumerate(inputs):
+            if not isinstance(t, dict):
+                raise BadRequestError(f"inputs[{i}] must be an object with name, shape, datatype and data")
+            missing = [k for k in ("name", "shape", "datatype", "data") if k not in t]
+            if missing:
+                raise BadRequestError(f"inputs[{i}] is missing {missing}")
+            name, shape, datatype, data = t["name"], t["shape"], t["datatype"], t["data"]
+            if not isinstance(name, str):
+                raise BadRequestError(f"inputs[{i}].name must be a string")
+            if name in tensors:
+                raise BadRequestError(f"input tensor {name!r} is given twice")
+            if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                      for d in shape):
+                raise BadRequestError(f"input {name!r}: shape must be a list of non-negative integers")
+            if datatype not in V2_DATATYPES:
+                raise BadRequestError(f"input {name!r}: unknown datatype {datatype!r}; one of "
+                                      f"{sorted(V2_DATATYPES)}")
+            flat = _flatten(data)
+            size = math.prod(shape)
+            if len(flat) != size:
+                raise BadRequestError(f"input {name!r}: shape {shape} holds {size} values, got {len(flat)}")
+            target = np.dtype(V2_DATATYPES[datatype])
+            label = f"input {name!r}"
+            if target.kind == "O":
+                if any(not isinstance(v, str) for v in flat):
+                    conv.fail(label, "BYTES data must be strings")
+                    continue
+                arr = np.asarray(flat, dtype=object).reshape(shape)
+            else:
+                raw = _as_array(flat)
+                arr = conv.numeric(raw, target, label, flat) if raw is not None else None
+                if arr is None:
+                    continue
+                arr = arr.reshape(shape)
+            tensors[name] = arr
+            order.append(name)
+        conv.raise_if_any()
+        params = doc.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise BadRequestError("'parameters' must be an object")
+        params = {k: v for k, v in (params or {}).items() if k not in ("content_type", "headers")} or None
+        outputs = doc.get("outputs")
+        wanted = None
+        if outputs is not None:
+            if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
+                                                        for o in outputs):
+                raise BadRequestError("'outputs' must be a list of objects with a 'name'")
+            wanted = [o["name"] for o in outputs]
+        return self._to_model_input(tensors, order), params, wanted
+
+    def _to_model_input(self, tensors: dict[str, Any], order: list[str]) -> Any:
+        schema = self.schema
+        if schema is None:
+            return tensors[order[0]] if len(order) == 1 else tensors
+        if schema.is_tensor_spec():
+            if len(schema.inputs) == 1:
+                return tensors[order[0]] if len(order) == 1 else tensors
+            return tensors
+        # column schema: one tensor per column, or one 2-D tensor holding every column in order
+        import pandas as pd
+
+        names = schema.input_names()
+        if len(order) == 1 and tensors[order[0]].ndim == 2 and order[0] not in names:
+            arr = tensors[order[0]]
+            if arr.shape[1] == len(names):
+                return pd.DataFrame(arr, columns=names, copy=False)
+        cols = {}
+        for n in order:
+            arr = tensors[n]
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            cols[n] = list(arr) if arr.ndim > 1 else arr
+        try:
+            return pd.DataFrame(cols)
+        except ValueError as exc:
+            raise BadRequestError(f"The input tensors cannot form a table: {exc}") from None
+
+    def encode(self, pred: Any, wanted: list[str] | None) -> list[dict[str, Any]]:
+        """Model output -> V2 output tensors (one per DataFrame column or dict key)."""
+        import numpy as np
+
+        named: list[tuple[str, Any]]
+        tname = type(pred).__name__
+        if tname == "DataFrame":
+            named = [(str(c), pred[c].to_numpy()) for c in pred.columns]
+        elif tname == "Series":
+            named = [(str(pred.name) if pred.name is not None else "predict", pred.to_numpy())]
+        elif isinstance(pred, dict):
+            named = [(str(k), np.asarray(v)) for k, v in pred.items()]
+        else:
+            named = [("predict", np.asarray(pred))]
+        if wanted is not None:
+            have = {n for n, _ in named}
+            unknown = [w for w in wanted if w not in have]
+            if unknown:
+                raise BadRequestError(f"Unknown outputs {unknown}; the model gives {sorted(have)}")
+            named = [(n, a) for n, a in named if n in wanted]
+        out = []
+        for name, arr in named:
+            if arr.dtype.kind in "OUSM":
+                data = _json_default(arr.ravel())
+                datatype = "BYTES"
+            else:
+                data = arr.ravel().tolist()
+                datatype = v2_datatype(arr.dtype)
+            out.append({"name": name, "shape": list(arr.shape), "datatype": datatype, "data": data})
+        return out

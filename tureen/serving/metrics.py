@@ -1,0 +1,154 @@
+"""Prometheus metrics shared by every worker, without a client library.
+
+The counters live in one anonymous shared memory map created by the master process before it forks
+workers. Each worker writes only its own slot (so no cross-process locking is needed); ``/metrics``,
+answered by any worker, sums all slots. A worker that dies keeps its counts in its slot and its
+replacement takes the slot over, so counters never go backwards.
+
+Exposed:
+
+* ``tureen_requests_total{endpoint,code}`` (counter)
+* ``tureen_request_duration_seconds{endpoint}`` (histogram)
+* ``tureen_requests_in_flight`` (gauge)
+* ``tureen_model_load_seconds`` (gauge), ``tureen_worker_starts_total`` (counter)
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from typing import Any
+
+__all__ = ["Metrics", "ENDPOINTS"]
+
+#: endpoint labels; request paths map onto these, anything else is "other"
+ENDPOINTS = ("/invocations", "/ping", "/health", "/ready", "/version", "/metadata", "/openapi.json",
+             "/metrics", "/v2/health", "/v2/models", "/v2/models/infer", "other")
+CODES = (200, 400, 404, 405, 413, 415, 422, 500, 503, 504, 0)  # 0 = any other code
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+_E, _C, _B = len(ENDPOINTS), len(CODES), len(BUCKETS)
+_HEADER = 4  # model_load_seconds, worker_starts, unused, unused
+_COUNTS = 0
+_HIST = _E * _C  # per endpoint: _B bucket counts + sum + count
+_INFLIGHT = _HIST + _E * (_B + 2)
+_SLOT = _INFLIGHT + 1
+_CODE_INDEX = {c: i for i, c in enumerate(CODES)}
+_ENDPOINT_INDEX = {e: i for i, e in enumerate(ENDPOINTS)}
+
+
+def endpoint_label(path: str) -> str:
+    """Map a request path onto a bounded set of labels.
+
+    Example:
+        >>> endpoint_label("/v2/models/churn/infer")
+        '/v2/models/infer'
+    """
+    if path in _ENDPOINT_INDEX:
+        return path
+    if path.startswith("/v2/models/"):
+        return "/v2/models/infer" if path.endswith("/infer") else "/v2/models"
+    if path.startswith("/v2/health") or path == "/v2":
+        return "/v2/health"
+    return "other"
+
+
+class Metrics:
+    """Counters in shared memory; create before forking, then call :meth:`use_slot` in each worker.
+
+    Example:
+        >>> m = Metrics(slots=1)
+        >>> m.observe("/ping", 200, 0.001)
+        >>> "tureen_requests_total" in m.render()
+        True
+    """
+
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = max(1, int(slots))
+        size = (_HEADER + self.slots * _SLOT) * 8
+        self._map = mmap.mmap(-1, size)  # anonymous and MAP_SHARED: inherited by forked workers
+        self._mv = memoryview(self._map).cast("d")
+        self._base = _HEADER
+        self._lock = threading.Lock()
+
+    def use_slot(self, slot: int) -> None:
+        """Make this process write into ``slot`` (called in each worker after fork)."""
+        if not 0 <= slot < self.slots:
+            slot = slot % self.slots
+        self._base = _HEADER + slot * _SLOT
+        self._lock = threading.Lock()
+
+    def set_model_load_seconds(self, seconds: float) -> None:
+        self._mv[0] = float(seconds)
+
+    def worker_started(self) -> None:
+        with self._lock:
+            self._mv[1] += 1
+
+    def enter(self) -> None:
+        with self._lock:
+            self._mv[self._base + _INFLIGHT] += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._mv[self._base + _INFLIGHT] -= 1
+
+    def observe(self, endpoint: str, code: int, seconds: float) -> None:
+        """Count one answered request."""
+        e = _ENDPOINT_INDEX.get(endpoint, _E - 1)
+        c = _CODE_INDEX.get(code, _C - 1)
+        mv = self._mv
+        base = self._base
+        h = base + _HIST + e * (_B + 2)
+        with self._lock:
+            mv[base + _COUNTS + e * _C + c] += 1
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    mv[h + i] += 1
+                    break
+            mv[h + _B] += seconds
+            mv[h + _B + 1] += 1
+
+    def _sum(self, offset: int) -> float:
+        mv = self._mv
+        return sum(mv[_HEADER + s * _SLOT + offset] for s in range(self.slots))
+
+    def render(self) -> str:
+        """The Prometheus text exposition (version 0.0.4)."""
+        lines = ["# HELP tureen_requests_total HTTP requests answered, by endpoint and status code.",
+                 "# TYPE tureen_requests_total counter"]
+        for e, endpoint in enumerate(ENDPOINTS):
+            for c, code in enumerate(CODES):
+                n = self._sum(_COUNTS + e * _C + c)
+                if n:
+                    label = str(code) if code else "other"
+                    lines.append(f'tureen_requests_total{{endpoint="{endpoint}",code="{label}"}} {n:.0f}')
+        lines += ["# HELP tureen_request_duration_seconds Time from request start to the end of the answer.",
+                  "# TYPE tureen_request_duration_seconds histogram"]
+        for e, endpoint in enumerate(ENDPOINTS):
+            h = _HIST + e * (_B + 2)
+            count = self._sum(h + _B + 1)
+            if not count:
+                continue
+            cumulative = 0.0
+            for i, bound in enumerate(BUCKETS):
+                cumulative += self._sum(h + i)
+                lines.append(f'tureen_request_duration_seconds_bucket{{endpoint="{endpoint}",le="{bound}"}} '
+                             f"{cumulative:.0f}")
+            lines.append(f'tureen_request_duration_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} {count:.0f}')
+            lines.append(f'tureen_request_duration_seconds_sum{{endpoint="{endpoint}"}} {self._sum(h + _B):.6f}')
+            lines.append(f'tureen_request_duration_seconds_count{{endpoint="{endpoint}"}} {count:.0f}')
+        lines += ["# HELP tureen_requests_in_flight Requests being handled right now.",
+                  "# TYPE tureen_requests_in_flight gauge",
+                  f"tureen_requests_in_flight {max(0.0, self._sum(_INFLIGHT)):.0f}",
+                  "# HELP tureen_model_load_seconds Seconds spent loading the model.",
+                  "# TYPE tureen_model_load_seconds gauge",
+                  f"tureen_model_load_seconds {self._mv[0]:.6f}",
+                  "# HELP tureen_worker_starts_total Worker processes started (restarts included).",
+                  "# TYPE tureen_worker_starts_total counter",
+                  f"tureen_worker_starts_total {self._mv[1]:.0f}",
+                  ""]
+        return "\n".join(lines)
+
+    def __getstate__(self) -> Any:  # pragma: no cover - never pickled on purpose
+        raise TypeError("Metrics live in shared memory and cannot be pickled")

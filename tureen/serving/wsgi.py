@@ -1,0 +1,129 @@
+"""Run the scoring app under gunicorn, programmatically (no config file, no command-line parsing).
+
+The model URI is resolved once, here, before any worker starts. With ``preload`` (the default) the master
+process loads the model and forks the workers, which share its memory; without it, each worker loads the
+model in the background and answers ``/ready`` 503 until it is done.
+
+Run directly: ``python -m tureen.serving.wsgi MODEL_URI`` (settings from ``TUREEN_SERVING_*``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from tureen.serving.settings import ServingSettings
+
+__all__ = ["run", "gunicorn_options"]
+
+#: printed once the server listens; testing.serve_in_background reads the URL from it
+READY_LINE = "tureen: serving {uri} at {url}"
+
+
+def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
+    """The gunicorn configuration for ``settings``.
+
+    Example:
+        >>> gunicorn_options(ServingSettings(port=8080))["bind"]
+        ['127.0.0.1:8080']
+    """
+    host = settings.host
+    bind = f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
+    return {
+        "bind": [bind],
+        "workers": int(settings.workers),
+        "threads": int(settings.threads),
+        "worker_class": settings.worker_class,
+        # the app answers 504 at settings.timeout; gunicorn kills a stuck worker only well after that
+        "timeout": int(settings.timeout) + 30,
+        "graceful_timeout": max(1, int(round(settings.graceful_timeout))),
+        "keepalive": max(1, int(round(settings.keepalive))),
+        "preload_app": bool(settings.preload),
+        "backlog": int(settings.backlog),
+        "accesslog": None,  # the app writes one structured line per request itself
+        "errorlog": "-",
+        "loglevel": "debug" if settings.debug else "info",
+        "proc_name": "tureen-serve",
+        "limit_request_line": 8190,
+        "control_socket_disable": True,
+    }
+
+
+def run(model_uri: str, settings: ServingSettings | None = None) -> None:
+    """Serve ``model_uri`` in the foreground until SIGINT/SIGTERM (in-flight requests finish first).
+
+    Raises:
+        TureenError: the URI cannot be resolved, or (with preload) the model cannot be loaded.
+
+    Example:
+        >>> run("models:/churn/Production", ServingSettings(port=5000))  # doctest: +SKIP
+    """
+    from gunicorn.app.base import BaseApplication
+
+    from tureen.serving.metrics import Metrics
+    from tureen.uri import resolve_model_uri
+
+    settings = settings or ServingSettings.from_env()
+    path = resolve_model_uri(model_uri)  # once, before any worker starts
+    if settings.model_name is None:
+        from tureen.serving.app import _default_name
+
+        settings = settings.replace(model_name=_default_name(str(model_uri), path))
+    slots = max(2, int(settings.workers) * 2)
+    metrics = Metrics(slots=slots)
+    options = gunicorn_options(settings)
+    announced = {"done": False}
+
+    def pre_fork(server: Any, worker: Any) -> None:
+        used = {getattr(w, "tureen_slot", None) for w in server.WORKERS.values()}
+        worker.tureen_slot = next(i for i in range(slots + len(used) + 1) if i not in used)
+
+    def post_fork(server: Any, worker: Any) -> None:
+        metrics.use_slot(worker.tureen_slot)
+        metrics.worker_started()
+
+    def when_ready(server: Any) -> None:
+        if announced["done"]:
+            return
+        announced["done"] = True
+        for lst in server.LISTENERS:
+            host, port = lst.sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            print(READY_LINE.format(uri=model_uri, url=f"http://{shown}:{port}"), flush=True)
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+            self.cfg.set("pre_fork", pre_fork)
+            self.cfg.set("post_fork", post_fork)
+            self.cfg.set("when_ready", when_ready)
+
+        def load(self) -> Any:
+            from tureen.serving.app import create_app
+
+            return create_app(str(path), settings.replace(model_name=settings.model_name), metrics=metrics,
+                              load_in_background=not settings.preload, model_uri=str(model_uri))
+
+    _Server().run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tureen.serving.wsgi MODEL_URI``: serve with settings from ``TUREEN_SERVING_*``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m tureen.serving.wsgi MODEL_URI", file=sys.stderr)
+        sys.exit(2)
+    from tureen.exceptions import TureenError
+
+    try:
+        run(args[0])
+    except TureenError as exc:
+        print(f"Error ({exc.error_code}): {exc.message}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
