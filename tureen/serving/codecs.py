@@ -104,7 +104,7 @@ def _check_content_type(header: str | None) -> str:
 def loads_json(body: bytes) -> Any:
     """Parse a JSON request body, or raise a 400 naming the problem (never echoing the whole body)."""
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body)
     except UnicodeDecodeError as exc:
         raise BadRequestError(f"Invalid input. Ensure that input is a valid JSON formatted string: the body "
                               f"is not UTF-8 ({exc.reason} at byte {exc.start})") from None
@@ -222,7 +222,12 @@ class _Conv:
                 return None
             return np.asarray([math.nan if v is None else v for v in flat], dtype=np.float64).reshape(arr.shape)
         try:
-            return np.asarray(flat).reshape(arr.shape)
+            out = np.asarray(flat).reshape(arr.shape)
+            if out.dtype.kind == "O" and kinds <= {int}:
+                big = max(flat, key=abs)
+                self.fail(label, f"values such as {big} do not fit {_tname(target)} (beyond 64 bits)")
+                return None
+            return out
         except (ValueError, TypeError, OverflowError) as exc:
             self.fail(label, f"cannot read the values as {_tname(target)}: {exc}")
             return None
