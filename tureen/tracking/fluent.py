@@ -173,7 +173,9 @@ def _source_tags() -> dict[str, str]:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001
         user = "unknown"
-    source = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>"
+    arg0 = sys.argv[0] if sys.argv else ""
+    source = arg0 if arg0 in ("", "-c", "-m") or not arg0 else os.path.abspath(arg0)
+    source = source or "<console>"
     return {"mlflow.user": user, "mlflow.source.name": source, "mlflow.source.type": "LOCAL"}
 
 
