@@ -222,6 +222,18 @@ def test_logged_models_and_outputs(client):
     assert client.finalize_logged_model(lm.model_id, "LOGGED_MODEL_READY").status == "LOGGED_MODEL_READY"
     with pytest.raises(ResourceNotFoundError):
         client.get_logged_model("m-nope")
+    other = client.create_logged_model("0", name="other", tags={"k": "v"}, model_type="sklearn")
+    found = client.search_logged_models(["0"], "name = 'model' AND params.C = '1'")
+    assert [m.model_id for m in found] == [lm.model_id]
+    assert [m.name for m in client.search_logged_models(["0"], "tags.k = 'v' AND model_type LIKE 'sk%'")] == ["other"]
+    assert [m.name for m in client.search_logged_models(["0"], order_by=[{"field_name": "name",
+                                                                          "ascending": True}])] == ["model", "other"]
+    client.delete_logged_model_tag(other.model_id, "k")
+    assert client.get_logged_model(other.model_id).tags == {}
+    client.delete_logged_model(other.model_id)
+    assert [m.name for m in client.search_logged_models(["0"])] == ["model"]
+    with pytest.raises(InvalidParameterError, match="Invalid attribute key"):
+        client.search_logged_models(["0"], "nope = 'x'")
 
 
 def test_timestamps_are_milliseconds(client):

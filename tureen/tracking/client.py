@@ -278,6 +278,15 @@ class TrackingClient:
     def delete_logged_model(self, model_id: str) -> None:
         self._store.delete_logged_model(model_id)
 
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        self._store.delete_logged_model_tag(model_id, key)
+
+    def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
+                             max_results: int = 50, order_by: Sequence[Any] | None = None,
+                             page_token: str | None = None) -> PagedList:
+        """Logged models (``m-…``) of experiments, e.g. ``filter_string="name = 'model'"``."""
+        return self._store.search_logged_models(experiment_ids, filter_string, max_results, order_by, page_token)
+
     # ==================================================================================================
     # registry: registered models
     # ==================================================================================================

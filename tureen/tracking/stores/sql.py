@@ -322,13 +322,14 @@ class SqlStore:
         for c in parse_filter(filter_string):
             conds.append(self._experiment_clause(c))
         order: list[Any] = []
-        for key in parse_order_by(order_by):
+        keys = parse_order_by(order_by)
+        for key in keys:
             col = self._attr_column(key.entity, key.key, {"name": e.c.name, "experiment_id": e.c.experiment_id,
                                                            "creation_time": e.c.creation_time,
                                                            "last_update_time": e.c.last_update_time},
                                     "experiments")
             order.append(col.asc() if key.ascending else col.desc())
-        if not any("creation_time" in str(o) for o in order):
+        if not any(k.key == "creation_time" for k in keys):
             order.append(e.c.creation_time.desc())
         order.append(e.c.experiment_id.asc())
         offset = decode_page_token(page_token)
@@ -825,6 +826,64 @@ class SqlStore:
                                 .values(lifecycle_stage=_DELETED, last_updated_timestamp_ms=_now())).rowcount
             if not done:
                 raise ResourceNotFoundError(f"Logged model with ID '{model_id}' not found")
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self._write() as conn:
+            if conn.execute(select(s.logged_models.c.model_id).where(s.logged_models.c.model_id == model_id)).first() \
+                    is None:
+                raise ResourceNotFoundError(f"Logged model with ID '{model_id}' not found")
+            t = s.logged_model_tags
+            conn.execute(t.delete().where(t.c.model_id == model_id, t.c.key == key))
+
+    def search_logged_models(self, experiment_ids: Sequence[str | int], filter_string: str | None = None,
+                             max_results: int = 50, order_by: Sequence[Any] | None = None,
+                             page_token: str | None = None) -> PagedList:
+        """Logged models of the experiments matching a filter on attributes, ``params.`` and ``tags.``.
+
+        ``order_by`` items are strings (``"creation_timestamp DESC"``) or MLflow's dicts
+        (``{"field_name": ..., "ascending": ...}``).
+        """
+        _check_max_results(max_results, SEARCH_RUNS_MAX, "search_logged_models")
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [experiment_ids]
+        ids = [_experiment_id(e) for e in experiment_ids]
+        if not ids:
+            raise InvalidParameterError("search_logged_models needs at least one experiment id")
+        lmt = s.logged_models
+        columns = {"name": lmt.c.name, "model_id": lmt.c.model_id, "model_type": lmt.c.model_type,
+                   "status": lmt.c.status, "source_run_id": lmt.c.source_run_id,
+                   "creation_timestamp": lmt.c.creation_timestamp_ms, "creation_time": lmt.c.creation_timestamp_ms,
+                   "last_updated_timestamp": lmt.c.last_updated_timestamp_ms,
+                   "last_updated_time": lmt.c.last_updated_timestamp_ms}
+        numeric = {"creation_timestamp", "creation_time", "last_updated_timestamp", "last_updated_time"}
+        conds = [lmt.c.experiment_id.in_(ids), lmt.c.lifecycle_stage == _ACTIVE]
+        for c in parse_filter(filter_string):
+            if c.entity == "tag":
+                conds.append(self._kv_condition(s.logged_model_tags, s.logged_model_tags.c.model_id == lmt.c.model_id, c))
+            elif c.entity == "param":
+                conds.append(self._kv_condition(s.logged_model_params,
+                                                s.logged_model_params.c.model_id == lmt.c.model_id, c))
+            elif c.entity == "metric":
+                raise InvalidParameterError("Filtering logged models on metrics is not supported by this store")
+            else:
+                col = self._attr_column(c.entity, c.key, columns, "logged models")
+                if c.key in numeric:
+                    conds.append(self._compare(col, c.op, c.value, ("=", "!=", "<", "<=", ">", ">="), c, number=True))
+                else:
+                    conds.append(self._compare(col, c.op, c.value, ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"), c,
+                                               string=True))
+        items = [f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" if isinstance(o, dict) else o
+                 for o in (order_by or [])]
+        order = []
+        for key in parse_order_by(items):
+            col = self._attr_column(key.entity, key.key, columns, "logged models (order_by)")
+            order.append(col.asc() if key.ascending else col.desc())
+        order += [lmt.c.creation_timestamp_ms.desc(), lmt.c.model_id.asc()]
+        offset = decode_page_token(page_token)
+        with self._read() as conn:
+            rows = conn.execute(lmt.select().where(*conds).order_by(*order).offset(offset).limit(max_results + 1)).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(self._logged_models_from_rows(conn, rows[:max_results]), token)
 
     def find_logged_models(self, source_run_id: str, name: str | None = None) -> list[LoggedModel]:
         """The active logged models of a run (optionally of one name), newest output step first."""
