@@ -169,3 +169,18 @@ def test_download_uri(client):
     assert client.get_model_version_download_uri("churn", mv.version) == f"{run.info.artifact_uri}/model"
     mv2 = client.create_model_version("churn", "file:///somewhere/model")
     assert client.get_model_version_download_uri("churn", mv2.version) == "file:///somewhere/model"
+
+
+def test_concurrent_version_creation_gives_unique_numbers(client):
+    """Writers racing on one model (threads, so separate connections) never get the same version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client.create_registered_model("race")
+    run = client.create_run("0")
+
+    def register(_: int) -> str:
+        return client.create_model_version("race", f"{run.info.artifact_uri}/m", run_id=run.info.run_id).version
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = sorted(int(v) for v in pool.map(register, range(24)))
+    assert numbers == list(range(1, 25))
