@@ -1,12 +1,20 @@
-"""The demo job behind ``make demo``: train a churn classifier on generated data, save it, load it with pyfunc,
-predict, and print what happened."""
+"""The demo job behind ``make demo``.
+
+Trains a churn classifier on generated data, logs it to a run, registers it as ``churn``, promotes the new
+version to Production (archiving the previous one) and points the ``champion`` alias at it, checks it through
+``models:/churn/Production``, then serves that URI on 127.0.0.1 until Ctrl-C, printing a sample ``curl``.
+
+Uses the default store (an embedded SQLite database under ``TUREEN_HOME``, default ``~/.tureen``), so after
+the demo ``tureen serve models:/churn/Production`` and ``tureen models versions churn`` work as shown.
+"""
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
-from pathlib import Path
+import json
+import os
+import socket
+import sys
 
 
 def make_data(n: int = 2000, seed: int = 7):
@@ -26,7 +34,7 @@ def make_data(n: int = 2000, seed: int = 7):
     return X, pd.Series(churn, name="churn")
 
 
-def train(X, y):
+def train(X, y, C: float):
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -34,33 +42,72 @@ def train(X, y):
 
     pre = ColumnTransformer([("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
                              ("num", StandardScaler(), ["tenure", "monthly_charges", "support_calls"])])
-    return Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+    return Pipeline([("pre", pre), ("clf", LogisticRegression(C=C, max_iter=1000))]).fit(X, y)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", default=None, help="where to save the model (default: a temp dir)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--no-serve", action="store_true", help="stop after registering and checking the model")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import roc_auc_score
 
+    import tureen
     from tureen import flavors, pyfunc
 
     X, y = make_data()
-    clf = train(X[:1500], y[:1500])
-    auc = roc_auc_score(y[1500:], clf.predict_proba(X[1500:])[:, 1])
-    print(f"trained a churn classifier on {len(X[:1500])} rows; held-out AUC {auc:.3f}")
+    X_train, y_train, X_test, y_test = X[:1500], y[:1500], X[1500:], y[1500:]
+    C = 0.5
+    tureen.set_experiment("churn")
+    with tureen.start_run(run_name="churn-logreg") as run:
+        clf = train(X_train, y_train, C)
+        auc = float(roc_auc_score(y_test, clf.predict_proba(X_test)[:, 1]))
+        tureen.log_params({"C": C, "model": "LogisticRegression", "rows": len(X_train)})
+        tureen.log_metric("auc", auc)
+        info = flavors.sklearn.log_model(clf, name="model", input_example=X_train[:5],
+                                         registered_model_name="churn")
+    version = info.registered_model_version
+    client = tureen.TrackingClient()
+    client.transition_model_version_stage("churn", version, "Production", archive_existing_versions=True)
+    client.set_registered_model_alias("churn", "champion", version)
+    print(f"run {run.info.run_id}: trained a churn classifier on {len(X_train)} rows, held-out AUC {auc:.3f}")
+    print(f"registered churn version {version}, promoted to Production, alias @champion "
+          f"(store: {tureen.get_tracking_uri()})")
 
-    out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tureen-demo-")) / "churn_model"
-    if out.exists():
-        shutil.rmtree(out)
-    flavors.sklearn.save_model(clf, out, input_example=X[:5])
-    print(f"saved to {out}")
-    model = pyfunc.load_model(out)
-    sample = X[1500:1505]
-    preds = model.predict(sample)
-    print("signature inputs:", ", ".join(f"{s.name}:{s.type.value}" for s in model.metadata.signature.inputs.inputs))
-    print(sample.assign(predicted_churn=preds).to_string(index=False))
+    model = pyfunc.load_model("models:/churn/Production")
+    sample = X_test[:3]
+    print("models:/churn/Production predicts:", model.predict(sample).tolist(), "for")
+    print(sample.to_string(index=False))
+    if args.no_serve:
+        return
+
+    host = "127.0.0.1"
+    port = args.port if _port_free(host, args.port) else _free_port(host)
+    if port != args.port:
+        print(f"port {args.port} is busy; using {port}")
+    body = json.dumps({"dataframe_split": {"columns": list(sample.columns),
+                                           "data": sample.head(1).values.tolist()}})
+    print("\nServing models:/churn/Production. Try, from another terminal:\n"
+          f"  curl -s {host}:{port}/invocations -H 'Content-Type: application/json' -d '{body}'\n"
+          "Stop with Ctrl-C.\n", flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "tureen.cli", "serve", "models:/churn/Production",
+                              "--host", host, "--port", str(port)])
 
 
 if __name__ == "__main__":
