@@ -50,9 +50,9 @@ def test_predict_csv_output_and_stdout(saved_sklearn, sk_pipeline, breast_cancer
 @pytest.mark.parametrize("content, match", [
     ("", "is empty"),
     ("a,b\n", "has a header but no rows"),
-    ('{"bad', "not valid JSON"),
-    ('{"instances": [1], "inputs": [2]}', "exactly one of"),
-    ("[1, 2]", "expected a JSON object"),
+    ('{"bad', "valid JSON"),
+    ('{"instances": [1], "inputs": [2]}', "exactly one of the input fields"),
+    ("[1, 2]", "must be a JSON dictionary"),
 ])
 def test_predict_bad_input_files(saved_sklearn, tmp_path, content, match):
     suffix = ".json" if content.startswith(("{", "[")) else ".csv"

@@ -59,74 +59,32 @@ def _iter_parquet(path: str, chunk_rows: int) -> Iterator[Any]:
         yield batch.to_pandas()
 
 
-def parse_payload(value: Any, source: str) -> tuple[Any, dict[str, Any] | None]:
-    """Turn a parsed scoring payload into model input and params."""
-    import numpy as np
-    import pandas as pd
+def _read_json(path: str, model: Any) -> tuple[Any, dict[str, Any] | None]:
+    """Parse a JSON scoring payload exactly as the scoring server does (same codec, same errors)."""
+    from tureen.exceptions import TureenError
+    from tureen.serving.codecs import ScoringCodec
 
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"{source}: expected a JSON object with one of dataframe_split, dataframe_records, "
-                                f"instances or inputs, got a JSON {type(value).__name__}")
-    keys = [k for k in ("dataframe_split", "dataframe_records", "instances", "inputs") if k in value]
-    unknown = sorted(set(value) - {"dataframe_split", "dataframe_records", "instances", "inputs", "params"})
-    if len(keys) != 1 or unknown:
-        raise InvalidInputError(f"{source}: the JSON must have exactly one of dataframe_split, dataframe_records, "
-                                f"instances, inputs (found {keys or 'none'}"
-                                + (f"; unknown keys {unknown}" if unknown else "") + ")")
-    params = value.get("params")
-    if params is not None and not isinstance(params, dict):
-        raise InvalidInputError(f"{source}: params must be a JSON object")
-    key = keys[0]
-    body = value[key]
-    try:
-        if key == "dataframe_split":
-            if not isinstance(body, dict) or "data" not in body:
-                raise InvalidInputError(f"{source}: dataframe_split needs an object with 'data' (and 'columns')")
-            data = pd.DataFrame(body["data"], columns=body.get("columns"), index=body.get("index"))
-        elif key == "dataframe_records":
-            if not isinstance(body, list):
-                raise InvalidInputError(f"{source}: dataframe_records must be a list of row objects")
-            data = pd.DataFrame(body)
-        else:
-            if isinstance(body, dict):
-                data = {k: np.asarray(v) for k, v in body.items()}
-            elif isinstance(body, list) and body and all(isinstance(r, dict) for r in body):
-                data = pd.DataFrame(body)
-            else:
-                data = np.asarray(body)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"{source}: cannot build the input from {key}: {exc}") from None
-    return data, params
-
-
-def _read_json(path: str) -> tuple[Any, dict[str, Any] | None]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"Input file {path!r} is not UTF-8 text: {exc}") from None
-    if not text.strip():
+    body = Path(path).read_bytes()
+    if not body.strip():
         raise InvalidInputError(f"Input file {path!r} is empty: expected a JSON scoring payload")
+    sig = model.metadata.signature
+    codec = ScoringCodec(sig.inputs if sig else None, sig.params if sig else None,
+                         type_hint_signature=model.metadata.is_signature_from_type_hint)
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"Input file {path!r} is not valid JSON: {exc}") from None
-    return parse_payload(value, f"Input file {path!r}")
+        parsed = codec.parse_json(body)
+    except TureenError as exc:
+        raise type(exc)(f"Input file {path!r}: {exc.message}", error_code=exc.error_code,
+                        http_status=exc.http_status) from None
+    return parsed.data, parsed.params
 
 
 def to_jsonable(pred: Any) -> Any:
     """Predictions in the shape the scoring server answers with."""
-    import numpy as np
-    import pandas as pd
+    import json as _json
 
-    from tureen.models.example import to_json_value
+    from tureen.serving.codecs import encode_predictions
 
-    if isinstance(pred, pd.DataFrame):
-        return to_json_value(pred.to_dict(orient="records"))
-    if isinstance(pred, pd.Series):
-        return to_json_value(pred.tolist())
-    if isinstance(pred, np.ndarray):
-        return to_json_value(pred.tolist())
-    return to_json_value(pred)
+    return _json.loads(encode_predictions(pred))["predictions"]
 
 
 def _as_frame(pred: Any) -> Any:
@@ -259,7 +217,7 @@ def predict(model_uri: str, input_path: str, output_path: str | None, input_form
     chunked = False
     try:
         if in_fmt == "json":
-            data, payload_params = _read_json(input_path)
+            data, payload_params = _read_json(input_path, model)
             merged = {**(payload_params or {}), **(params or {})} or None
             writer.write(model.predict(data, params=merged), single=True)
         else:
