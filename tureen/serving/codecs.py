@@ -532,6 +532,9 @@ class ScoringCodec:
 
     def _coerce_frame(self, df: Any, conv: _Conv) -> Any:
         """Convert the schema's columns of a DataFrame built by pandas (records, CSV, Parquet, odd splits)."""
+        if df.columns.has_duplicates:
+            dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+            raise _bad(f"The table has duplicate column names {dupes}")
         if self.schema is None or df.shape[1] == 0:
             return df
         names = list(df.columns)

@@ -124,8 +124,8 @@ def request_json_schema(input_schema: Any, params_schema: Any = None) -> dict[st
             "type": "object", "required": ["columns", "data"], "additionalProperties": False,
             "properties": {
                 "columns": {"const": names} if all_required else {"type": "array", "items": {"enum": names}},
-                "data": {"type": "array", "items": {"type": "array", "prefixItems": cells, "items": False,
-                                                    "minItems": len(cells)}},
+                "data": {"type": "array", "minItems": 1,
+                         "items": {"type": "array", "prefixItems": cells, "items": False, "minItems": len(cells)}},
             },
         }
         if not all_required:  # the column list may leave optional columns out: describe rows loosely
@@ -133,8 +133,8 @@ def request_json_schema(input_schema: Any, params_schema: Any = None) -> dict[st
         form("dataframe_split", split)
         record = {"type": "object", "properties": dict(zip(names, cells)), "required": required,
                   "additionalProperties": False}
-        form("dataframe_records", {"type": "array", "items": record})
-        form("inputs", {"type": "object", "properties": {n: {"type": "array", "items": c}
+        form("dataframe_records", {"type": "array", "items": record, "minItems": 1})
+        form("inputs", {"type": "object", "properties": {n: {"type": "array", "items": c, "minItems": 1}
                                                          for n, c in zip(names, cells)},
                         "required": required, "additionalProperties": False})
     else:
