@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/tracking_bench.py --json out.json
 
 Each side runs in its own interpreter (tureen in this venv, MLflow in the peer venv at
-``.cache/mlflow-venv``, or ``--mlflow-python``): this file never imports mlflow into tureen's venv. Both
+``.cache/mlflow-venv``, or ``--mlflow-python``): this file never imports mlflow into tureen's venv. The sides
+alternate scenario by scenario (so changes in machine load hit both alike; the load average is printed). Both
 sides get identical workloads, a fresh SQLite database and artifact directory in a temp dir, and use their
 public client API with default settings:
 
@@ -268,6 +269,10 @@ SCENARIOS = [
 ]
 
 
+#: scenarios measured together (load needs the model registered by log_model)
+GROUPS = [["concurrent"], ["log_metric"], ["log_batch"], ["create_run"], ["search_runs"], ["log_model", "load"]]
+
+
 def run_side(name: str, scale: float, only: list[str] | None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
@@ -294,19 +299,26 @@ def main() -> None:
     if args.side:  # a child: run one tool's side and print its results as JSON
         print(json.dumps(run_side(args.side, args.scale, args.only)))
         return
-    common = ["--scale", str(args.scale)] + (["--only", *args.only] if args.only else [])
-    sides = {}
-    for name, python in (("tureen", sys.executable), ("mlflow", args.mlflow_python)):
-        if not Path(python).exists():
-            sys.exit(f"No interpreter at {python} for the {name} side (create the MLflow peer venv first)")
-        proc = subprocess.run([python, __file__, "--side", name, *common], stdout=subprocess.PIPE, text=True,
-                              cwd=tempfile.gettempdir())
-        if proc.returncode != 0:
-            sys.exit(f"The {name} side failed (exit {proc.returncode})")
-        sides[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not Path(args.mlflow_python).exists():
+        sys.exit(f"No interpreter at {args.mlflow_python} for MLflow's side (create the MLflow peer venv first)")
+    load_before = os.getloadavg()
+    # The two sides alternate group by group, so a change in machine load hits both alike.
+    sides: dict[str, dict[str, Any]] = {"tureen": {}, "mlflow": {}}
+    for group in GROUPS:
+        wanted = [k for k in group if not args.only or k in args.only]
+        if not wanted:
+            continue
+        for name, python in (("tureen", sys.executable), ("mlflow", args.mlflow_python)):
+            proc = subprocess.run([python, __file__, "--side", name, "--scale", str(args.scale), "--only", *wanted],
+                                  stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
+            if proc.returncode != 0:
+                sys.exit(f"The {name} side failed (exit {proc.returncode})")
+            sides[name].update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    load_after = os.getloadavg()
     mlflow_version = subprocess.run([args.mlflow_python, "-c", "import mlflow; print(mlflow.__version__)"],
                                     capture_output=True, text=True).stdout.strip()
-    print(f"\ntureen vs MLflow {mlflow_version}, SQLite store, scale {args.scale}")
+    print(f"\ntureen vs MLflow {mlflow_version}, SQLite store, scale {args.scale}, {os.cpu_count()} CPUs, "
+          f"load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end")
     print(f"{'scenario':<58} {'tureen':>10} {'MLflow':>10} {'speed-up':>9}  target  ok")
     ok_all = True
     for key, _fn, label, target in SCENARIOS:
@@ -331,8 +343,8 @@ def main() -> None:
         if key == "load":
             print(f"    same predictions: {t['prediction'] == m['prediction']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"scale": args.scale, "mlflow_version": mlflow_version, **sides},
-                                              indent=2))
+        Path(args.json).write_text(json.dumps({"scale": args.scale, "mlflow_version": mlflow_version,
+                                               "load_average": [load_before, load_after], **sides}, indent=2))
     print("all targets met" if ok_all else "some targets NOT met")
 
 

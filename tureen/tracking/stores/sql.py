@@ -586,6 +586,16 @@ class SqlStore:
                          "is_nan": is_nan, "model_id": model_id})
         return rows
 
+    @staticmethod
+    def _latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One row per key: the point with the greatest (step, timestamp, value), as the upsert would keep."""
+        best: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            cur = best.get(r["key"])
+            if cur is None or (r["step"], r["timestamp"], r["value"]) > (cur["step"], cur["timestamp"], cur["value"]):
+                best[r["key"]] = r
+        return [{k: r[k] for k in ("run_uuid", "key", "value", "timestamp", "step", "is_nan")} for r in best.values()]
+
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int = 0,
                    model_id: str | None = None) -> None:
         v.validate_run_id(run_id)
@@ -639,8 +649,7 @@ class SqlStore:
             self._write_params(conn, run_id, param_items)
             if rows:
                 conn.execute(self._insert_metric, rows)
-                conn.execute(self._upsert_latest, [{k: r[k] for k in ("run_uuid", "key", "value", "timestamp",
-                                                                      "step", "is_nan")} for r in rows])
+                conn.execute(self._upsert_latest, self._latest_rows(rows))
             self._write_tags(conn, run_id, tag_items)
 
     def get_metric_history(self, run_id: str, metric_key: str, max_results: int | None = None,
