@@ -290,3 +290,14 @@ def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None 
     root = p.parent if p.is_file() else p  # pyfunc 'data' names the model file itself
     conf = Model.load(root).get_flavor(FLAVOR_NAME)
     return _LGBPyfunc(_load_from_dir(root, conf, allow_pickle))
+
+
+def autolog(**kwargs: Any) -> None:
+    """Turn on autologging for lightgbm (arguments: see :mod:`tureen.autolog._lightgbm`).
+
+    Example:
+        >>> autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen.autolog._lightgbm import autolog as _autolog
+
+    _autolog(**kwargs)

@@ -584,3 +584,14 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
     device = config.get("device") or _default_device(torch)
     model = _load_from_dir(root, conf, allow_pickle, device if device != "cpu" else None)
     return _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
+
+
+def autolog(**kwargs: Any) -> None:
+    """Turn on autologging for PyTorch Lightning Trainer.fit (arguments: see :mod:`tureen.autolog._lightning`).
+
+    Example:
+        >>> autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen.autolog._lightning import autolog as _autolog
+
+    _autolog(**kwargs)

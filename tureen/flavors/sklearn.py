@@ -284,3 +284,14 @@ def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
         return bool(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
     except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
         return True
+
+
+def autolog(**kwargs: Any) -> None:
+    """Turn on autologging for sklearn (arguments: see :mod:`tureen.autolog._sklearn`).
+
+    Example:
+        >>> autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen.autolog._sklearn import autolog as _autolog
+
+    _autolog(**kwargs)

@@ -441,3 +441,14 @@ def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None 
         return _KerasPyfunc(model)
     return _ModulePyfunc(model)
 
+
+
+def autolog(**kwargs: Any) -> None:
+    """Turn on autologging for Keras 3 Model.fit (arguments: see :mod:`tureen.autolog._keras`).
+
+    Example:
+        >>> autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen.autolog._keras import autolog as _autolog
+
+    _autolog(**kwargs)

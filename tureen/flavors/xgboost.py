@@ -255,3 +255,14 @@ def _load_pyfunc(path: str, model_config: Any = None) -> _XGBPyfunc:
     root = p.parent if p.is_file() else p  # pyfunc 'data' names the model file itself
     conf = Model.load(root).get_flavor(FLAVOR_NAME)
     return _XGBPyfunc(_load_from_dir(root, conf))
+
+
+def autolog(**kwargs: Any) -> None:
+    """Turn on autologging for xgboost (arguments: see :mod:`tureen.autolog._xgboost`).
+
+    Example:
+        >>> autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen.autolog._xgboost import autolog as _autolog
+
+    _autolog(**kwargs)

@@ -1,0 +1,117 @@
+"""Autologging: record params, metrics, tags, datasets and the model of ``fit`` calls without logging code.
+
+``tureen.autolog()`` turns it on for every installed framework among scikit-learn, XGBoost, LightGBM,
+Keras 3 and PyTorch Lightning. Frameworks are patched when they are imported (this call imports none of
+them); ``tureen.autolog(disable=True)`` restores every original function. Each framework can also be
+configured on its own with ``tureen.flavors.<flavor>.autolog(...)``; that configuration is kept by later
+``tureen.autolog()`` calls. What is recorded matches MLflow 3.x autologging, key for key (``docs/autolog.md``).
+
+Example:
+    >>> import tureen  # doctest: +SKIP
+    >>> tureen.autolog()  # doctest: +SKIP
+    >>> LogisticRegression().fit(X, y)  # a run with params, training metrics and the model  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from typing import Any, Callable
+
+from tureen.exceptions import InvalidParameterError
+
+__all__ = ["autolog", "INTEGRATIONS"]
+
+#: integration -> (implementation module, modules whose import turns it on, tureen extra)
+INTEGRATIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "sklearn": ("tureen.autolog._sklearn", ("sklearn",), "sklearn"),
+    "xgboost": ("tureen.autolog._xgboost", ("xgboost",), "xgboost"),
+    "lightgbm": ("tureen.autolog._lightgbm", ("lightgbm",), "lightgbm"),
+    "keras": ("tureen.autolog._keras", ("keras",), "tensorflow"),
+    "pytorch": ("tureen.autolog._lightning", ("lightning", "pytorch_lightning"), "pytorch"),
+}
+_UNIVERSAL_HOOKS: dict[str, Callable[[Any], None]] = {}
+_BY_UNIVERSAL: set[str] = set()
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None,
+            exclude_flavors: list[str] | None = None) -> None:
+    """Turn autologging on (or off) for every installed framework.
+
+    Args:
+        log_input_examples: save the first 5 training rows as the model's input example.
+        log_model_signatures: infer a signature from the training input and the model's output.
+        log_models: log the trained model as the run's model ``model``.
+        log_datasets: record training/evaluation datasets (name, digest, schema) where the store keeps them.
+        disable: restore every patched function and stop autologging everywhere.
+        exclusive: never log into runs the user started (such fits run unpatched).
+        disable_for_unsupported_versions: leave off frameworks whose version is outside the tested range.
+        silent: no warnings from autologging.
+        registered_model_name: register every logged model as a new version of this name.
+        extra_tags: tags added to every run autologging creates.
+        exclude_flavors: integrations to leave alone (``"sklearn"``, ``"xgboost"``, ``"lightgbm"``,
+            ``"keras"``, ``"pytorch"``).
+
+    Raises:
+        InvalidParameterError: an unknown name in ``exclude_flavors``.
+
+    Example:
+        >>> import tureen  # doctest: +SKIP
+        >>> tureen.autolog(log_input_examples=True, extra_tags={"team": "churn"})  # doctest: +SKIP
+    """
+    excluded = set(exclude_flavors or [])
+    unknown = excluded - set(INTEGRATIONS)
+    if unknown:
+        raise InvalidParameterError(f"Unknown flavors in exclude_flavors: {sorted(unknown)}; known: "
+                                    f"{', '.join(INTEGRATIONS)}")
+    from tureen.autolog import _patch
+
+    args = dict(log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
+                log_models=log_models, log_datasets=log_datasets, disable=disable, exclusive=exclusive,
+                disable_for_unsupported_versions=disable_for_unsupported_versions, silent=silent,
+                registered_model_name=registered_model_name, extra_tags=extra_tags)
+    _patch.remove_hooks(list(_UNIVERSAL_HOOKS.values()))
+    _UNIVERSAL_HOOKS.clear()
+    for name, (impl, modules, _extra) in INTEGRATIONS.items():
+        if disable:
+            if any(m in sys.modules for m in modules) or _patch.is_enabled(name):
+                importlib.import_module(impl).autolog(disable=True)
+            _BY_UNIVERSAL.discard(name)
+            continue
+        if name in excluded:
+            continue
+        if _patch.is_enabled(name) and name not in _BY_UNIVERSAL:
+            continue  # configured explicitly with tureen.flavors.<flavor>.autolog(): keep that
+        if not any(_installed(m) for m in modules):
+            continue
+        hook = _make_hook(name, impl, args)
+        _UNIVERSAL_HOOKS[name] = hook
+        _BY_UNIVERSAL.add(name)
+        for module in modules:
+            _patch.when_imported(module, hook)
+
+
+def _make_hook(name: str, impl: str, args: dict[str, Any]) -> Callable[[Any], None]:
+    done: list[bool] = []
+
+    def hook(_module: Any) -> None:
+        if done:
+            return
+        done.append(True)
+        fn = importlib.import_module(impl).autolog
+        accepted = inspect.signature(fn).parameters
+        fn(**{k: v for k, v in args.items() if k in accepted})
+
+    return hook

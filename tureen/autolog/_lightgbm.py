@@ -1,0 +1,186 @@
+"""LightGBM autologging: ``lightgbm.train`` and the scikit-learn API (``LGBMClassifier.fit`` ...).
+
+Recorded as MLflow 3.x does: the params and ``train()`` arguments, per-iteration metrics
+``<valid name>-<metric>`` (``@`` becomes ``_at_``), ``stopped_iteration``/``best_iteration`` and the best
+iteration's metrics at an extra step when a best iteration exists, ``feature_importance_split.json`` and
+``feature_importance_gain.json``, the datasets, and the model (``model.lgb`` for a Booster).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from tureen.autolog import _patch
+from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, head, log_dataset,
+                                    log_model)
+from tureen.autolog._patch import disable_autologging, get_config, safe_patch
+
+__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
+
+FLAVOR_NAME = "lightgbm"
+TESTED_VERSIONS = ("4.0.0", "4.7.0")
+_UNLOGGED = ["params", "train_set", "valid_sets", "valid_names", "fobj", "feval", "init_model", "learning_rates",
+             "callbacks"]
+_EXAMPLE_ATTR = "_tureen_input_example"
+
+
+def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None) -> None:
+    """Turn on (or off) autologging for LightGBM; arguments as :func:`tureen.autolog`.
+
+    Example:
+        >>> import tureen.flavors.lightgbm  # doctest: +SKIP
+        >>> tureen.flavors.lightgbm.autolog(log_input_examples=True)  # doctest: +SKIP
+    """
+    from tureen._optional import import_optional
+
+    config = dict(log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
+                  log_models=log_models, log_datasets=log_datasets, exclusive=exclusive, silent=silent,
+                  registered_model_name=registered_model_name, extra_tags=extra_tags)
+    _patch.revert_patches(FLAVOR_NAME)
+    _patch.configure(FLAVOR_NAME, None)
+    if disable:
+        return
+    lgb = import_optional("lightgbm", "lightgbm autologging")
+    _patch.configure(FLAVOR_NAME, config)
+    if not _patch.check_version(FLAVOR_NAME, "lightgbm", lgb.__version__, TESTED_VERSIONS) \
+            and disable_for_unsupported_versions:
+        _patch.configure(FLAVOR_NAME, None)
+        return
+    import lightgbm.sklearn
+
+    safe_patch(FLAVOR_NAME, lgb, "train", _patched_train(True), training=True, session_key="lightgbm.train")
+    safe_patch(FLAVOR_NAME, lightgbm.sklearn, "train", _patched_train(False), training=True,
+               session_key="lightgbm.train")
+    safe_patch(FLAVOR_NAME, lgb.Dataset, "__init__", _patched_dataset_init)
+    from tureen.autolog._sklearn import patch_wrapper_classes
+    from tureen.flavors import lightgbm as lgb_flavor
+
+    base = lightgbm.sklearn.LGBMModel
+    classes = [c for c in vars(lightgbm.sklearn).values() if inspect.isclass(c) and issubclass(c, base)
+               and c is not base and c.__module__.startswith("lightgbm")]
+    patch_wrapper_classes(FLAVOR_NAME, classes, lgb_flavor.log_model, dict)
+
+
+def _patched_dataset_init(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+    data = args[0] if args else kwargs.get("data")
+    example: Any = None
+    if data is not None:
+        try:
+            if isinstance(data, (str, Path)):
+                raise ValueError("an input example cannot be taken from a Dataset loaded from a file")
+            example = head(data)
+        except Exception as exc:  # noqa: BLE001
+            example = exc
+    result = original(self, *args, **kwargs)
+    if data is not None:
+        try:
+            setattr(self, _EXAMPLE_ATTR, example)
+        except Exception:  # noqa: BLE001
+            pass
+    return result
+
+
+def _metric_callback(logger: RunLogger, results: list[dict[str, float]]) -> Callable[[Any], None]:
+    def callback(env: Any) -> None:
+        row: dict[str, float] = {}
+        for item in env.evaluation_result_list:
+            data_name, eval_name, value = item[0], item[1], item[2]
+            row[f"{data_name}-{eval_name}".replace("@", "_at_")] = float(value)
+        results.append(row)
+        logger.log_metrics(row, step=env.iteration)
+        if len(logger._metrics) >= 1000:
+            logger.flush()
+
+    return callback
+
+
+def _patched_train(log_models: bool) -> Callable[..., Any]:
+    def patched(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        run_id = _patch.active_run_id()
+        session = _patch.current_session()
+        already = (session.parent.data.get("logged_params", set())
+                   if session is not None and session.parent is not None else set())
+        bound = inspect.signature(original).bind(*args, **kwargs)
+        arguments = bound.arguments
+        logger = RunLogger(FLAVOR_NAME, run_id)
+        params = dict(arguments.get("params") or {})
+        fn_params = fn_args_as_params(original, args, kwargs, _UNLOGGED)
+        logger.log_params({k: v for k, v in {**params, **fn_params}.items() if k not in already})
+        logger.flush()
+        train_set = arguments.get("train_set")
+        results: list[dict[str, float]] = []
+        callbacks = list(arguments.get("callbacks") or [])
+        callbacks.append(_metric_callback(logger, results))
+        arguments["callbacks"] = callbacks
+        model = original(*bound.args, **bound.kwargs)
+        with disable_autologging():
+            logger.flush()
+            if train_set is not None and get_config(FLAVOR_NAME, "log_datasets", True):
+                _log_datasets(run_id, train_set, arguments)
+            model_id = None
+            cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
+            if log_models and cfg.get("log_models", True):
+                example, signature = example_and_signature(
+                    FLAVOR_NAME, lambda: _example_of(train_set), model.predict,
+                    cfg.get("log_input_examples", False), cfg.get("log_model_signatures", True))
+                from tureen.flavors import lightgbm as lgb_flavor
+
+                info = log_model(FLAVOR_NAME, lgb_flavor.log_model, model, signature=signature, input_example=example)
+                model_id = getattr(info, "model_id", None)
+            if model.best_iteration > 0:
+                extra_step = len(results)
+                logger.log_metrics({"stopped_iteration": extra_step, "best_iteration": model.best_iteration},
+                                   model_id=model_id)
+                if 0 < model.best_iteration <= len(results):
+                    logger.log_metrics(results[model.best_iteration - 1], step=extra_step, model_id=model_id)
+                logger.flush()
+            _log_importance(run_id, model)
+        return model
+
+    return patched
+
+
+def _log_datasets(run_id: str, train_set: Any, arguments: dict[str, Any]) -> None:
+    try:
+        data = getattr(train_set, "data", None)
+        if data is not None and not isinstance(data, (str, Path)):
+            log_dataset(FLAVOR_NAME, run_id, data, context="train")
+        names = list(arguments.get("valid_names") or [])
+        for i, valid in enumerate(arguments.get("valid_sets") or []):
+            if valid is train_set:
+                continue
+            vdata = getattr(valid, "data", None)
+            if vdata is not None and not isinstance(vdata, (str, Path)):
+                log_dataset(FLAVOR_NAME, run_id, vdata, context="eval",
+                            name=names[i] if i < len(names) else f"valid_{i}")
+    except Exception as exc:  # noqa: BLE001
+        _patch.warn_once(FLAVOR_NAME, f"could not record the datasets ({exc})", key="datasets")
+
+
+def _example_of(train_set: Any) -> Any:
+    example = getattr(train_set, _EXAMPLE_ATTR, None)
+    if isinstance(example, Exception):
+        raise example
+    if example is None:
+        raise ValueError("the training Dataset was created before autologging was turned on")
+    return example
+
+
+def _log_importance(run_id: str, model: Any) -> None:
+    from tureen.tracking import fluent
+
+    client = fluent._client()
+    features = model.feature_name()
+    with tempfile.TemporaryDirectory(prefix="tureen-autolog-") as tmp:
+        for imp_type in ("split", "gain"):
+            importance = model.feature_importance(importance_type=imp_type)
+            path = Path(tmp) / f"feature_importance_{imp_type}.json"
+            path.write_text(json.dumps(dict(zip(features, importance.tolist())), indent=2), encoding="utf-8")
+            client.log_artifact(run_id, str(path))

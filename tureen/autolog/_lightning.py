@@ -1,0 +1,265 @@
+"""PyTorch Lightning autologging: ``Trainer.fit`` of ``lightning`` and ``pytorch_lightning``.
+
+Recorded as MLflow 3.x's ``mlflow.pytorch.autolog`` does for Lightning: ``epochs``, ``optimizer_name`` and
+the optimizer's defaults (``lr``, ``betas``, ...) as params, ``trainer.callback_metrics`` at the end of
+every ``log_every_n_epoch``-th epoch (step = epoch; optionally step metrics every ``log_every_n_step``
+global steps), the ``Mode`` tag (``training``; ``testing`` after ``trainer.test``), ``model_summary.txt``,
+``EarlyStopping`` settings and results, and the model, with a signature taken from the first training
+batch. The model is saved as a ``torch.export`` program when it exports with that batch (then the first rows
+of that batch are stored as its example), else as a pickle (what MLflow always does).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from tureen.autolog import _patch
+from tureen.autolog._common import INPUT_EXAMPLE_ROWS, RunLogger, log_model
+from tureen.autolog._patch import disable_autologging, safe_patch, warn_once
+from tureen.exceptions import InvalidParameterError, MissingDependencyError
+
+__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
+
+FLAVOR_NAME = "pytorch"
+TESTED_VERSIONS = ("2.0.0", "2.6.6")
+_PACKAGES = ("lightning", "pytorch_lightning")
+
+
+def autolog(log_every_n_epoch: int = 1, log_every_n_step: int | None = None, log_models: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None,
+            log_model_signatures: bool = True) -> None:
+    """Turn on (or off) autologging for PyTorch Lightning ``Trainer.fit``.
+
+    Args:
+        log_every_n_epoch: log epoch metrics every n epochs.
+        log_every_n_step: also log step metrics every n global steps (``None``: off).
+        (others): as :func:`tureen.autolog` (``log_datasets`` has no effect: Lightning's data loaders
+            are not recorded, as in MLflow).
+
+    Raises:
+        MissingDependencyError: neither ``lightning`` nor ``pytorch_lightning`` is installed.
+
+    Example:
+        >>> import tureen.flavors.pytorch  # doctest: +SKIP
+        >>> tureen.flavors.pytorch.autolog(log_every_n_epoch=2)  # doctest: +SKIP
+    """
+    import importlib.util
+
+    if not isinstance(log_every_n_epoch, int) or log_every_n_epoch < 1:
+        raise InvalidParameterError(f"log_every_n_epoch must be a positive integer, got {log_every_n_epoch!r}")
+    if log_every_n_step is not None and (not isinstance(log_every_n_step, int) or log_every_n_step < 1):
+        raise InvalidParameterError(f"log_every_n_step must be a positive integer or None, got {log_every_n_step!r}")
+    config = dict(log_every_n_epoch=log_every_n_epoch, log_every_n_step=log_every_n_step, log_models=log_models,
+                  log_datasets=log_datasets, exclusive=exclusive, silent=silent,
+                  registered_model_name=registered_model_name, extra_tags=extra_tags,
+                  log_model_signatures=log_model_signatures,
+                  disable_for_unsupported_versions=disable_for_unsupported_versions)
+    _patch.remove_hooks([_on_import])
+    _patch.revert_patches(FLAVOR_NAME)
+    _patch.configure(FLAVOR_NAME, None)
+    if disable:
+        return
+    installed = []
+    for name in _PACKAGES:
+        try:
+            if sys.modules.get(name) is not None or importlib.util.find_spec(name) is not None:
+                installed.append(name)
+        except (ImportError, ValueError):
+            pass
+    if not installed:
+        raise MissingDependencyError("PyTorch Lightning autologging needs the 'lightning' package, which is not "
+                                     "installed. Install it with: pip install 'tureen[pytorch]'")
+    _patch.configure(FLAVOR_NAME, config)
+    for name in installed:
+        if name not in sys.modules:
+            __import__(name)
+        _patch.when_imported(name, _on_import)
+
+
+def _on_import(module: Any) -> None:
+    cfg = _patch._CONFIGS.get(FLAVOR_NAME)
+    if cfg is None:
+        return
+    ok = _patch.check_version(FLAVOR_NAME, module.__name__, getattr(module, "__version__", "0"), TESTED_VERSIONS)
+    if not ok and cfg.get("disable_for_unsupported_versions"):
+        return
+    pl = module.pytorch if module.__name__ == "lightning" else module
+    safe_patch(FLAVOR_NAME, pl.Trainer, "fit", _patched_fit(pl), training=True, session_key="lightning.fit")
+
+
+def _optimizer_name(optimizer: Any) -> str:
+    inner = getattr(optimizer, "_optimizer", None)  # LightningOptimizer wraps the torch optimizer
+    return type(inner if inner is not None else optimizer).__name__
+
+
+def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
+    import torch
+
+    every_epoch = cfg.get("log_every_n_epoch", 1)
+    every_step = cfg.get("log_every_n_step")
+
+    def safe(fn: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - a logging failure must not stop training
+                warn_once(FLAVOR_NAME, f"{fn.__name__} failed ({type(exc).__name__}: {exc})", key=fn.__name__)
+        return run
+
+    class TureenLightningCallback(pl.Callback):
+        def __init__(self) -> None:
+            self.first_batch: tuple[Any, Any] | None = None
+            self.step_metrics: set[str] = set()
+            self.epoch_metrics: set[str] = set()
+            self._forward_patched: Any = None
+
+        def _metrics(self, items: Any) -> dict[str, float]:
+            out = {}
+            for k, v in items:
+                try:
+                    out[k] = float(v)
+                except (TypeError, ValueError):
+                    pass
+            return out
+
+        @safe
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            logger.set_tags({"Mode": "training"})
+            params: dict[str, Any] = {"epochs": trainer.max_epochs}
+            if getattr(trainer, "optimizers", None):
+                opt = trainer.optimizers[0]
+                params["optimizer_name"] = _optimizer_name(opt)
+                params.update(getattr(opt, "defaults", {}) or {})
+            early = next((c for c in trainer.callbacks if isinstance(c, pl.callbacks.EarlyStopping)), None)
+            if early is not None:
+                params.update(monitor=early.monitor, mode=early.mode, patience=early.patience,
+                              min_delta=abs(float(early.min_delta)), stopped_epoch=early.stopped_epoch)
+            logger.log_params(params)
+            logger.flush()
+            try:
+                from lightning.pytorch.utilities.model_summary import ModelSummary
+            except ImportError:
+                from pytorch_lightning.utilities.model_summary import ModelSummary  # type: ignore[no-redef]
+            logger.client.log_text(logger.run_id, str(ModelSummary(pl_module, max_depth=-1)), "model_summary.txt")
+            if cfg.get("log_models", True) and cfg.get("log_model_signatures", True):
+                original_forward = pl_module.forward
+                callback = self
+
+                def forward(*inputs: Any, **kw: Any) -> Any:
+                    result = original_forward(*inputs, **kw)
+                    if callback.first_batch is None and len(inputs) == 1 and not kw \
+                            and isinstance(inputs[0], torch.Tensor) and isinstance(result, torch.Tensor):
+                        callback.first_batch = (inputs[0][:INPUT_EXAMPLE_ROWS].detach().cpu().clone(),
+                                                result[:INPUT_EXAMPLE_ROWS].detach().cpu().clone())
+                    return result
+
+                pl_module.forward = forward
+                self._forward_patched = pl_module
+
+        def restore_forward(self) -> None:
+            module = self._forward_patched
+            if module is not None and "forward" in vars(module):
+                del module.forward
+            self._forward_patched = None
+
+        @safe
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.sanity_checking:
+                return
+            items = [(k, v) for k, v in trainer.callback_metrics.items() if k not in self.step_metrics]
+            self.epoch_metrics.update(k for k, _ in items)
+            if (pl_module.current_epoch + 1) % every_epoch == 0:
+                logger.log_metrics(self._metrics(items), step=pl_module.current_epoch)
+
+        @safe
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+            if not every_step or trainer.sanity_checking:
+                return
+            metrics = trainer.logged_metrics
+            items = [(k, v) for k, v in metrics.items() if k not in self.epoch_metrics
+                     and f"{k}_step" not in metrics]
+            self.step_metrics.update(k for k, _ in items)
+            if (trainer.global_step + 1) % every_step == 0:
+                logger.log_metrics(self._metrics(items), step=trainer.global_step)
+
+        @safe
+        def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+            self.restore_forward()
+            logger.flush()
+
+        @safe
+        def on_test_end(self, trainer: Any, pl_module: Any) -> None:
+            logger.set_tags({"Mode": "testing"})
+            logger.log_metrics(self._metrics(trainer.callback_metrics.items()))
+            logger.flush()
+
+    return TureenLightningCallback()
+
+
+def _patched_fit(pl: Any) -> Callable[..., Any]:
+    def patched(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        run_id = _patch.active_run_id()
+        cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
+        logger = RunLogger(FLAVOR_NAME, run_id)
+        # a trainer fitted before keeps our callback of that run: replace it
+        self.callbacks[:] = [c for c in self.callbacks if type(c).__name__ != "TureenLightningCallback"]
+        callback = _make_callback(pl, logger, cfg)
+        self.callbacks.append(callback)
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            callback.restore_forward()
+        with disable_autologging():
+            early = next((c for c in self.callbacks if isinstance(c, pl.callbacks.EarlyStopping)), None)
+            if early is not None:
+                metrics: dict[str, Any] = {"stopped_epoch": early.stopped_epoch, "wait_count": early.wait_count}
+                if early.best_score is not None:
+                    metrics["best_score"] = float(early.best_score)
+                logger.log_metrics(metrics)
+            logger.flush()
+            if cfg.get("log_models", True):
+                _log_lightning_model(self.lightning_module, callback.first_batch)
+        return result
+
+    return patched
+
+
+def _log_lightning_model(module: Any, first_batch: tuple[Any, Any] | None) -> None:
+    from tureen.flavors import pytorch as torch_flavor
+
+    signature = example = None
+    if first_batch is not None:
+        try:
+            from tureen.models.signature import infer_signature
+
+            example = first_batch[0].numpy()
+            signature = infer_signature(example, first_batch[1].numpy())
+        except Exception as exc:  # noqa: BLE001
+            warn_once(FLAVOR_NAME, f"could not infer the model signature ({exc})", key="signature")
+    was_training = module.training
+    try:
+        if example is not None and _exports(module, first_batch[0]):  # type: ignore[index]
+            log_model(FLAVOR_NAME, torch_flavor.log_model, module, signature=signature, input_example=example,
+                      serialization_format="pt2")
+            return
+        # no batch seen, or it does not export with torch.export: save it as MLflow does
+        log_model(FLAVOR_NAME, torch_flavor.log_model, module, signature=signature, serialization_format="pickle")
+    finally:
+        module.train(was_training)
+
+
+def _exports(module: Any, batch: Any) -> bool:
+    import torch
+
+    was_training = module.training
+    try:
+        module.eval()
+        torch.export.export(module, (batch,))
+        return True
+    except Exception:  # noqa: BLE001 - torch.export raises many kinds of errors
+        return False
+    finally:
+        module.train(was_training)
