@@ -108,7 +108,7 @@ def served(saved):
     with contextlib.ExitStack() as stack:
         def get(case: FlavorCase) -> str:
             if case.id not in urls:
-                server = stack.enter_context(testing.serve_in_background(saved(case)))
+                server = stack.enter_context(testing.serve_in_background(saved(case), **case.serve_settings))
                 urls[case.id] = server.url
             return urls[case.id]
 

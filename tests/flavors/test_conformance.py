@@ -112,7 +112,7 @@ def test_extra_files_code_paths_metadata(case, built, tmp_path):
     if case.module != "tureen.pyfunc.model":
         kw["extra_files"] = [str(extra)]
     path = tmp_path / "m"
-    case.save(b.model, path, **kw, pip_requirements=["custom-req==1.0"])
+    case.save(b.model, path, **kw, input_example=b.example, pip_requirements=["custom-req==1.0"])
     meta = Model.load(path)
     assert meta.metadata == {"owner": "ml-team"}
     assert (path / "code" / "helpers_for_model.py").is_file()
@@ -213,7 +213,7 @@ def test_bad_input_is_a_typed_error(case, built, saved, tmp_path):
     if case.typed_framework_errors:
         # without a signature, the flavor itself turns the framework's complaint into a typed error
         path = tmp_path / "nosig"
-        case.save(b.model, path, signature=False)
+        case.save(b.model, path, signature=False, input_example=b.example)
         impl = pyfunc.load_model(path)
         with pytest.raises(TureenError) as info:
             impl.predict(case.bad_shape(b.X))

@@ -31,6 +31,8 @@ FLAVOR_NAME = "lightgbm"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 BOOSTER_FILE = "model.lgb"
+#: LightGBM's OpenMP pool, created while loading, deadlocks in forked children: servers must load per worker
+FORK_SAFE = False
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 #: types of a LightGBM estimator that this module trusts inside a skops file (MLflow writes the first four)
 SAFE_SKOPS_TYPES = frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier",

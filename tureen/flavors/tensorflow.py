@@ -35,6 +35,8 @@ KERAS_FILE = "model.keras"
 KERAS_MODULE_FILE = "keras_module.txt"
 TF2_DIR = "tf2model"
 CUSTOM_OBJECT_FILES = ("custom_objects.cloudpickle", "global_custom_objects.cloudpickle")
+#: TensorFlow's runtime deadlocks in children forked after a SavedModel was loaded: servers must load per worker
+FORK_SAFE = False
 DIRECT_CALL_ROWS = 4096  # below this, call the model directly (much faster than Model.predict)
 
 

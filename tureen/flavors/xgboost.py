@@ -30,6 +30,8 @@ FLAVOR_NAME = "xgboost"
 MODEL_FORMATS = ("ubj", "json")
 _READ_FORMATS = ("ubj", "json", "xgb", "deprecated")
 PREDICT_FNS = ("predict", "predict_proba")
+#: a loaded model may be shared with forked worker processes (see the load below)
+FORK_SAFE = True
 
 
 def get_default_pip_requirements() -> list[str]:
@@ -170,7 +172,10 @@ def _load_from_dir(root: Path, conf: dict[str, Any]) -> Any:
     file = resolve_data_file(root, conf.get("data"), "xgboost model")
     model = _model_class(conf.get("model_class"))()
     try:
-        model.load_model(str(file))
+        # a single-threaded load leaves no OpenMP thread pool behind, so workers forked after loading
+        # (gunicorn with preload) can predict; a pool inherited across fork deadlocks libgomp
+        with xgb.config_context(nthread=1):
+            model.load_model(str(file))
     except xgb.core.XGBoostError as exc:
         raise ModelFormatError(f"The xgboost model file {file.name} cannot be loaded: "
                                f"{str(exc).splitlines()[0]}") from exc

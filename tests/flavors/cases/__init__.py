@@ -60,6 +60,8 @@ class FlavorCase:
     data_file: str = ""
     #: whether pyfunc turns the framework's own input errors into typed errors when there is no signature
     typed_framework_errors: bool = True
+    #: serving settings for the serve-and-score check (e.g. ``preload=False`` for runtimes that are not fork-safe)
+    serve_settings: dict[str, Any] = field(default_factory=dict)
 
     def flavor(self) -> Any:
         return importlib.import_module(self.module)

@@ -54,11 +54,11 @@ CASES = [
         mlflow_save=MLFLOW_SAVE, mlflow_load=MLFLOW_LOAD, pickle_kw={"serialization_format": "cloudpickle"},
         native_predict=_native, bad_dtype=lambda X: X.assign(f0="high"),
         bad_shape=lambda X: X.drop(columns=["f3"]), unsupported=(object(), "lightgbm"),
-        version_key="lgb_version", data_file="model.skops"),
+        version_key="lgb_version", data_file="model.skops", serve_settings={"preload": False}),
     FlavorCase(
         id="lightgbm-booster", module="tureen.flavors.lightgbm", framework="lightgbm", build=_booster,
         section="lightgbm", keys=_KEYS, loader_module="mlflow.lightgbm", requirement="lightgbm",
         mlflow_save="", mlflow_load=MLFLOW_LOAD, native_predict=_native,
         bad_dtype=lambda X: X.assign(f1="x"), bad_shape=lambda X: X.drop(columns=["f0"]),
-        version_key="lgb_version", data_file="model.lgb"),
+        version_key="lgb_version", data_file="model.lgb", serve_settings={"preload": False}),
 ]

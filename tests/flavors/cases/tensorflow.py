@@ -33,6 +33,8 @@ def _module() -> Built:
 
 
 def _native(model, X):
+    if not callable(model) and hasattr(model, "serve"):  # MLflow's exported Keras SavedModel
+        return as_numpy(model.serve(X))
     return as_numpy(model(X))
 
 
@@ -83,11 +85,14 @@ CASES = [
         loader_module="mlflow.keras", requirement="keras", mlflow_save=MLFLOW_SAVE,
         mlflow_load=MLFLOW_LOAD_KERAS, native_predict=_native, bad_dtype=lambda X: X.astype("float64"),
         bad_shape=lambda X: X[:, :3], unsupported=(object(), "keras"), version_key="keras_version",
-        data_file="data/model.keras", rtol=1e-5, marks=[pytest.mark.tensorflow]),
+        data_file="data/model.keras", rtol=1e-5, marks=[pytest.mark.tensorflow],
+        serve_settings={"preload": False}),
     FlavorCase(
         id="tf-module", module="tureen.flavors.tensorflow", framework="tensorflow", build=_module,
         section="tensorflow", keys={"saved_model_dir", "model_type", "code"}, loader_module="mlflow.tensorflow",
         requirement="tensorflow-cpu", mlflow_save="", mlflow_load=MLFLOW_LOAD_MODULE, native_predict=_native,
         bad_dtype=lambda X: X.astype("float64"), bad_shape=lambda X: X[:, :3],
-        data_file="tf2model/saved_model.pb", rtol=1e-5, marks=[pytest.mark.tensorflow]),
+        data_file="tf2model/saved_model.pb", rtol=1e-5, marks=[pytest.mark.tensorflow],
+        # TensorFlow's runtime deadlocks in workers forked from a master that loaded a SavedModel
+        serve_settings={"preload": False}),
 ]
