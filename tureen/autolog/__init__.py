@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import types
 from typing import Any, Callable
 
 from tureen.exceptions import InvalidParameterError
@@ -33,7 +34,6 @@ INTEGRATIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "pytorch": ("tureen.autolog._lightning", ("lightning", "pytorch_lightning"), "pytorch"),
 }
 _UNIVERSAL_HOOKS: dict[str, Callable[[Any], None]] = {}
-_BY_UNIVERSAL: set[str] = set()
 
 
 def _installed(module: str) -> bool:
@@ -88,17 +88,15 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         if disable:
             if any(m in sys.modules for m in modules) or _patch.is_enabled(name):
                 importlib.import_module(impl).autolog(disable=True)
-            _BY_UNIVERSAL.discard(name)
             continue
         if name in excluded:
             continue
-        if _patch.is_enabled(name) and name not in _BY_UNIVERSAL:
+        if _patch.is_enabled(name) and name in _patch._EXPLICIT:
             continue  # configured explicitly with tureen.flavors.<flavor>.autolog(): keep that
         if not any(_installed(m) for m in modules):
             continue
         hook = _make_hook(name, impl, args)
         _UNIVERSAL_HOOKS[name] = hook
-        _BY_UNIVERSAL.add(name)
         for module in modules:
             _patch.when_imported(module, hook)
 
@@ -112,6 +110,20 @@ def _make_hook(name: str, impl: str, args: dict[str, Any]) -> Callable[[Any], No
         done.append(True)
         fn = importlib.import_module(impl).autolog
         accepted = inspect.signature(fn).parameters
-        fn(**{k: v for k, v in args.items() if k in accepted})
+        from tureen.autolog import _patch
+
+        with _patch.universal_call():
+            fn(**{k: v for k, v in args.items() if k in accepted})
 
     return hook
+
+
+class _CallableModule(types.ModuleType):
+    """``tureen.autolog`` is this package once any of its submodules was imported (Python binds submodules as
+    attributes of their parent); calling it still means :func:`autolog`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        autolog(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

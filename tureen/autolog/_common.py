@@ -189,7 +189,7 @@ def _pandas_digest(df: Any) -> str:
     import pandas as pd
 
     trimmed = df.head(_MAX_DIGEST_ROWS)
-    string_cols = trimmed.columns[(df.map(type) == str).all(0)]
+    string_cols = trimmed.columns[(df.map(type) == str).all(axis=0)]
     numeric_cols = trimmed.select_dtypes(include=[np.number]).columns
     trimmed = trimmed[string_cols.union(numeric_cols)]
     return _md5([pd.util.hash_pandas_object(trimmed).values, np.int64(len(df))]

@@ -47,13 +47,32 @@ _CONFIGS: dict[str, dict[str, Any]] = {}
 _LOCK = threading.RLock()
 
 
+_EXPLICIT: set[str] = set()  # integrations configured by their own autolog() rather than tureen.autolog()
+_universal = threading.local()
+
+
 def configure(flavor: str, config: dict[str, Any] | None) -> None:
     """Store an integration's config (enabled), or remove it (``None``: disabled)."""
     with _LOCK:
         if config is None:
             _CONFIGS.pop(flavor, None)
+            _EXPLICIT.discard(flavor)
         else:
             _CONFIGS[flavor] = dict(config)
+            if getattr(_universal, "active", False):
+                _EXPLICIT.discard(flavor)
+            else:
+                _EXPLICIT.add(flavor)
+
+
+@contextlib.contextmanager
+def universal_call() -> Iterator[None]:
+    """Configurations made inside come from ``tureen.autolog()`` (a later call may replace them)."""
+    _universal.active = True
+    try:
+        yield
+    finally:
+        _universal.active = False
 
 
 def is_enabled(flavor: str) -> bool:

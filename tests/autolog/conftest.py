@@ -1,0 +1,68 @@
+"""Fixtures of the autologging tests: fresh tracking state per test, every integration off afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_autolog_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    from tureen.autolog import _patch
+    from tureen.tracking import _config, fluent
+    from tureen.tracking.stores import reset_stores
+
+    monkeypatch.setattr(_config, "_tracking_uri", None)
+    monkeypatch.setattr(_config, "_registry_uri", None)
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID"):
+        monkeypatch.delenv(var, raising=False)
+    fluent._stack().clear()
+    fluent._clients.clear()
+    _patch._WARNED.clear()
+    yield
+    import importlib
+
+    import tureen
+    from tureen.autolog import INTEGRATIONS
+
+    tureen.autolog(disable=True)
+    for name in list(_patch._CONFIGS):
+        importlib.import_module(INTEGRATIONS[name][0]).autolog(disable=True)
+    assert not _patch._PATCHES or all(not v for v in _patch._PATCHES.values())
+    fluent._stack().clear()
+    fluent._clients.clear()
+    reset_stores()
+
+
+@pytest.fixture(scope="session")
+def iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(return_X_y=True, as_frame=True)
+
+
+@pytest.fixture(scope="session")
+def binary():
+    """(X, y) numpy: 120 rows, 5 features, binary labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def runs(experiment_id: str = "0") -> list:
+    import tureen
+
+    return tureen.search_runs([experiment_id], output_format="list")
+
+
+def artifacts(run_id: str) -> list[str]:
+    import tureen
+
+    return sorted(f.path for f in tureen.TrackingClient().list_artifacts(run_id))
