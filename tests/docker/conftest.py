@@ -1,0 +1,133 @@
+"""Fixtures of the container tests: a private Docker engine, a local Python base image, a model registry.
+
+The engine and base image are session-scoped: the first docker test starts ``dockerd`` (installing
+``docker.io`` and ``debootstrap`` with apt if missing) and imports the base image from the cached rootfs
+tarball (debootstrapped on the first run ever); the session's end removes every container and image and
+stops the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _docker_harness as harness  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[harness.Engine]:
+    """A running private ``dockerd``; ``DOCKER_HOST`` points at it for the whole session."""
+    engine = harness.start_engine()
+    old = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    os.environ["DOCKER_HOST"] = engine.host
+    os.environ.pop("DOCKER_CONTEXT", None)
+    try:
+        yield engine
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: harness.Engine) -> str:
+    """The local Debian bookworm + Python 3.11 image (no registry is reachable to pull python:3.11-slim)."""
+    return docker_engine.import_base()
+
+
+def _host_index_settings() -> dict[str, Any]:
+    """http(s) package indexes the host's pip is configured with (file:// ones do not exist in the image)."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
+    out: dict[str, Any] = {"pip_index_url": None, "pip_extra_index_urls": []}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        value = value.strip().strip("'\"")
+        urls = [u for u in value.split() if u.startswith(("http://", "https://"))]
+        if key.endswith(".index-url") and urls:
+            out["pip_index_url"] = urls[0]
+        elif key.endswith(".extra-index-url"):
+            out["pip_extra_index_urls"] += urls
+    return out
+
+
+@pytest.fixture(scope="session")
+def image_options(base_image: str) -> dict[str, Any]:
+    """Options every test build uses: the local base image, the host's extra CA certificates (pip inside
+    the build passes a TLS-intercepting proxy here, as behind many corporate proxies) and its indexes."""
+    return {"base_image": base_image, "extra_ca_certs": [str(p) for p in harness.host_ca_certs()],
+            **_host_index_settings(), "log": None}
+
+
+@pytest.fixture(scope="session")
+def registry_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tracking/registry database of this session (models:/ URIs of the docker tests resolve here)."""
+    root = tmp_path_factory.mktemp("docker-registry")
+    return f"sqlite:///{root / 'tureen.db'}"
+
+
+@contextlib.contextmanager
+def registry_env(registry_uri: str, artifact_root: Path) -> Iterator[None]:
+    """Tracking/registry calls inside this block use the session registry, and leave no global state."""
+    from tureen.tracking import _config, fluent
+    from tureen.tracking.stores import reset_stores
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TUREEN_TRACKING_URI", registry_uri)
+        mp.setenv("TUREEN_ARTIFACT_ROOT", str(artifact_root))
+        for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID", "TUREEN_REGISTRY_URI"):
+            mp.delenv(var, raising=False)
+        mp.setattr(_config, "_tracking_uri", None)
+        mp.setattr(_config, "_registry_uri", None)
+        mp.setattr(fluent, "_active_experiment_id", None)
+        try:
+            yield
+        finally:
+            fluent._stack().clear()
+            fluent._clients.clear()
+            reset_stores()
+
+
+@pytest.fixture(scope="session")
+def in_registry(registry_uri: str, tmp_path_factory: pytest.TempPathFactory):
+    """``with in_registry(): ...`` runs code against the session registry."""
+    artifacts = tmp_path_factory.mktemp("docker-registry-artifacts")
+    return lambda: registry_env(registry_uri, artifacts)
+
+
+@pytest.fixture(scope="session")
+def registered(in_registry):
+    """``registered(name, log_fn) -> "models:/name/<version>"``: ``log_fn(name)`` logs and registers a model
+    (returning its ModelInfo) inside a run of the session registry."""
+
+    def register(name: str, log_fn) -> str:
+        import tureen
+
+        with in_registry():
+            with tureen.start_run():
+                info = log_fn(name)
+        return f"models:/{name}/{info.registered_model_version}"
+
+    return register
+
+
+@pytest.fixture
+def use_registry(registry_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test's models:/ resolution at the session registry."""
+    from tureen.tracking import _config, fluent
+
+    monkeypatch.setenv("TUREEN_TRACKING_URI", registry_uri)
+    monkeypatch.setattr(_config, "_tracking_uri", None)
+    monkeypatch.setattr(_config, "_registry_uri", None)
+    fluent._clients.clear()
+    return registry_uri
