@@ -312,7 +312,7 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     from werkzeug.exceptions import HTTPException
 
     from tureen import __version__
-    from tureen.serving.codecs import encode_json, encode_predictions, loads_json
+    from tureen.serving.codecs import encode_json, loads_json
 
     settings = state.settings
     debug = bool(settings.debug)
@@ -368,20 +368,12 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     def version() -> Any:
         return Response(__version__, status=200, mimetype="text/plain")
 
+    scorer = _Scorer(state)
+
     @app.post("/invocations")
     def invocations() -> Any:
-        if not state.ready:
-            return not_ready()
-        environ = request.environ
-        body = _read_body(environ, limit)
-        content_type = environ.get("CONTENT_TYPE")
-
-        def work() -> bytes:
-            parsed = state.codec.parse(body, content_type)
-            pred = state.predict(parsed.data, parsed.params)
-            return _encode(encode_predictions, pred, unwrap=parsed.unwrap, strict=strict)
-
-        return Response(state.call_with_timeout(work), status=200, mimetype=_JSON)
+        status, body = scorer(request.environ)
+        return Response(body, status=status, mimetype=_JSON)
 
     @app.get("/metadata")
     def metadata() -> Any:
@@ -479,6 +471,56 @@ def _encode(encoder: Callable[..., bytes], value: Any, **kwargs: Any) -> bytes:
         raise ModelPredictionError(f"The model's output cannot be encoded as JSON: {exc}") from exc
 
 
+class _Scorer:
+    """``POST /invocations`` as a plain function of the WSGI environ -> (status, JSON body).
+
+    The hot path: the middleware calls it directly, without Flask's request/response machinery; the Flask
+    view uses it too, so both give the same answers.
+    """
+
+    def __init__(self, state: ServingState) -> None:
+        from tureen.serving.codecs import encode_predictions
+
+        self.state = state
+        self.limit = int(state.settings.max_request_bytes)
+        self.strict = bool(state.settings.strict_json)
+        self.debug = bool(state.settings.debug)
+        self.encode = encode_predictions
+
+    def __call__(self, environ: dict[str, Any]) -> tuple[int, bytes]:
+        state = self.state
+        try:
+            if not state.ready:
+                message = (f"The model failed to load: {state.load_error}" if state.load_error
+                           else "The model is still loading; retry when /ready is 200")
+                raise TureenError(message, error_code="TEMPORARILY_UNAVAILABLE", http_status=503)
+            body = _read_body(environ, self.limit)
+            content_type = environ.get("CONTENT_TYPE")
+
+            def work() -> bytes:
+                parsed = state.codec.parse(body, content_type)
+                pred = state.predict(parsed.data, parsed.params)
+                return _encode(self.encode, pred, unwrap=parsed.unwrap, strict=self.strict)
+
+            return 200, state.call_with_timeout(work)
+        except TureenError as exc:
+            err = exc.to_json()
+            if not self.debug:
+                err.pop("stack_trace", None)
+            return exc.http_status, json.dumps(err).encode()
+        except Exception as exc:  # noqa: BLE001 - never a stack trace unless debug
+            _log.exception("unexpected error in /invocations")
+            err = {"error_code": "INTERNAL_ERROR", "message": f"Internal server error: {type(exc).__name__}: {exc}"}
+            if self.debug:
+                err["stack_trace"] = traceback.format_exc()
+            return 500, json.dumps(err).encode()
+
+
+_REASONS = {200: "OK", 400: "BAD REQUEST", 404: "NOT FOUND", 413: "REQUEST ENTITY TOO LARGE",
+            415: "UNSUPPORTED MEDIA TYPE", 500: "INTERNAL SERVER ERROR", 503: "SERVICE UNAVAILABLE",
+            504: "GATEWAY TIMEOUT", 403: "FORBIDDEN"}
+
+
 # --------------------------------------------------------------------------------------------------
 # timing, metrics and the access log, around the whole app
 
@@ -494,6 +536,7 @@ class _Instrumented:
         self.metrics = metrics
         self.label = endpoint_label
         self.access_log = bool(state.settings.access_log)
+        self.scorer = _Scorer(state)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         start = time.perf_counter()
@@ -506,7 +549,13 @@ class _Instrumented:
 
         self.metrics.enter()
         try:
-            result = self.app(environ, capture)
+            if environ.get("PATH_INFO") == "/invocations" and environ.get("REQUEST_METHOD") == "POST":
+                code, body = self.scorer(environ)
+                result = [body]
+                capture(f"{code} {_REASONS.get(code, 'ERROR')}",
+                        [("Content-Type", _JSON), ("Content-Length", str(len(body)))])
+            else:
+                result = self.app(environ, capture)
         finally:
             self.metrics.leave()
         elapsed = time.perf_counter() - start

@@ -365,6 +365,9 @@ class ScoringCodec:
                         and next(iter(types)) in (DataType.double, DataType.float, DataType.long,
                                                   DataType.integer)):
                     self._uniform = ([s.name for s in input_schema.inputs], next(iter(types)).to_numpy())
+                    import pandas as pd
+
+                    self._uniform_index = pd.Index(self._uniform[0])  # built once, shared by every request
 
     # -- entry point ------------------------------------------------------------------------------
     def parse(self, body: bytes, content_type: str | None) -> ParsedRequest:
@@ -486,7 +489,7 @@ class ScoringCodec:
             return None  # let the per-column path decide (and name the column)
         if arr.dtype != target:
             arr = arr.astype(target)
-        return pd.DataFrame(arr, columns=names, copy=False)
+        return pd.DataFrame(arr, columns=self._uniform_index, copy=False)
 
     def _frame(self, columns: dict[Any, list[Any]], names: list[Any], index: Any, conv: _Conv,
                nrows: int) -> Any:
