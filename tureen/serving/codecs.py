@@ -101,8 +101,37 @@ def _check_content_type(header: str | None) -> str:
     return mime
 
 
+_ORJSON: Any = False  # the orjson module once looked up, or None when it is not installed
+
+
+def _orjson() -> Any:
+    global _ORJSON
+    if _ORJSON is False:
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - orjson is a dependency, but the stdlib path still works
+            orjson = None
+        _ORJSON = orjson
+    return _ORJSON
+
+
 def loads_json(body: bytes) -> Any:
-    """Parse a JSON request body, or raise a 400 naming the problem (never echoing the whole body)."""
+    """Parse a JSON request body, or raise a 400 naming the problem (never echoing the whole body).
+
+    orjson parses 5-7x faster than the standard library; what it refuses (``NaN`` and ``Infinity`` tokens,
+    which MLflow's clients send, integers beyond 64 bits, invalid documents) goes to the standard library,
+    which accepts the former and words the error for the rest.
+
+    Example:
+        >>> loads_json(b'{"inputs": [NaN]}')["inputs"][0] != 0
+        True
+    """
+    fast = _orjson()
+    if fast is not None and isinstance(body, (bytes, bytearray)):
+        try:
+            return fast.loads(body)
+        except fast.JSONDecodeError:
+            pass
     try:
         return json.loads(body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body)
     except UnicodeDecodeError as exc:
@@ -368,6 +397,9 @@ class ScoringCodec:
                     import pandas as pd
 
                     self._uniform_index = pd.Index(self._uniform[0])  # built once, shared by every request
+                    import operator
+
+                    self._pick_row = operator.itemgetter(*self._uniform[0])
 
     # -- entry point ------------------------------------------------------------------------------
     def parse(self, body: bytes, content_type: str | None) -> ParsedRequest:
@@ -596,7 +628,8 @@ class ScoringCodec:
                 n = len(names)
                 try:
                     if all(len(r) == n for r in value):
-                        rows = [[r[c] for c in names] for r in value]
+                        pick = self._pick_row  # itemgetter: each record's values in the schema's order
+                        rows = [pick(r) for r in value] if n > 1 else [[pick(r)] for r in value]
                         fast = self._uniform_block(rows, names, conv)
                         if fast is not None:
                             return fast
