@@ -67,7 +67,8 @@ def serve_in_background(model_uri: str | os.PathLike[str], *, python: str | None
 
     Args:
         model_uri: any model URI or path.
-        python: the interpreter to run (default: this one).
+        python: the interpreter to run (default: this one, with this process's ``sys.path`` so that model
+            classes defined in test modules can be unpickled by the server).
         startup_timeout: seconds to wait for the server to listen and be ready.
         wait_ready: wait for ``/ready`` 200 (False: return as soon as the server listens).
         env: extra environment variables for the server process.
@@ -84,6 +85,12 @@ def serve_in_background(model_uri: str | os.PathLike[str], *, python: str | None
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     child_env.update({ENV_PREFIX + k.upper(): _env_value(v) for k, v in settings.items() if v is not None})
     child_env["PYTHONUNBUFFERED"] = "1"
+    if python is None:
+        # the server unpickles models whose classes live in test modules: let it import what the tests import
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        if child_env.get("PYTHONPATH"):
+            paths.append(child_env["PYTHONPATH"])
+        child_env["PYTHONPATH"] = os.pathsep.join(paths)
     child_env.update(env or {})
     tmp = Path(tempfile.mkdtemp(prefix="tureen-serve-"))
     out_path, err_path = tmp / "stdout.log", tmp / "stderr.log"
