@@ -330,10 +330,9 @@ def _check_tensor(arr: Any, spec: TensorSpec, label: str, problems: list[str]) -
 
 
 def _enforce_tensor_schema(data: Any, schema: Schema, problems: list[str]) -> Any:
-    import pandas as pd
-
     specs: list[TensorSpec] = schema.inputs  # type: ignore[assignment]
-    if isinstance(data, pd.DataFrame):
+    # checked by name: importing pandas here would cost ~0.5-2 s on the first ndarray predict of a process
+    if type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas"):
         if schema.has_input_names() and len(specs) > 1 or (len(specs) == 1 and specs[0].name in data.columns):
             out = {}
             for spec in specs:
