@@ -12,6 +12,8 @@ _EXTRAS = {
     "sklearn": ("scikit-learn", "sklearn"),
     "skops": ("skops", "sklearn"),
     "torch": ("torch", "pytorch"),
+    "lightning": ("lightning", "pytorch"),
+    "pytorch_lightning": ("pytorch-lightning", "pytorch"),
     "tensorflow": ("tensorflow-cpu", "tensorflow"),
     "keras": ("keras", "tensorflow"),
     "xgboost": ("xgboost-cpu", "xgboost"),
