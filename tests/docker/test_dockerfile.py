@@ -239,3 +239,23 @@ def test_cli_generate_dockerfile_and_typed_errors(saved_sklearn: Path, tmp_path:
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error (INVALID_PARAMETER_VALUE): Invalid image name 'Not A Name'")
     assert "Traceback" not in proc.stderr
+
+
+def test_build_failure_summary_names_the_step_and_quotes_pip() -> None:
+    from tureen.docker._engine import _summarize_failure
+
+    log = ["Step 9/19 : COPY requirements/ /opt/tureen/requirements/", " ---> 1c2d",
+           "Step 10/19 : RUN python -m pip install -r /opt/tureen/requirements/requirements.txt",
+           " ---> Running in 5e6f", "Collecting churn-features==2.1",
+           "ERROR: Could not find a version that satisfies the requirement churn-features==2.1 (from versions: none)",
+           "ERROR: No matching distribution found for churn-features==2.1",
+           "The command '/bin/sh -c python -m pip install -r /opt/tureen/requirements/requirements.txt' returned a "
+           "non-zero code: 1"]
+    text = _summarize_failure(log, 1)
+    assert text.startswith("docker build failed at step 10/19 (RUN python -m pip install -r "
+                           "/opt/tureen/requirements/requirements.txt):\nERROR: Could not find a version")
+    assert "No matching distribution found for churn-features==2.1" in text and "--pip-index-url" in text
+    tls = _summarize_failure(log[:4] + ["WARNING: Retrying ... SSLError(SSLCertVerificationError(1, "
+                                        "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed'))",
+                                        "ERROR: No matching distribution found for numpy==2.4.6"], 1)
+    assert "--extra-ca-cert" in tls

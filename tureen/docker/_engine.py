@@ -163,6 +163,7 @@ def check_base_image(image: str, *, platform: str | None = None, timeout: float 
 
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the classic builder colours a step's stderr
 
 
 def _summarize_failure(lines: list[str], returncode: int) -> str:
@@ -218,7 +219,7 @@ def build(context: str | os.PathLike[str], name: str, *, build_args: Mapping[str
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")
-            lines.append(line)
+            lines.append(_ANSI.sub("", line))
             if log is not None:
                 log(line)
         returncode = proc.wait()
