@@ -45,6 +45,25 @@ def test_sklearn_columns_by_name_match_local_predictions(spark, iris, iris_lr, s
     np.testing.assert_array_equal(out["pred"].to_numpy(), expected)
 
 
+def test_registry_uri_resolves_on_the_driver_only(spark, iris, iris_lr):
+    """models:/name/Production: resolved on the driver; the executors only see the shipped files."""
+    import tureen
+    from tureen import flavors
+
+    X, _ = iris
+    tureen.set_experiment("spark-udf")
+    with tureen.start_run():
+        info = flavors.sklearn.log_model(iris_lr, name="model", input_example=X[:3],
+                                         registered_model_name="iris-spark")
+    tureen.TrackingClient().transition_model_version_stage("iris-spark", info.registered_model_version,
+                                                           "Production")
+    predict = spark_udf(spark, "models:/iris-spark/Production", result_type="long")
+    out = _iris_df(spark, iris).withColumn("pred", predict(*X.columns)).toPandas().sort_values("id")
+    np.testing.assert_array_equal(out["pred"].to_numpy(), iris_lr.predict(X))
+    with pytest.raises(ResourceNotFoundError):
+        spark_udf(spark, "models:/iris-spark/Staging")
+
+
 def test_no_arguments_means_the_signature_columns(spark, iris, iris_lr, sk_named):
     X, _ = iris
     predict = spark_udf(spark, sk_named, result_type="double")
