@@ -106,6 +106,9 @@ def serve_in_background(model_uri: str | os.PathLike[str], *, python: str | None
         server.stderr_path = err_path
         if wait_ready:
             _wait_ready(proc, url, err_path, startup_timeout)
+            deadline = time.monotonic() + startup_timeout  # every worker forked, not only the first
+            while len(server.worker_pids()) < int(settings.get("workers", 1)) and time.monotonic() < deadline:
+                time.sleep(0.05)
         yield server
     finally:
         _stop(proc)
