@@ -110,6 +110,8 @@ def test_cli_serve_prints_the_url_and_bad_uris_fail_in_one_line(tmp_path, shapes
         line = proc.stdout.readline()
         assert line.startswith(f"tureen: serving {shapes_model} at http://127.0.0.1:")
         url = line.rsplit(" at ", 1)[1].strip()
+        hint = proc.stdout.readline()  # a ready-to-paste curl scoring the model's own example
+        assert hint.startswith(f"try: curl -s {url}/invocations -H 'Content-Type: application/json' -d ")
         deadline = time.monotonic() + 60
         while requests.get(f"{url}/ready", timeout=10).status_code != 200:
             assert time.monotonic() < deadline

@@ -87,10 +87,15 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
         if announced["done"]:
             return
         announced["done"] = True
+        urls = []
         for lst in server.LISTENERS:
             host, port = lst.sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            print(READY_LINE.format(uri=model_uri, url=f"http://{shown}:{port}"), flush=True)
+            urls.append(f"http://{shown}:{port}")
+            print(READY_LINE.format(uri=model_uri, url=urls[-1]), flush=True)
+        example = _curl_example(path, urls[0]) if urls else None
+        if example:
+            print(f"try: {example}", flush=True)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -107,6 +112,22 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
                               load_in_background=not settings.preload, model_uri=str(model_uri))
 
     _Server().run()
+
+
+def _curl_example(model_dir: Any, url: str) -> str | None:
+    """A ready-to-paste curl command scoring the model's own serving example (when it is short)."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    file = Path(model_dir) / "serving_input_example.json"
+    try:
+        body = json.dumps(json.loads(file.read_text(encoding="utf-8")), separators=(",", ":"))
+    except (OSError, ValueError):
+        return None
+    if len(body) > 400:
+        return None
+    return (f"curl -s {url}/invocations -H 'Content-Type: application/json' -d {shlex.quote(body)}")
 
 
 def main(argv: list[str] | None = None) -> None:
