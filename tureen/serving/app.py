@@ -140,11 +140,12 @@ class ServingState:
                 signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
-                return fn()
-            except _Timeout:
+                try:
+                    return fn()
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except _Timeout:  # also when the alarm lands while disarming
                 raise self._timeout_error() from None
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
         # a worker thread: run in a helper thread and stop waiting at the deadline
         import concurrent.futures
 
@@ -503,6 +504,9 @@ class _Scorer:
                 return _encode(self.encode, pred, unwrap=parsed.unwrap, strict=self.strict)
 
             return 200, state.call_with_timeout(work)
+        except _Timeout:  # an alarm that fired just as the deadline was being disarmed
+            exc = state._timeout_error()
+            return exc.http_status, json.dumps(exc.to_json()).encode()
         except TureenError as exc:
             err = exc.to_json()
             if not self.debug:
