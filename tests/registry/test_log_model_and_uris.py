@@ -183,3 +183,22 @@ def test_unresolvable_uris_say_what_exists(client):
         with pytest.raises(ResourceNotFoundError) as err:
             resolve_model_uri(uri)
         assert message in str(err.value), uri
+
+
+def test_registry_in_its_own_database(client, tmp_path, monkeypatch):
+    """TUREEN_REGISTRY_URI pointing elsewhere: versions live there, files and logged models stay in tracking."""
+    registry_uri = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.setenv("TUREEN_REGISTRY_URI", registry_uri)
+    with tureen.start_run() as run:
+        info = log_model("custom", _save_minimal, name="model", registered_model_name="sep")
+    from tureen.tracking import TrackingClient
+
+    registry_only = TrackingClient(registry_uri)
+    assert registry_only.get_model_version("sep", "1").model_id == info.model_id
+    assert client.search_registered_models() == []  # nothing registered in the tracking database
+    both = TrackingClient()
+    assert both.registry_uri == registry_uri and both.tracking_uri == client.tracking_uri
+    assert both.get_model_version("sep", "1").run_id == run.info.run_id
+    assert resolve_model_uri("models:/sep/1") == resolve_model_uri(info.model_uri)
+    tureen.register_model(f"runs:/{run.info.run_id}/model", "sep")
+    assert resolve_model_uri("models:/sep/2") == resolve_model_uri(info.model_uri)

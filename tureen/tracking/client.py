@@ -348,7 +348,19 @@ class TrackingClient:
                              description: str | None = None, await_creation_for: int = 300,
                              model_id: str | None = None) -> Any:
         """Add a version to a registered model; it starts in stage ``None`` with status ``READY``."""
-        return self._registry.create_model_version(name, source, run_id, tags, run_link, description, model_id)
+        storage = None
+        if self._registry is not self._store and isinstance(source, str):
+            # the run or logged model behind the source lives in the tracking database, not the registry's
+            if source.startswith("models:/m-") and "/" not in source[len("models:/"):].strip("/"):
+                lm = self.get_logged_model(source[len("models:/"):].strip("/"))
+                storage, model_id = lm.artifact_location, lm.model_id
+                run_id = run_id or lm.source_run_id
+            elif source.startswith("runs:/"):
+                rid, _, path = source[len("runs:/"):].partition("/")
+                root = self.get_run(rid).info.artifact_uri.rstrip("/")
+                storage = f"{root}/{path}" if path else root
+        return self._registry.create_model_version(name, source, run_id, tags, run_link, description, model_id,
+                                                   storage_location=storage)
 
     def get_model_version(self, name: str, version: str | int) -> Any:
         return self._registry.get_model_version(name, version)

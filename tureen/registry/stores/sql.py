@@ -248,16 +248,27 @@ class RegistrySqlMixin:
 
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
                              tags: dict[str, Any] | None = None, run_link: str | None = None,
-                             description: str | None = None, model_id: str | None = None) -> ModelVersion:
+                             description: str | None = None, model_id: str | None = None,
+                             storage_location: str | None = None) -> ModelVersion:
+        """Add version ``next_version`` of ``name``.
+
+        ``storage_location`` (where the files are) is derived from ``source`` when the source's run or logged
+        model lives in this database; a client whose tracking store is another database passes it.
+        """
         v.validate_model_name(name)
         self._check_source(source)
+        if storage_location is not None:
+            self._check_source(storage_location)
         if run_id is not None:
             v.validate_run_id(run_id)
         tag_items = [v.validate_registry_tag(k, val) for k, val in (tags or {}).items()]
         now = now_ms()
         with self._write() as conn:
             rm = self._rm_row(conn, name, lock=True)
-            storage, model_id = self._storage_location(conn, source, model_id)
+            if storage_location is None:
+                storage, model_id = self._storage_location(conn, source, model_id)
+            else:
+                storage = storage_location
             if run_id is None and model_id is not None:
                 run_id = conn.execute(select(s.logged_models.c.source_run_id)
                                       .where(s.logged_models.c.model_id == model_id)).scalar()
