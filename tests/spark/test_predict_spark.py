@@ -118,3 +118,17 @@ def test_no_java_says_what_to_install(files, tmp_path, sk_named):
     assert not (tmp_path / "out.parquet").exists()
 
 
+
+
+@pytest.mark.slow
+def test_the_cli_starts_and_stops_its_own_session(files, tmp_path, iris, iris_lr, sk_named):
+    """``tureen predict --spark local[1]`` in a fresh process: a second JVM, so marked slow."""
+    X, _ = iris
+    out = tmp_path / "cli.parquet"
+    res = subprocess.run([sys.executable, "-m", "tureen.cli", "predict", "--spark", "local[1]", "-m", str(sk_named),
+                          "-i", str(files / "iris.parquet"), "-o", str(out), "--result-type", "long"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"{len(X)} rows" in res.stderr
+    got = pd.read_parquet(out).sort_values("id")
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), iris_lr.predict(X))
