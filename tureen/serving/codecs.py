@@ -573,6 +573,12 @@ class ScoringCodec:
         if self.schema is None or df.shape[1] == 0:
             return df
         names = list(df.columns)
+        if self._uniform is not None and names == self._uniform[0]:
+            target = self._uniform[1]
+            if all(dt == target for dt in df.dtypes.tolist()):  # nothing to convert: one 2-D block
+                import pandas as pd
+
+                return pd.DataFrame(df.to_numpy(), columns=self._uniform_index, index=df.index, copy=False)
         changed = {}
         for name in names:
             spec = self._spec_for(name, len(names), names)
@@ -584,7 +590,7 @@ class ScoringCodec:
             else:
                 values = col.to_numpy()
             new = self._convert_existing(values, spec, f"column {name!r}", conv)
-            if new is not None:
+            if new is not None and new is not values:
                 changed[name] = new
         if conv.problems:
             return None
@@ -592,6 +598,13 @@ class ScoringCodec:
             df = df.copy()
             for name, values in changed.items():
                 df[name] = _series_values(values)
+        if self._uniform is not None and names == self._uniform[0] and df.shape[1] > 1:
+            # one 2-D block instead of one block per column: estimators read it without re-stacking
+            target = self._uniform[1]
+            if all(dt == target for dt in df.dtypes.tolist()):
+                import pandas as pd
+
+                df = pd.DataFrame(df.to_numpy(), columns=self._uniform_index, index=df.index, copy=False)
         return df
 
     def _convert_existing(self, values: Any, spec: Any, label: str, conv: _Conv) -> Any:
@@ -736,7 +749,6 @@ class ScoringCodec:
 
         import pandas as pd
 
-        text = _csv_text(body)
         dtypes = {}
         if self.schema is not None and self.schema.has_input_names() and not self.schema.is_tensor_spec():
             from tureen.models.signature import DataType
@@ -745,7 +757,10 @@ class ScoringCodec:
                 if s.type in (DataType.string, DataType.binary):
                     dtypes[s.name] = object  # keep "007" a string; other columns are inferred, then checked
         try:
-            df = pd.read_csv(io.StringIO(text), dtype=dtypes or None)
+            df = pd.read_csv(io.BytesIO(body), dtype=dtypes or None, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequestError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string: "
+                                  f"{exc.reason} at byte {exc.start}") from None
         except Exception as exc:  # noqa: BLE001 - pandas raises many parser errors
             raise BadRequestError("Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
                                   f"CSV-formatted Pandas DataFrame produced using `pandas.DataFrame.to_csv()`. "
@@ -754,7 +769,6 @@ class ScoringCodec:
         df = self._coerce_frame(df, conv)
         conv.raise_if_any()
         return df
-
 
     def _parse_parquet(self, body: bytes) -> Any:
         import io
@@ -798,16 +812,6 @@ def _series_values(values: Any) -> Any:
     if isinstance(values, np.ndarray) and values.ndim > 1:
         return list(values)  # a column of arrays (tensor-valued cells)
     return values
-
-
-def _csv_text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequestError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string: {exc.reason} "
-                              f"at byte {exc.start}") from None
-
-
 
 
 # --------------------------------------------------------------------------------------------------
