@@ -184,20 +184,24 @@ def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds:
     return {"requests": total, "errors": bad, "rps": rps, "p99_ms": float(p99.group(1)) * scale}
 
 
-def measure(server: Server, scenarios: list[tuple[str, str, str, int]], data: Path, seconds: float,
-            tmp: Path) -> dict:
-    results: dict = {"ready_s": server.ready_s}
-    wrk(server.url, data / "split1.body", "application/json", 1, 2, tmp)  # warm up
+def measure_pair(servers: dict[str, Server], scenarios: list[tuple[str, str, str, int]], data: Path,
+                 seconds: float, tmp: Path) -> dict:
+    """Each scenario runs against every server back to back, so both see the same machine load."""
+    results: dict = {name: {"ready_s": s.ready_s} for name, s in servers.items()}
+    for s in servers.values():
+        wrk(s.url, data / "split1.body", "application/json", 1, 2, tmp)  # warm up
     for key, body, ctype, conns in scenarios:
-        pids = server.pids()
-        before = cpu_seconds(pids)
-        r = wrk(server.url, data / f"{body}.body", ctype, conns, seconds, tmp)
-        r["cpu_ms_per_request"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
-        results[key] = r
-        if r["errors"]:
-            print(f"  warning: {server.name} {key}: {r['errors']} non-2xx answers", file=sys.stderr)
-    results["rss_mib"], results["pss_mib"] = memory_mib(server.pids())
-    results["processes"] = len(server.pids())
+        for name, server in servers.items():
+            pids = server.pids()
+            before = cpu_seconds(pids)
+            r = wrk(server.url, data / f"{body}.body", ctype, conns, seconds, tmp)
+            r["cpu_ms_per_request"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
+            results[name][key] = r
+            if r["errors"]:
+                print(f"  warning: {name} {key}: {r['errors']} non-2xx answers", file=sys.stderr)
+    for name, server in servers.items():
+        results[name]["rss_mib"], results[name]["pss_mib"] = memory_mib(server.pids())
+        results[name]["processes"] = len(server.pids())
     return results
 
 
@@ -228,28 +232,25 @@ def main() -> None:
     inproc_t = run_json(tpy, INPROC, str(model), str(tmp / "row.pkl"), "tureen")["cpu_ms"]
     inproc_m = run_json(mpy, INPROC, str(model), str(tmp / "row.pkl"), "mlflow")["cpu_ms"]
 
-    results = {}
     env = clean_env()
-    port = free_port()
     tbin = str(Path(tpy).parent)
-    server = Server("tureen", [f"{tbin}/tureen", "serve", str(model), "--port", str(port), "--workers",
-                               str(args.workers), "--threads", str(args.threads)],
-                    env, "/ready", port, tmp / "tureen.log")
-    try:
-        results["tureen"] = measure(server, scenarios, tmp, args.duration, tmp)
-    finally:
-        server.stop()
-    menv = dict(env)
     mbin = str(Path(mpy).parent)
+    menv = dict(env)
     menv["PATH"] = mbin + os.pathsep + menv.get("PATH", "")
-    port = free_port()
-    server = Server("mlflow", [f"{mbin}/mlflow", "models", "serve", "-m", str(model), "--env-manager", "local",
-                               "-p", str(port), "--host", "127.0.0.1", "-w", str(args.workers)],
-                    menv, "/ping", port, tmp / "mlflow.log")
+    servers: dict[str, Server] = {}
     try:
-        results["mlflow"] = measure(server, scenarios, tmp, args.duration, tmp)
+        port = free_port()
+        servers["tureen"] = Server("tureen", [f"{tbin}/tureen", "serve", str(model), "--port", str(port),
+                                              "--workers", str(args.workers), "--threads", str(args.threads)],
+                                   env, "/ready", port, tmp / "tureen.log")
+        port = free_port()
+        servers["mlflow"] = Server("mlflow", [f"{mbin}/mlflow", "models", "serve", "-m", str(model), "--env-manager",
+                                              "local", "-p", str(port), "--host", "127.0.0.1", "-w",
+                                              str(args.workers)], menv, "/ping", port, tmp / "mlflow.log")
+        results = measure_pair(servers, scenarios, tmp, args.duration, tmp)
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     results["inproc_predict_ms"] = {"tureen": inproc_t, "mlflow": inproc_m}
 
     t, m = results["tureen"], results["mlflow"]
