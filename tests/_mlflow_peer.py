@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"))
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
-REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm"]
+REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu"]
 
 
 def _stamp() -> str:

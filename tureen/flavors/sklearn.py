@@ -221,6 +221,11 @@ def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:
 
 
 def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> Any:
+    import sklearn
+
+    from tureen.flavors._base import warn_version_mismatch
+
+    warn_version_mismatch("scikit-learn", conf.get("sklearn_version"), sklearn.__version__)
     file = resolve_data_file(root, conf.get("pickled_model"), "sklearn model")
     return _read(file, conf.get("serialization_format") or "pickle", conf.get("skops_trusted_types"),
                  allow_pickle)
@@ -255,11 +260,22 @@ class _SklearnPyfunc:
     def __getattr__(self, name: str) -> Any:
         if name in PREDICT_FNS:
             method = getattr(self.sklearn_model, name)
-            return lambda data, params=None: method(data)
+            return lambda data, params=None: _typed_input_errors(method, data)
         raise AttributeError(name)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.sklearn_model.predict(data)
+        return _typed_input_errors(self.sklearn_model.predict, data)
+
+
+def _typed_input_errors(method: Any, data: Any) -> Any:
+    """scikit-learn reports unfit input (wrong feature count or names, unparsable values) as ValueError or
+    TypeError; for a model without a signature that is the only check, so make it the typed schema error."""
+    try:
+        return method(data)
+    except (ValueError, TypeError) as exc:
+        from tureen.exceptions import SchemaEnforcementError
+
+        raise SchemaEnforcementError(f"The input does not fit the sklearn model: {exc}", [str(exc)]) from None
 
 
 def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _SklearnPyfunc:

@@ -39,8 +39,5 @@ CASES = [
         mlflow_load=MLFLOW_LOAD, pickle_kw={"serialization_format": "cloudpickle"},
         native_predict=lambda m, X: as_numpy(m.predict(X)), bad_dtype=lambda X: X.assign(f0="high"),
         bad_shape=lambda X: X.drop(columns=["f3"]), unsupported=(object(), "PythonModel"),
-        # sklearn's load_model does not warn on a scikit-learn version mismatch yet (reported to the lead)
-        version_key=None, data_file="model.skops",
-        # the sklearn flavor passes scikit-learn's ValueError through when the model has no signature
-        typed_framework_errors=False),
+        version_key="sklearn_version", data_file="model.skops"),
 ]
