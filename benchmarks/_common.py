@@ -36,6 +36,23 @@ def lean_tureen_python(extra: str = "sklearn") -> str:
     return str(py)
 
 
+LEAN_MLFLOW_VENV = ROOT / ".cache" / "bench-mlflow-venv"
+
+
+def lean_mlflow_python() -> str:
+    """MLflow 3.17.2 with only scikit-learn and skops beside it: the same footing as ``lean_tureen_python``
+    (the interop venv also holds torch and tensorflow, which would slow MLflow's imports unfairly)."""
+    py = LEAN_MLFLOW_VENV / "bin" / "python"
+    stamp = LEAN_MLFLOW_VENV / ".stamp"
+    reqs = ["mlflow==3.17.2", "scikit-learn", "skops"]
+    if not (py.exists() and stamp.exists() and stamp.read_text() == " ".join(reqs)):
+        if not py.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(LEAN_MLFLOW_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs], check=True)
+        stamp.write_text(" ".join(reqs))
+    return str(py)
+
+
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TUREEN_", "MLFLOW_", "PYTHONPATH"))}
     env["PYTHONWARNINGS"] = "ignore"

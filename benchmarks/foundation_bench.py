@@ -4,8 +4,8 @@ One command, tureen beside MLflow 3.x measured in the same run:
 
     .venv/bin/python benchmarks/foundation_bench.py
 
-tureen runs in a lean venv (tureen[sklearn]) and MLflow in its own venv, both with the same scikit-learn and
-skops; the model is a scaled LogisticRegression pipeline on sklearn's breast_cancer data.
+tureen runs in a lean venv (tureen[sklearn]) and MLflow in a lean venv of its own (mlflow, scikit-learn,
+skops), so neither pays for unrelated frameworks; the model is a scaled LogisticRegression pipeline on sklearn's breast_cancer data.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import lean_tureen_python, mlflow_python, run_json, table, wall  # noqa: E402
+from _common import lean_mlflow_python, lean_tureen_python, run_json, table, wall  # noqa: E402
 
 FIT = """
 import warnings; warnings.filterwarnings("ignore")
@@ -62,7 +62,7 @@ print(json.dumps({{"raw": best(lambda: clf.predict(row)), "pyfunc": best(lambda:
 
 
 def main() -> None:
-    tur, mlf = lean_tureen_python(), mlflow_python()
+    tur, mlf = lean_tureen_python(), lean_mlflow_python()
     work = Path(tempfile.mkdtemp(prefix="tureen-bench-"))
     try:
         rows = []
