@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,9 +134,12 @@ def _session(master: str) -> tuple[Any, bool]:
                    .config("spark.ui.enabled", "false")
                    .config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1"))
+        # pyspark's Python side reads PYSPARK_PYTHON, not only the conf, for the workers it starts
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    # a failed job is reported once, as the model's error; Spark's own log would repeat its stack traces
+    spark.sparkContext.setLogLevel("FATAL")
     return spark, True
 
 
@@ -263,9 +267,21 @@ def run_spark_predict(master: str, model_uri: str, input_path: str, output_path:
         if not columns:
             raise InvalidParameterError("columns, when given, must name at least one column")
 
-    from tureen.pyfunc.spark import _require_pyspark, spark_udf
+    from tureen.pyfunc.spark import _require_pyspark
 
     _require_pyspark("tureen predict --spark")
+    with warnings.catch_warnings():
+        # pyspark 4.x warns on every pandas UDF that it does not fully support pandas 3; not the user's concern
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        return _run(master, model_uri, input_path, output_path, in_fmt, out_fmt, local_out, result_type, columns,
+                    progress, params, prediction_column, allow_pickle)
+
+
+def _run(master: str, model_uri: str, input_path: str, output_path: str, in_fmt: str, out_fmt: str,
+         local_out: bool, result_type: str, columns: list[str] | None, progress: bool,
+         params: dict[str, Any] | None, prediction_column: str, allow_pickle: bool | None) -> int:
+    from tureen.pyfunc.spark import spark_udf
+
     spark, created = _session(master)
     tmp_out: Path | None = None
     try:
