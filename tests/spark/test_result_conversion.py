@@ -85,3 +85,11 @@ def test_wrong_number_of_predictions():
         _to_result(np.zeros(2), scalar("double"), 3)
     with pytest.raises(ModelPredictionError, match="returned None"):
         _to_result(None, scalar("double"), 3)
+
+
+def test_timestamps_and_dates():
+    stamps = pd.Series(pd.to_datetime(["2024-01-02 03:04:05", "2024-06-30 23:00:00"]))
+    assert _to_result(stamps, scalar("timestamp"), 2).tolist() == stamps.tolist()
+    assert [str(d) for d in _to_result(stamps, scalar("date"), 2)] == ["2024-01-02", "2024-06-30"]
+    with pytest.raises(InvalidParameterError, match="not dates or timestamps"):
+        _to_result(np.array([1.0, 2.0]), scalar("timestamp"), 2)

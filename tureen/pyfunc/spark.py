@@ -252,9 +252,8 @@ def _convert_scalar(values: Any, t: str, rt: _ResultType, where: str = "") -> An
     if t in ("timestamp", "date"):
         import datetime as dt
 
-        if kind == "M":
-            out = s.dt.tz_localize(None) if getattr(dtype, "tz", None) is not None else s
-            return out.dt.date if t == "date" else out
+        if kind == "M":  # tz-aware values stay aware: pyspark converts them to UTC itself
+            return s.dt.date if t == "date" else s
         if kind == "O" and all(isinstance(v, (dt.date, np.datetime64)) for v in s.dropna().tolist()):
             out = pd.to_datetime(s)
             return out.dt.date if t == "date" else out
