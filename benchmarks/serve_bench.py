@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, clean_env, lean_tureen_python, mlflow_python, run_json  # noqa: E402
+from _common import clean_env, lean_tureen_python, mlflow_python, run_json  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")

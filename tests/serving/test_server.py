@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 
-import pytest
 import requests
 
 from _serving_support import post_json
