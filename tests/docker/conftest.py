@@ -131,3 +131,25 @@ def use_registry(registry_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr(_config, "_registry_uri", None)
     fluent._clients.clear()
     return registry_uri
+
+
+@pytest.fixture(scope="session")
+def churn_v1(registered, sk_pipeline, breast_cancer) -> str:
+    """The breast-cancer pipeline registered as ``models:/docker-churn/1``."""
+    from tureen import flavors
+
+    X, _ = breast_cancer
+    return registered("docker-churn", lambda name: flavors.sklearn.log_model(
+        sk_pipeline, name="model", input_example=X[:3], registered_model_name=name))
+
+
+@pytest.fixture(scope="session")
+def churn_image(docker_engine, image_options, in_registry, churn_v1) -> Iterator[tuple[Any, list[str]]]:
+    """``(BuildResult, build log lines)`` of the sklearn image, built once; later builds reuse its layers."""
+    from tureen.docker import build_image
+
+    logs: list[str] = []
+    with in_registry():
+        result = build_image(churn_v1, "tureen-test/churn:1", **{**image_options, "log": logs.append})
+    yield result, logs
+    docker_engine.remove_images(result.name)

@@ -85,24 +85,6 @@ def _wait_healthy(engine: harness.Engine, cid: str, timeout: float = 60) -> str:
 
 
 @pytest.fixture(scope="session")
-def churn_v1(registered, sk_pipeline, breast_cancer) -> str:
-    from tureen import flavors
-
-    X, _ = breast_cancer
-    return registered("docker-churn", lambda name: flavors.sklearn.log_model(
-        sk_pipeline, name="model", input_example=X[:3], registered_model_name=name))
-
-
-@pytest.fixture(scope="session")
-def churn_image(docker_engine, image_options, in_registry, churn_v1) -> Iterator[tuple[Any, list[str]]]:
-    logs: list[str] = []
-    with in_registry():
-        result = build_image(churn_v1, "tureen-test/churn:1", **{**image_options, "log": logs.append})
-    yield result, logs
-    docker_engine.remove_images(result.name)
-
-
-@pytest.fixture(scope="session")
 def xgb_model(breast_cancer):
     """A native Booster. (A scikit-learn wrapper such as XGBClassifier also needs scikit-learn at load time;
     the xgboost flavor's requirements must name it for such a model to work in an image.)"""
