@@ -9,7 +9,7 @@ memory of all server processes (RSS and PSS summed over the process tree).
 
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
-    .venv/bin/python benchmarks/serve_bench.py [--workers 1] [--duration 10] [--threads 1]
+    .venv/bin/python benchmarks/serve_bench.py [--workers 1] [--duration 5] [--repeat 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -185,20 +185,27 @@ def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds:
 
 
 def measure_pair(servers: dict[str, Server], scenarios: list[tuple[str, str, str, int]], data: Path,
-                 seconds: float, tmp: Path) -> dict:
-    """Each scenario runs against every server back to back, so both see the same machine load."""
+                 seconds: float, tmp: Path, repeat: int) -> dict:
+    """Each scenario runs against every server back to back (so both see the same machine load), ``repeat``
+    times; the median of each figure is kept."""
+    import statistics
+
     results: dict = {name: {"ready_s": s.ready_s} for name, s in servers.items()}
     for s in servers.values():
         wrk(s.url, data / "split1.body", "application/json", 1, 2, tmp)  # warm up
     for key, body, ctype, conns in scenarios:
-        for name, server in servers.items():
-            pids = server.pids()
-            before = cpu_seconds(pids)
-            r = wrk(server.url, data / f"{body}.body", ctype, conns, seconds, tmp)
-            r["cpu_ms_per_request"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
-            results[name][key] = r
-            if r["errors"]:
-                print(f"  warning: {name} {key}: {r['errors']} non-2xx answers", file=sys.stderr)
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(repeat):
+            for name, server in servers.items():
+                pids = server.pids()
+                before = cpu_seconds(pids)
+                r = wrk(server.url, data / f"{body}.body", ctype, conns, seconds, tmp)
+                r["cpu_ms_per_request"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
+                runs[name].append(r)
+                if r["errors"]:
+                    print(f"  warning: {name} {key}: {r['errors']} non-2xx answers", file=sys.stderr)
+        for name, rs in runs.items():
+            results[name][key] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
     for name, server in servers.items():
         results[name]["rss_mib"], results[name]["pss_mib"] = memory_mib(server.pids())
         results[name]["processes"] = len(server.pids())
@@ -209,7 +216,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="tureen threads per worker")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario and server (median kept)")
     parser.add_argument("--format", default="", help="sklearn serialization format (default: tureen's default)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -247,7 +255,7 @@ def main() -> None:
         servers["mlflow"] = Server("mlflow", [f"{mbin}/mlflow", "models", "serve", "-m", str(model), "--env-manager",
                                               "local", "-p", str(port), "--host", "127.0.0.1", "-w",
                                               str(args.workers)], menv, "/ping", port, tmp / "mlflow.log")
-        results = measure_pair(servers, scenarios, tmp, args.duration, tmp)
+        results = measure_pair(servers, scenarios, tmp, args.duration, tmp, args.repeat)
     finally:
         for server in servers.values():
             server.stop()
@@ -278,7 +286,8 @@ def main() -> None:
     row("memory PSS, all processes", t["pss_mib"], m["pss_mib"], "MiB", "<= 0.5x", t["pss_mib"] <= 0.5 * m["pss_mib"])
     row("in-process pyfunc predict, 1 row (CPU)", inproc_t, inproc_m, "ms", "", None)
 
-    print(f"\nserve_bench: {args.workers} worker(s), tureen threads={args.threads}, {args.duration:g} s per run, "
+    print(f"\nserve_bench: {args.workers} worker(s), tureen threads={args.threads}, median of {args.repeat} runs of "
+          f"{args.duration:g} s, "
           f"model format {fmt}, wrk -t1 over loopback, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n")
     widths = [max(len(str(r[i])) for r in rows + [("metric", "tureen", "mlflow", "ratio", "target", "")])
               for i in range(6)]
