@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -101,6 +102,7 @@ def generate_dockerfile(model_uri: str | os.PathLike[str], output_dir: str | os.
     return out / "Dockerfile"
 
 
+@dataclass(frozen=True)
 class BuildResult:
     """What :func:`build_image` built.
 
@@ -112,16 +114,11 @@ class BuildResult:
         install_tureen: how tureen was installed (``wheel``, a path, or a pip requirement).
     """
 
-    def __init__(self, name: str, image_id: str, base_image: str, python_version: str, install_tureen: str) -> None:
-        self.name = name
-        self.image_id = image_id
-        self.base_image = base_image
-        self.python_version = python_version
-        self.install_tureen = install_tureen
-
-    def __repr__(self) -> str:
-        return (f"BuildResult(name={self.name!r}, image_id={self.image_id!r}, base_image={self.base_image!r}, "
-                f"python_version={self.python_version!r})")
+    name: str
+    image_id: str
+    base_image: str
+    python_version: str
+    install_tureen: str
 
 
 def build_image(model_uri: str | os.PathLike[str], name: str, *, base_image: str | None = None,
