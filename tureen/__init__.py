@@ -31,7 +31,7 @@ _FLUENT_NAMES = (
     "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment", "start_run",
     "end_run", "active_run", "last_active_run", "log_param", "log_params", "log_metric", "log_metrics",
     "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict",
-    "get_artifact_uri", "get_run", "delete_run", "search_runs", "register_model", "autolog",
+    "get_artifact_uri", "get_run", "delete_run", "search_runs", "register_model", "log_input", "autolog",
     "TrackingClient",
 )
 

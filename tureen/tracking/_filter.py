@@ -4,7 +4,8 @@ This module only parses; the SQL store turns each :class:`Clause` into a SQL con
 runs in the database. Grammar (MLflow's):
 
 * identifiers: ``metrics.k``/``metric.k``, ``params.k``/``param.k``/``parameter(s).k``, ``tags.k``/``tag.k``,
-  ``attributes.k``/``attribute.k``/``attr.k``/``run.k`` or a bare attribute; keys with special characters
+  ``attributes.k``/``attribute.k``/``attr.k``/``run.k`` or a bare attribute, ``datasets.name|digest|context``
+  (``dataset.``); keys with special characters
   are quoted with backticks or double quotes (``tags.`my key```);
 * comparators ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``LIKE``, ``ILIKE``, ``IN``, ``NOT IN``, ``IS NULL``,
   ``IS NOT NULL``;
@@ -81,7 +82,7 @@ def _ident(text: str, pos: int, what: str) -> tuple[str, str, int]:
             m.group("dq") if m.group("dq") is not None else m.group("bare"))
         if entity is None:
             raise InvalidParameterError(f"Invalid {what} {text!r}: unknown entity type {prefix!r}; use one of "
-                                        "metrics., params., tags., attributes.")
+                                        "metrics., params., tags., attributes., datasets.")
     else:
         entity = "attribute"
         key = m.group("wbq") if m.group("wbq") is not None else (

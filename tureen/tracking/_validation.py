@@ -162,6 +162,106 @@ def validate_batch_sizes(n_metrics: int, n_params: int, n_tags: int) -> None:
                                     "100 tags and 1000 entities in total; this one has " + ", ".join(problems))
 
 
+# -- dataset inputs ---------------------------------------------------------------------------------------
+
+MAX_DATASETS_PER_CALL = 1000
+MAX_DATASET_NAME_LENGTH = 500
+MAX_DATASET_DIGEST_LENGTH = 36
+MAX_DATASET_SOURCE_TYPE_LENGTH = 36
+MAX_DATASET_SOURCE_LENGTH = 65535
+MAX_DATASET_SCHEMA_LENGTH = 1048575
+MAX_DATASET_PROFILE_LENGTH = 16777215
+MAX_INPUT_TAG_KEY_LENGTH = 255
+MAX_INPUT_TAG_VALUE_LENGTH = 500
+
+_DATASET_LIMITS = (("name", MAX_DATASET_NAME_LENGTH, True), ("digest", MAX_DATASET_DIGEST_LENGTH, True),
+                   ("source_type", MAX_DATASET_SOURCE_TYPE_LENGTH, True), ("source", MAX_DATASET_SOURCE_LENGTH, True),
+                   ("schema", MAX_DATASET_SCHEMA_LENGTH, False), ("profile", MAX_DATASET_PROFILE_LENGTH, False))
+
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _dataset_text(value: Any, where: str, limit: int, required: bool) -> str | None:
+    import json
+
+    if value is None:
+        if required:
+            raise InvalidParameterError(f"Invalid dataset input: {where} is missing")
+        return None
+    if isinstance(value, (dict, list)):  # source, schema and profile are JSON documents
+        value = json.dumps(value)
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"Invalid dataset input: {where} must be a string, got {type(value).__name__}")
+    if required and not value and not where.endswith(".source"):
+        raise InvalidParameterError(f"Invalid dataset input: {where} must not be empty")
+    if len(value) > limit:
+        raise InvalidParameterError(f"Invalid dataset input: {where} is {len(value)} characters long, at most "
+                                    f"{limit} are allowed")
+    return value
+
+
+def validate_dataset_inputs(datasets: Any) -> list[Any]:
+    """Check dataset inputs and return them as :class:`~tureen.tracking.entities.DatasetInput` entities.
+
+    Each item is a ``DatasetInput`` (or any object with ``dataset`` and ``tags``) or MLflow's dict shape
+    ``{"dataset": {"name", "digest", "source_type", "source", "schema", "profile"}, "tags": [{"key",
+    "value"}]}``; ``tags`` may also be a ``{key: value}`` dict. MLflow's limits apply (name ≤ 500, digest ≤ 36,
+    source ≤ 65,535, schema ≤ 1,048,575, profile ≤ 16,777,215 characters; tag key ≤ 255, value ≤ 500).
+
+    Example:
+        >>> validate_dataset_inputs([{"dataset": {"name": "d", "digest": "ab12", "source_type": "code",
+        ...                                       "source": "{}"}}])[0].dataset.name
+        'd'
+    """
+    from tureen.tracking.entities import Dataset, DatasetInput, InputTag
+
+    if datasets is None:
+        return []
+    if isinstance(datasets, (str, bytes, dict)) or not hasattr(datasets, "__iter__"):
+        raise InvalidParameterError(f"Invalid dataset inputs: expected a list, got {type(datasets).__name__}")
+    items = list(datasets)
+    if len(items) > MAX_DATASETS_PER_CALL:
+        raise InvalidParameterError(f"Too many dataset inputs in one call: {len(items)}, at most "
+                                    f"{MAX_DATASETS_PER_CALL}")
+    out = []
+    for i, item in enumerate(items):
+        where = f"datasets[{i}]"
+        if item is None:
+            raise InvalidParameterError(f"Invalid dataset input: {where} is None")
+        raw = _field(item, "dataset")
+        if raw is None:
+            raise InvalidParameterError(f"Invalid dataset input: {where}.dataset is missing")
+        values = {name: _dataset_text(_field(raw, name), f"{where}.dataset.{name}", limit, required)
+                  for name, limit, required in _DATASET_LIMITS}
+        raw_tags = _field(item, "tags") or []
+        pairs = list(raw_tags.items()) if isinstance(raw_tags, dict) else [
+            (t[0], t[1]) if isinstance(t, tuple) else (_field(t, "key"), _field(t, "value")) for t in raw_tags]
+        tags = []
+        for j, (key, value) in enumerate(pairs):
+            tw = f"{where}.tags[{j}]"
+            if not isinstance(key, str) or not key:
+                raise InvalidParameterError(f"Invalid dataset input: {tw}.key must be a non-empty string, got "
+                                            f"{key!r}")
+            if len(key) > MAX_INPUT_TAG_KEY_LENGTH:
+                raise InvalidParameterError(f"Invalid dataset input: {tw}.key is {len(key)} characters long, at "
+                                            f"most {MAX_INPUT_TAG_KEY_LENGTH} are allowed")
+            if value is None:
+                raise InvalidParameterError(f"Invalid dataset input: {tw}.value (of {key!r}) is missing")
+            value = str(value)
+            if len(value) > MAX_INPUT_TAG_VALUE_LENGTH:
+                raise InvalidParameterError(f"Invalid dataset input: {tw}.value (of {key!r}) is {len(value)} "
+                                            f"characters long, at most {MAX_INPUT_TAG_VALUE_LENGTH} are allowed")
+            if any(t.key == key for t in tags):
+                raise InvalidParameterError(f"Invalid dataset input: {where} has the tag {key!r} twice")
+            tags.append(InputTag(key, value))
+        out.append(DatasetInput(Dataset(**values), tags))  # type: ignore[arg-type]
+    return out
+
+
 # -- registry ---------------------------------------------------------------------------------------------
 
 def validate_model_name(name: Any) -> str:

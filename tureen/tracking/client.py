@@ -216,6 +216,25 @@ class TrackingClient:
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
         self._store.log_outputs(run_id, models)
 
+    def log_inputs(self, run_id: str, datasets: Sequence[Any] | None = None,
+                   models: Sequence[Any] | None = None) -> None:
+        """Record the datasets (and logged models) a run used; they appear in ``run.inputs``.
+
+        ``datasets`` holds :class:`~tureen.tracking.entities.DatasetInput` entities or MLflow's dict shape
+        ``{"dataset": {"name", "digest", "source_type", "source", "schema", "profile"}, "tags": [{"key",
+        "value"}]}``. A dataset is stored once per experiment by ``(name, digest)``; logging the same input
+        again changes nothing. ``models`` holds logged model ids (or objects with ``model_id``).
+
+        Raises:
+            InvalidParameterError: a field is missing or too long (nothing is written).
+
+        Example:
+            >>> from tureen.tracking.entities import Dataset, DatasetInput, InputTag  # doctest: +SKIP
+            >>> client.log_inputs(run_id, [DatasetInput(Dataset("iris", "ab12cd34", "code", "{}"),
+            ...                                         [InputTag("mlflow.data.context", "train")])])  # doctest: +SKIP
+        """
+        self._store.log_inputs(run_id, datasets=datasets, models=models)
+
     # ==================================================================================================
     # artifacts
     # ==================================================================================================

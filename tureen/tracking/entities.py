@@ -12,7 +12,8 @@ from typing import Any
 
 __all__ = [
     "ViewType", "RunStatus", "LifecycleStage", "Experiment", "ExperimentTag", "RunInfo", "RunData",
-    "RunInputs", "RunOutputs", "LoggedModelOutput", "Run", "Metric", "Param", "RunTag", "FileInfo",
+    "RunInputs", "RunOutputs", "LoggedModelOutput", "Dataset", "InputTag", "DatasetInput", "LoggedModelInput",
+    "Run", "Metric", "Param", "RunTag", "FileInfo",
     "LoggedModel", "PagedList",
 ]
 
@@ -142,9 +143,51 @@ class LoggedModelOutput(_Entity):
 
 
 @dataclass(frozen=True)
+class Dataset(_Entity):
+    """A dataset as recorded on runs (MLflow's fields); ``source``, ``schema`` and ``profile`` are JSON strings.
+
+    Stored once per experiment: the first record of a ``(name, digest)`` is kept, later ones reuse it.
+
+    Example:
+        >>> Dataset("iris", "c5cd3c2d", "code", '{"tags": {}}').digest
+        'c5cd3c2d'
+    """
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class InputTag(_Entity):
+    """A tag of one dataset input, e.g. ``mlflow.data.context`` = ``train``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DatasetInput(_Entity):
+    """A dataset used by a run, with the tags of that use (``run.inputs.dataset_inputs[i]``)."""
+
+    dataset: Dataset
+    tags: list[InputTag] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoggedModelInput(_Entity):
+    """A logged model used as an input of a run."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
 class RunInputs(_Entity):
-    dataset_inputs: list[Any] = field(default_factory=list)
-    model_inputs: list[Any] = field(default_factory=list)
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

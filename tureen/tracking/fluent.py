@@ -30,7 +30,7 @@ __all__ = [
     "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment", "start_run", "end_run",
     "active_run", "last_active_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "get_artifact_uri",
-    "get_run", "delete_run", "search_runs", "register_model", "ActiveRun", "TrackingClient",
+    "get_run", "delete_run", "search_runs", "register_model", "log_input", "ActiveRun", "TrackingClient",
 ]
 
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
@@ -311,6 +311,48 @@ def set_tags(tags: dict[str, Any]) -> None:
 
 def delete_tag(key: str) -> None:
     _client().delete_tag(_run_id(), key)
+
+
+def log_input(dataset: Any = None, context: str | None = None, tags: dict[str, Any] | None = None,
+              model: Any = None, name: str | None = None) -> None:
+    """Record a dataset used by the active run (MLflow's ``log_input``); it appears in ``run.inputs``.
+
+    Args:
+        dataset: a :class:`~tureen.tracking.entities.Dataset`, a dict of its fields, an object with
+            ``_to_mlflow_entity()`` (MLflow's dataset classes), or the data itself: a pandas DataFrame or a
+            numpy array, described as autologging does (digest, schema, profile).
+        context: stored as the input tag ``mlflow.data.context`` (e.g. ``"train"``, ``"eval"``).
+        tags: more input tags.
+        model: a logged model (id, or object with ``model_id``) the run used, recorded in
+            ``run.inputs.model_inputs``.
+        name: the dataset name when ``dataset`` is data (default ``"dataset"``).
+
+    Example:
+        >>> with start_run():  # doctest: +SKIP
+        ...     log_input(train_df, context="train", name="churn-march")
+    """
+    from tureen.tracking.entities import Dataset
+
+    if dataset is None and model is None:
+        raise InvalidParameterError("log_input needs a dataset or a model")
+    models = None if model is None else [model]
+    if dataset is None:
+        _client().log_inputs(_run_id(), models=models)
+        return
+    record: Any = dataset
+    if hasattr(dataset, "_to_mlflow_entity"):
+        record = dataset._to_mlflow_entity()
+    elif not isinstance(dataset, (Dataset, dict)):
+        from tureen.autolog._common import dataset_record
+
+        record = dataset_record(dataset, name=name)
+        if record is None:
+            raise InvalidParameterError(f"Cannot describe a {type(dataset).__name__} as a dataset: pass a pandas "
+                                        "DataFrame, a numpy array, a Dataset or a dict of its fields")
+    input_tags = dict(tags or {})
+    if context is not None:
+        input_tags["mlflow.data.context"] = context
+    _client().log_inputs(_run_id(), datasets=[{"dataset": record, "tags": input_tags}], models=models)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:

@@ -18,7 +18,7 @@ from tureen.exceptions import InvalidStateError
 from tureen.tracking.stores._schema import HEAD_REVISION, VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-KNOWN_REVISIONS = ("0001", "0002")
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 _PG_LOCK_ID = 7_402_113_931  # any constant: the advisory lock that serializes tureen migrations
 
 

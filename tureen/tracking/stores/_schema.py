@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 #: the alembic revision this code expects; the store migrates older databases up to it
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "tureen_alembic_version"
 
 metadata = MetaData()
@@ -223,4 +223,47 @@ run_model_outputs = Table(
     Column("model_id", String(36), ForeignKey("logged_models.model_id", **_CASCADE), nullable=False),
     Column("step", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("run_uuid", "model_id", name="run_model_outputs_pk"),
+)
+
+# -- revision 0003 ----------------------------------------------------------------------------------------
+# Dataset inputs of runs, with MLflow's tables, columns and keys. A dataset is stored once per experiment
+# (keyed by name and digest) and linked to runs through ``inputs`` (source DATASET -> destination RUN);
+# ``input_tags`` carry the input's tags such as ``mlflow.data.context``. As in MLflow's migrated database,
+# ``inputs`` and ``input_tags`` have no foreign keys: their ids name rows of several tables.
+
+datasets = Table(
+    "datasets", metadata,
+    Column("dataset_uuid", String(36), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("dataset_source_type", String(36), nullable=False),
+    Column("dataset_source", Text, nullable=False),
+    Column("dataset_schema", Text, nullable=True),
+    Column("dataset_profile", Text, nullable=True),
+    PrimaryKeyConstraint("experiment_id", "name", "digest", name="dataset_pk"),
+    Index("index_datasets_dataset_uuid", "dataset_uuid"),
+    Index("index_datasets_experiment_id_dataset_source_type", "experiment_id", "dataset_source_type"),
+)
+
+inputs = Table(
+    "inputs", metadata,
+    Column("input_uuid", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    Column("destination_type", String(36), nullable=False),
+    Column("destination_id", String(36), nullable=False),
+    Column("step", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("source_type", "source_id", "destination_type", "destination_id", name="inputs_pk"),
+    Index("index_inputs_input_uuid", "input_uuid"),
+    Index("index_inputs_destination_type_destination_id_source_type", "destination_type", "destination_id",
+          "source_type"),
+)
+
+input_tags = Table(
+    "input_tags", metadata,
+    Column("input_uuid", String(36), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_uuid", "name", name="input_tags_pk"),
 )

@@ -34,15 +34,20 @@ from tureen.tracking._config import default_artifact_root
 from tureen.tracking._filter import Clause, decode_page_token, encode_page_token, parse_filter, parse_order_by
 from tureen.tracking._names import random_run_name
 from tureen.tracking.entities import (
+    Dataset,
+    DatasetInput,
     Experiment,
+    InputTag,
     LifecycleStage,
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     Metric,
     PagedList,
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     RunOutputs,
     RunStatus,
     ViewType,
@@ -64,6 +69,7 @@ __all__ = ["SqlStore", "upgrade_database", "RUN_NAME_TAG", "LOGGED_MODELS_TAG"]
 
 RUN_NAME_TAG = "mlflow.runName"
 LOGGED_MODELS_TAG = "mlflow.log-model.history"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
 _ACTIVE = LifecycleStage.ACTIVE
 _DELETED = LifecycleStage.DELETED
 
@@ -443,6 +449,7 @@ class SqlStore(RegistrySqlMixin):
         for r in conn.execute(select(o.c.run_uuid, o.c.model_id, o.c.step).where(o.c.run_uuid.in_(ids))
                               .order_by(o.c.step, o.c.model_id)).all():
             outputs[r.run_uuid].append(LoggedModelOutput(r.model_id, r.step))
+        inputs = self._run_inputs(conn, ids)
         out = []
         for i in ids:
             row = rows.get(i)
@@ -452,8 +459,39 @@ class SqlStore(RegistrySqlMixin):
                            user_id=row.user_id, status=row.status, start_time=row.start_time, end_time=row.end_time,
                            artifact_uri=row.artifact_uri, lifecycle_stage=row.lifecycle_stage)
             out.append(Run(info=info, data=RunData(metrics=metrics[i], params=params[i], tags=tags[i]),
-                           outputs=RunOutputs(outputs[i])))
+                           inputs=inputs[i], outputs=RunOutputs(outputs[i])))
         return out
+
+    @staticmethod
+    def _run_inputs(conn: Any, ids: list[str]) -> dict[str, RunInputs]:
+        """The dataset and model inputs of runs: one indexed query, a second one only for dataset tags."""
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
+        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
+        rows = conn.execute(
+            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
+                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
+            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
+            .where(or_(of_runs, of_models))
+            .order_by(i.c.destination_id, d.c.name, d.c.digest)).all()
+        if not rows:
+            return {r: RunInputs() for r in ids}
+        tags: dict[str, list[InputTag]] = {}
+        if any(r.source_type == "DATASET" for r in rows):
+            for tr in conn.execute(select(it.c.input_uuid, it.c.name, it.c.value)
+                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
+                                   .order_by(it.c.name)).all():
+                tags.setdefault(tr.input_uuid, []).append(InputTag(tr.name, tr.value))
+        datasets: dict[str, list[DatasetInput]] = {r: [] for r in ids}
+        model_inputs: dict[str, list[LoggedModelInput]] = {r: [] for r in ids}
+        for r in rows:
+            if r.source_type == "RUN_INPUT":
+                model_inputs[r.source_id].append(LoggedModelInput(r.destination_id))
+            elif r.name is not None:
+                datasets[r.destination_id].append(DatasetInput(
+                    Dataset(r.name, r.digest, r.dataset_source_type, r.dataset_source, r.dataset_schema,
+                            r.dataset_profile), tags.get(r.input_uuid, [])))
+        return {r: RunInputs(datasets[r], model_inputs[r]) for r in ids}
 
     def get_run(self, run_id: str) -> Run:
         v.validate_run_id(run_id)
@@ -662,11 +700,26 @@ class SqlStore(RegistrySqlMixin):
         if c.entity == "tag":
             return self._kv_condition(s.tags, s.tags.c.run_uuid == r.c.run_uuid, c)
         if c.entity == "dataset":
-            raise InvalidParameterError(f"Filtering on datasets.{c.key} is not supported by this store")
+            return self._dataset_condition(c)
         key, col = self._run_attr(c.key)
         if key in ("start_time", "end_time", "created"):
             return self._compare(col, c.op, c.value, ("=", "!=", "<", "<=", ">", ">="), c, number=True)
         return self._compare(col, c.op, c.value, ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"), c, string=True)
+
+    def _dataset_condition(self, c: Clause) -> Any:
+        """``datasets.name|digest|context``: EXISTS a dataset input of the run that matches (MLflow's rule)."""
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        allowed = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+        of_run = and_(i.c.destination_type == "RUN", i.c.destination_id == s.runs.c.run_uuid,
+                      i.c.source_type == "DATASET")
+        if c.key in ("name", "digest"):
+            cond = self._compare(d.c[c.key], c.op, c.value, allowed, c, string=True)
+            return exists().where(of_run, d.c.dataset_uuid == i.c.source_id, cond)
+        if c.key == "context":
+            cond = self._compare(it.c.value, c.op, c.value, allowed, c, string=True)
+            return exists().where(of_run, it.c.input_uuid == i.c.input_uuid, it.c.name == DATASET_CONTEXT_TAG, cond)
+        raise InvalidParameterError(f"Invalid dataset key {c.key!r} specified. Valid keys are 'name', 'digest' "
+                                    "and 'context'")
 
     def search_runs(self, experiment_ids: Sequence[str | int], filter_string: str | None = None,
                     run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 1000,
@@ -874,6 +927,77 @@ class SqlStore(RegistrySqlMixin):
                 if exists_row is None:
                     conn.execute(s.run_model_outputs.insert().values(run_uuid=run_id, model_id=m.model_id,
                                                                       step=m.step))
+
+    def log_inputs(self, run_id: str, datasets: Sequence[Any] | None = None,
+                   models: Sequence[Any] | None = None) -> None:
+        """Record datasets (and logged models) used by a run, in one transaction.
+
+        A dataset is stored once per experiment, keyed by ``(name, digest)``: the first record is kept and
+        later inputs of the same name and digest link to it. Logging the same dataset on the same run again
+        changes nothing (the input keeps its first tags), as in MLflow. Everything is validated before the
+        first write.
+
+        Example:
+            >>> store.log_inputs(run_id, datasets=[DatasetInput(Dataset("iris", "ab12cd34", "code", "{}"),
+            ...                                                  [InputTag("mlflow.data.context", "train")])])
+            ... # doctest: +SKIP
+        """
+        v.validate_run_id(run_id)
+        items = v.validate_dataset_inputs(datasets)
+        model_ids = []
+        for m in models or []:
+            model_id = m if isinstance(m, str) else (m.get("model_id") if isinstance(m, dict)
+                                                     else getattr(m, "model_id", None))
+            if not isinstance(model_id, str) or not model_id or len(model_id) > 36:
+                raise InvalidParameterError(f"Invalid model input {m!r}: expected a logged model id")
+            model_ids.append(model_id)
+        unique: dict[tuple[str, str], DatasetInput] = {}
+        for item in items:  # within one call the first of a (name, digest) wins, as in MLflow
+            unique.setdefault((item.dataset.name, item.dataset.digest), item)
+        if not unique and not model_ids:
+            with self._read() as conn:
+                self._check_active(conn, run_id)
+            return
+        ds, inp, it = s.datasets, s.inputs, s.input_tags
+        with self._write() as conn:
+            eid = self._check_active(conn, run_id).experiment_id
+            if unique:
+                # ON CONFLICT DO NOTHING: a concurrent writer of the same dataset wins, we reuse its row
+                conn.execute(self._upsert(ds).on_conflict_do_nothing(
+                    index_elements=[ds.c.experiment_id, ds.c.name, ds.c.digest]),
+                    [{"dataset_uuid": uuid.uuid4().hex, "experiment_id": eid, "name": d.name, "digest": d.digest,
+                      "dataset_source_type": d.source_type, "dataset_source": d.source, "dataset_schema": d.schema,
+                      "dataset_profile": d.profile} for d in (x.dataset for x in unique.values())])
+                found = conn.execute(select(ds.c.name, ds.c.digest, ds.c.dataset_uuid).where(
+                    ds.c.experiment_id == eid, ds.c.name.in_({k[0] for k in unique}),
+                    ds.c.digest.in_({k[1] for k in unique}))).all()
+                uuids = {(r.name, r.digest): r.dataset_uuid for r in found if (r.name, r.digest) in unique}
+                wanted = {uuids[k]: (uuid.uuid4().hex, unique[k]) for k in unique}
+                conn.execute(self._upsert(inp).on_conflict_do_nothing(
+                    index_elements=[inp.c.source_type, inp.c.source_id, inp.c.destination_type, inp.c.destination_id]),
+                    [{"input_uuid": new_id, "source_type": "DATASET", "source_id": dataset_uuid,
+                      "destination_type": "RUN", "destination_id": run_id, "step": 0}
+                     for dataset_uuid, (new_id, _) in wanted.items()])
+                stored = dict(conn.execute(select(inp.c.source_id, inp.c.input_uuid).where(
+                    inp.c.source_type == "DATASET", inp.c.source_id.in_(list(wanted)),
+                    inp.c.destination_type == "RUN", inp.c.destination_id == run_id)).all())
+                # tags only for the inputs this call created: an input logged before keeps its tags
+                tag_rows = [{"input_uuid": new_id, "name": tag.key, "value": tag.value}
+                            for dataset_uuid, (new_id, item) in wanted.items() if stored.get(dataset_uuid) == new_id
+                            for tag in item.tags]
+                if tag_rows:
+                    conn.execute(it.insert(), tag_rows)
+            if model_ids:
+                known = set(conn.execute(select(s.logged_models.c.model_id).where(
+                    s.logged_models.c.model_id.in_(model_ids))).scalars())
+                missing = [m for m in model_ids if m not in known]
+                if missing:
+                    raise ResourceNotFoundError(f"Logged model with ID '{missing[0]}' not found")
+                conn.execute(self._upsert(inp).on_conflict_do_nothing(
+                    index_elements=[inp.c.source_type, inp.c.source_id, inp.c.destination_type, inp.c.destination_id]),
+                    [{"input_uuid": uuid.uuid4().hex, "source_type": "RUN_INPUT", "source_id": run_id,
+                      "destination_type": "MODEL_INPUT", "destination_id": m, "step": 0}
+                     for m in dict.fromkeys(model_ids)])
 
     def record_logged_model(self, run_id: str, model_json: str) -> None:
         """Append one model description to the run's ``mlflow.log-model.history`` tag (JSON list)."""
