@@ -139,3 +139,19 @@ def test_serves_a_registered_model_by_stage(sk_pipeline, breast_cancer):
         meta = requests.get(f"{url}/metadata", timeout=10).json()
         assert meta["model_name"] == "churn" and meta["model_uri"] == "models:/churn/Production"
         assert requests.get(f"{url}/v2/models/churn/ready", timeout=10).status_code == 200
+
+
+def test_fork_unsafe_flavor_is_loaded_in_each_worker(tmp_path, breast_cancer):
+    import lightgbm
+
+    from tureen.flavors import lightgbm as lgb_flavor
+
+    X, y = breast_cancer
+    X = X.iloc[:, :4]
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)
+    lgb_flavor.save_model(model, tmp_path / "lgb", input_example=X.head(2))
+    with serve_in_background(tmp_path / "lgb", workers=2) as server:
+        assert "no preload" in server.logs() and "lightgbm" in server.logs()
+        body = {"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:3].to_numpy().tolist()}}
+        r = post_json(f"{server.url}/invocations", body)
+        assert r.status_code == 200 and r.json() == {"predictions": model.predict(X.iloc[:3]).tolist()}

@@ -1,8 +1,8 @@
 """Run the scoring app under gunicorn, programmatically (no config file, no command-line parsing).
 
 The model URI is resolved once, here, before any worker starts. With ``preload`` (the default) the master
-process loads the model and forks the workers, which share its memory; without it, each worker loads the
-model in the background and answers ``/ready`` 503 until it is done.
+process loads the model and forks the workers, which share its memory; without it (or when a flavor's
+runtime is not fork-safe) each worker loads the model before it starts accepting connections.
 
 Run directly: ``python -m tureen.serving.wsgi MODEL_URI`` (settings from ``TUREEN_SERVING_*``).
 """
@@ -66,6 +66,12 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
 
     settings = settings or ServingSettings.from_env()
     path = resolve_model_uri(model_uri)  # once, before any worker starts
+    if settings.preload:
+        unsafe = fork_unsafe_flavors(path)
+        if unsafe:
+            print(f"tureen: loading the model in each worker (no preload): the {', '.join(unsafe)} flavor's "
+                  "runtime cannot be shared with forked workers", file=sys.stderr, flush=True)
+            settings = settings.replace(preload=False)
     if settings.model_name is None:
         from tureen.serving.app import _default_name
 
@@ -108,10 +114,42 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
         def load(self) -> Any:
             from tureen.serving.app import create_app
 
-            return create_app(str(path), settings.replace(model_name=settings.model_name), metrics=metrics,
-                              load_in_background=not settings.preload, model_uri=str(model_uri))
+            # Without preload each worker loads the model before it accepts a connection, so a worker that is
+            # still loading never answers 503 while another one could serve the request.
+            return create_app(str(path), settings, metrics=metrics, model_uri=str(model_uri))
 
     _Server().run()
+
+
+def fork_unsafe_flavors(model_dir: Any) -> list[str]:
+    """Flavors of the model whose runtime breaks in workers forked after loading (their ``FORK_SAFE = False``).
+
+    Example:
+        >>> fork_unsafe_flavors("churn_model")  # doctest: +SKIP
+        []
+    """
+    import importlib
+
+    from tureen.flavors import FLAVORS, loader_module_for
+    from tureen.models.mlmodel import Model
+
+    try:
+        meta = Model.load(model_dir)
+    except Exception:  # noqa: BLE001 - loading reports a bad MLmodel properly later
+        return []
+    modules = {FLAVORS[name]: name for name in meta.flavors if name in FLAVORS}
+    loader = (meta.flavors.get("python_function") or {}).get("loader_module")
+    if loader:
+        modules.setdefault(loader_module_for(loader), loader.rsplit(".", 1)[-1])
+    unsafe = []
+    for module_name, label in modules.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if getattr(module, "FORK_SAFE", True) is False and label not in unsafe:
+            unsafe.append(label)
+    return sorted(unsafe)
 
 
 def _curl_example(model_dir: Any, url: str) -> str | None:
