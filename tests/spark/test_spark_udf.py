@@ -260,15 +260,25 @@ def test_bad_result_types_and_env_manager(spark, sk_named):
         spark_udf(spark, sk_named, env_manager="virtualenv")
 
 
-def test_shipped_files_are_verified_on_the_executor(spark, iris, iris_lr, models_dir):
-    """Tamper with the copy Spark unpacked for the executors: the next load fails with the integrity error."""
+@pytest.mark.parametrize("digests", ["recorded", "none"])
+def test_shipped_files_are_verified_on_the_executor(spark, iris, iris_lr, models_dir, digests):
+    """Tamper with the copy Spark unpacked for the executors: the next load fails with the integrity error.
+
+    A tureen model is checked against the digests recorded at save time; a model without them (as MLflow
+    saves it) against the digests the driver took before shipping.
+    """
     from pyspark import SparkFiles
 
     from tureen.flavors import sklearn
+    from tureen.models.mlmodel import Model
 
     X, _ = iris
-    path = models_dir / "tamper"
-    sklearn.save_model(iris_lr, path, input_example=X.head(2), metadata={"unique": "tamper-test"})
+    path = models_dir / f"tamper-{digests}"
+    sklearn.save_model(iris_lr, path, input_example=X.head(2), metadata={"unique": f"tamper-{digests}"})
+    if digests == "none":
+        meta = Model.load(path)
+        meta.tureen = {}
+        meta.save(path)
     first = spark_udf(spark, path, result_type="long", allow_pickle=False)
     assert _iris_df(spark, iris).withColumn("p", first()).count() == len(X)  # executors unpacked the archive
     unpacked = os.path.join(SparkFiles.get(first._cfg.archive_name), "model", "model.skops")
@@ -281,7 +291,8 @@ def test_shipped_files_are_verified_on_the_executor(spark, iris, iris_lr, models
         _iris_df(spark, iris).withColumn("p", second()).collect()
     err = error_from_spark(info.value)
     assert err is not None and err.error_code == "MODEL_INTEGRITY_FAILED", str(info.value)[-2000:]
-    assert "model.skops" in err.message and "tampered or truncated" in err.message
+    assert "model.skops" in err.message
+    assert ("tampered or truncated" if digests == "recorded" else "differs from the driver's copy") in err.message
 
 
 def test_no_pyspark_says_what_to_install(sk_named):

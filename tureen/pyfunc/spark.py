@@ -590,7 +590,7 @@ class _UdfConfig:
     model_config: dict[str, Any] | None = None
 
 
-_WORKER_MODELS: dict[tuple[str, bool], Any] = {}
+_WORKER_MODELS: dict[tuple[str, bool, str], Any] = {}
 _WORKER_LOCK = threading.Lock()
 #: how many times this process loaded a model (for tests and the benchmark)
 WORKER_LOAD_COUNT = 0
@@ -611,18 +611,20 @@ def _verify_shipped(root: Path, cfg: _UdfConfig) -> None:
     """The unpacked model must equal what the driver read: recorded digests, then the driver's own."""
     from tureen.flavors._base import _sha256, file_digests, verify_model_dir
 
-    verify_model_dir(root)  # the digests recorded at save time (tureen models)
     problems = []
     if _sha256(root / "MLmodel") != cfg.mlmodel_sha:
         problems.append("MLmodel: differs from the driver's copy")
-    here = file_digests(root)
-    for rel in sorted(set(cfg.digests) | set(here)):
-        if rel not in here:
-            problems.append(f"{rel}: missing")
-        elif rel not in cfg.digests:
-            problems.append(f"{rel}: not part of the driver's model")
-        elif here[rel] != cfg.digests[rel]:
-            problems.append(f"{rel}: content differs from the driver's copy")
+    # a tureen model: the digests recorded at save time (the driver checked them too) cover every file;
+    # a model saved by another tool has none, so compare with the digests the driver took
+    if not problems and not verify_model_dir(root):
+        here = file_digests(root)
+        for rel in sorted(set(cfg.digests) | set(here)):
+            if rel not in here:
+                problems.append(f"{rel}: missing")
+            elif rel not in cfg.digests:
+                problems.append(f"{rel}: not part of the driver's model")
+            elif here[rel] != cfg.digests[rel]:
+                problems.append(f"{rel}: content differs from the driver's copy")
     if problems:
         raise ModelIntegrityError(f"The model shipped to executor {socket.gethostname()} failed its integrity "
                                   "check: " + "; ".join(problems))
@@ -631,7 +633,7 @@ def _verify_shipped(root: Path, cfg: _UdfConfig) -> None:
 def _worker_model(cfg: _UdfConfig) -> Any:
     """The model for ``cfg``, loaded at most once per Python worker process."""
     global WORKER_LOAD_COUNT
-    key = (cfg.model_id, cfg.allow_pickle)
+    key = (cfg.model_id, cfg.allow_pickle, json.dumps(cfg.model_config, sort_keys=True, default=str))
     model = _WORKER_MODELS.get(key)
     if model is not None:
         return model
