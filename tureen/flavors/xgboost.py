@@ -110,6 +110,11 @@ def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: st
                                     f"{type(xgb_model).__name__} has no predict_proba")
     file_name = f"model.{model_format}"
     wrapper = _XGBPyfunc(xgb_model)
+    defaults = get_default_pip_requirements()
+    if isinstance(xgb_model, xgb.XGBModel):  # the wrappers import scikit-learn when rebuilt at load
+        from tureen.env import pin
+
+        defaults.append(pin("scikit-learn"))
 
     def write_data(root: Path) -> dict[str, Any]:
         xgb_model.save_model(str(root / file_name))
@@ -124,7 +129,7 @@ def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: st
 
     spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
                     predict=getattr(wrapper, pyfunc_predict_fn),
-                    default_requirements=get_default_pip_requirements(), requirement_objects=[])
+                    default_requirements=defaults, requirement_objects=[])
     return save_model_dir(path, spec, signature=signature, input_example=input_example,
                           pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
                           metadata=metadata, code_paths=code_paths, extra_files=extra_files,
