@@ -162,12 +162,13 @@ class _Writer:
 
 @click.command()
 @click.option("-m", "--model-uri", required=True, help="Model URI: a path, file://, runs:/ or models:/.")
-@click.option("-i", "--input-path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Input file: CSV, JSON scoring payload, or Parquet.")
+@click.option("-i", "--input-path", required=True,
+              help="Input: a CSV, JSON scoring payload or Parquet file (with --spark: a CSV or Parquet file or "
+                   "directory, on any filesystem Spark reads).")
 @click.option("-o", "--output-path", default=None, help="Output file (default: standard output).")
 @click.option("--input-format", type=click.Choice(_FORMATS_IN), default=None, help="Default: from the suffix.")
-@click.option("--output-format", type=click.Choice(_FORMATS_OUT), default=None,
-              help="Default: from the output suffix, else json.")
+@click.option("--output-format", type=click.Choice((*_FORMATS_OUT, "parquet")), default=None,
+              help="Default: from the output suffix, else json (parquet only with --spark).")
 @click.option("--params", "params_json", default=None, help="Inference params as a JSON object.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Rows scored at a time for CSV and Parquet input.")
@@ -176,15 +177,14 @@ class _Writer:
 @click.option("--spark", "spark_master", default=None, metavar="MASTER",
               help="Score with Apache Spark on this master (e.g. local[2], spark://host:7077).")
 @click.option("--result-type", default="double", show_default=True, help="Spark only: the UDF result type.")
+@click.option("--columns", default=None,
+              help="Spark only: comma-separated input columns (default: the signature's, else all).")
+@click.option("--prediction-column", default="prediction", show_default=True,
+              help="Spark only: name of the predictions column.")
 def predict(model_uri: str, input_path: str, output_path: str | None, input_format: str | None,
             output_format: str | None, params_json: str | None, chunk_size: int, allow_pickle: bool | None,
-            spark_master: str | None, result_type: str) -> None:
+            spark_master: str | None, result_type: str, columns: str | None, prediction_column: str) -> None:
     """Score INPUT with a model and write the predictions."""
-    in_fmt = _guess_format(input_path, input_format, _FORMATS_IN, "input")
-    if output_format is None:
-        suffix = Path(output_path).suffix.lower().lstrip(".") if output_path else ""
-        output_format = "csv" if suffix == "csv" else ("parquet" if suffix in ("parquet", "pq") and spark_master
-                                                       else "json")
     params = None
     if params_json is not None:
         try:
@@ -198,15 +198,28 @@ def predict(model_uri: str, input_path: str, output_path: str | None, input_form
             raise click.UsageError("--spark needs --output-path (a file or directory Spark writes)")
         from tureen.cli.predict_spark import run_spark_predict
 
-        rows = run_spark_predict(spark_master, model_uri, input_path, output_path, input_format=in_fmt,
-                                 output_format=output_format, result_type=result_type,
-                                 progress=sys.stderr.isatty())
+        cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+        rows = run_spark_predict(spark_master, model_uri, input_path, output_path, input_format=input_format,
+                                 output_format=output_format, result_type=result_type, columns=cols,
+                                 progress=sys.stderr.isatty(), params=params, allow_pickle=allow_pickle,
+                                 prediction_column=prediction_column)
         click.echo(f"Scored {rows} rows -> {output_path}", err=True)
         return
+    if columns is not None or prediction_column != "prediction":
+        raise click.UsageError("--columns and --prediction-column are for --spark")
+    path = Path(input_path)
+    if not path.exists():
+        raise click.BadParameter(f"File {input_path!r} does not exist.", param_hint="'-i' / '--input-path'")
+    if not path.is_file():
+        raise click.BadParameter(f"{input_path!r} is not a file (directories are read with --spark).",
+                                 param_hint="'-i' / '--input-path'")
+    in_fmt = _guess_format(input_path, input_format, _FORMATS_IN, "input")
+    if output_format is None:
+        suffix = Path(output_path).suffix.lower().lstrip(".") if output_path else ""
+        output_format = "csv" if suffix == "csv" else "json"
     if output_format not in _FORMATS_OUT:
         raise click.UsageError(f"Output format {output_format!r} is only available with --spark")
-
-    if Path(input_path).stat().st_size == 0:
+    if path.stat().st_size == 0:
         raise InvalidInputError(f"Input file {input_path!r} is empty")
     from tureen.pyfunc import load_model
 
