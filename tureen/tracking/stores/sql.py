@@ -18,7 +18,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from tureen.exceptions import (
@@ -152,6 +152,19 @@ class SqlStore(RegistrySqlMixin):
         self._insert_metric = s.metrics.insert()
         self._insert_param = upsert_insert(s.params).on_conflict_do_nothing(
             index_elements=[s.params.c.run_uuid, s.params.c.key])
+        # the inputs of a page of runs, read on every get_run/search_runs: built once, run ids bound late
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        ids = bindparam("ids", expanding=True)
+        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
+        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
+        self._select_inputs = (
+            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
+                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
+            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
+            .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest))
+        self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
+                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
+                                   .order_by(it.c.name))
 
     def _upsert_tag_stmt(self, table: Any, keys: Sequence[str]) -> Any:
         ins = self._upsert(table)
@@ -462,25 +475,14 @@ class SqlStore(RegistrySqlMixin):
                            inputs=inputs[i], outputs=RunOutputs(outputs[i])))
         return out
 
-    @staticmethod
-    def _run_inputs(conn: Any, ids: list[str]) -> dict[str, RunInputs]:
+    def _run_inputs(self, conn: Any, ids: list[str]) -> dict[str, RunInputs]:
         """The dataset and model inputs of runs: one indexed query, a second one only for dataset tags."""
-        i, d, it = s.inputs, s.datasets, s.input_tags
-        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
-        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
-        rows = conn.execute(
-            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
-                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
-            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
-            .where(or_(of_runs, of_models))
-            .order_by(i.c.destination_id, d.c.name, d.c.digest)).all()
+        rows = conn.execute(self._select_inputs, {"ids": ids}).all()
         if not rows:
             return {r: RunInputs() for r in ids}
         tags: dict[str, list[InputTag]] = {}
         if any(r.source_type == "DATASET" for r in rows):
-            for tr in conn.execute(select(it.c.input_uuid, it.c.name, it.c.value)
-                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
-                                   .order_by(it.c.name)).all():
+            for tr in conn.execute(self._select_input_tags, {"ids": ids}).all():
                 tags.setdefault(tr.input_uuid, []).append(InputTag(tr.name, tr.value))
         datasets: dict[str, list[DatasetInput]] = {r: [] for r in ids}
         model_inputs: dict[str, list[LoggedModelInput]] = {r: [] for r in ids}
