@@ -86,12 +86,11 @@ def _wait_healthy(engine: harness.Engine, cid: str, timeout: float = 60) -> str:
 
 @pytest.fixture(scope="session")
 def xgb_model(breast_cancer):
-    """A native Booster. (A scikit-learn wrapper such as XGBClassifier also needs scikit-learn at load time;
-    the xgboost flavor's requirements must name it for such a model to work in an image.)"""
+    """A scikit-learn wrapper: its requirements name scikit-learn, which it imports at load in the image."""
     import xgboost as xgb
 
     X, y = breast_cancer
-    return xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, label=y), num_boost_round=20)
+    return xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(X, y)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,10 +146,8 @@ def test_xgboost_image_via_cli_with_env_passed_through(docker_engine, image_opti
         assert deps_step[1], "tureen's dependency layer was not shared with the sklearn image"
         expected = pyfunc.load_model(uri).predict(X[:40])
         # TUREEN_SERVING_* given at `docker run` reach the server: here it listens on 9000, not 8080.
-        # PRELOAD=false: xgboost's OpenMP pool, started by a prediction in gunicorn's master before the fork,
-        # deadlocks the forked workers (a serving issue, reported); each worker loads the model itself instead.
-        with running(docker_engine, name, port_inside=9000,
-                     env={"TUREEN_SERVING_PORT": "9000", "TUREEN_SERVING_PRELOAD": "false"}) as (cid, url):
+        # The model is preloaded in gunicorn's master (the default) and served by forked workers.
+        with running(docker_engine, name, port_inside=9000, env={"TUREEN_SERVING_PORT": "9000"}) as (cid, url):
             got = _score(url, X[:40])
             assert [float(v) for v in got] == pytest.approx([float(v) for v in expected])
             env = docker_engine.docker("exec", cid, "printenv", "TUREEN_SERVING_WORKERS").stdout.strip()

@@ -579,11 +579,30 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
     torch = _torch()
     data = Path(path)
     root = data.parent if (data.parent / "MLmodel").exists() else data
-    conf = Model.load(root).get_flavor(FLAVOR_NAME)
+    meta = Model.load(root)
+    conf = meta.get_flavor(FLAVOR_NAME)
     config = dict(model_config or {})
     device = config.get("device") or _default_device(torch)
     model = _load_from_dir(root, conf, allow_pickle, device if device != "cpu" else None)
-    return _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
+    impl = _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
+    _warm_up(impl, meta.get_input_schema())
+    return impl
+
+
+def _warm_up(impl: _TorchPyfunc, schema: Any) -> None:
+    """Run the module once on zeros shaped like the signature's input, so that its one-time initialisation
+    (kernel selection, lazy modules, exported-graph set-up) happens at load rather than on the first request."""
+    if schema is None or not schema.is_tensor_spec() or len(schema.inputs) != 1:
+        return
+    spec = schema.inputs[0]
+    if any(d < 0 for d in spec.shape[1:]) or spec.dtype.kind not in "biuf":
+        return
+    import numpy as np
+
+    try:
+        impl.predict(np.zeros((2, *spec.shape[1:]), dtype=spec.dtype))
+    except Exception:  # noqa: BLE001 - a warm-up never decides whether the model loads
+        pass
 
 
 def autolog(**kwargs: Any) -> None:
