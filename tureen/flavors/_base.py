@@ -363,14 +363,23 @@ def suggest_flavor(obj: Any) -> str:
     return " For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel."
 
 
-def log_model_via_tracking(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | None,
+_LOG_KWARGS = ("await_registration_for", "tags", "run_id")
+
+
+def log_model_via_tracking(flavor_name: str, save: Callable[..., Any], *, name: str | None,
                            artifact_path: str | None = None, registered_model_name: str | None = None,
-                           **log_kw: Any) -> Any:
-    """The thin ``log_model`` every flavor shares: tracking owns runs, artifacts and registration."""
+                           **kwargs: Any) -> Any:
+    """The thin ``log_model`` every flavor shares: tracking owns runs, artifacts and registration.
+
+    ``save(path, **save_kwargs)`` writes the model; ``kwargs`` holds the flavor's save options plus the
+    logging options (``await_registration_for``, ``tags``, ``run_id``), which go to tracking.
+    """
     if name is None:
         name = artifact_path
     if not name:
         raise InvalidParameterError("log_model needs a name for the model in the run (name='model')")
+    log_kw = {k: kwargs.pop(k) for k in _LOG_KWARGS if k in kwargs}
     from tureen.tracking._log_model import log_model
 
-    return log_model(flavor_name, save_fn, name=name, registered_model_name=registered_model_name, **log_kw)
+    return log_model(flavor_name, lambda path: save(path, **kwargs), name=name,
+                     registered_model_name=registered_model_name, **log_kw)

@@ -14,6 +14,8 @@ without tureen, and tureen loads MLflow's LightGBM models without MLflow.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import pickle
 import warnings
@@ -119,8 +121,9 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str], *, serialization_fo
             return {"lgb_version": lgb.__version__, "data": BOOSTER_FILE, "model_class": BOOSTER_CLASS,
                     "code": None, "serialization_format": None, "skops_trusted_types": None}
         if fmt in (None, "skops"):
-            import skops.io as sio
+            from tureen.flavors._skops import import_skops_io
 
+            sio = import_skops_io()
             file = root / _FILES["skops"]
             sio.dump(lgb_model, file)
             untrusted = set(sio.get_untrusted_types(file=file))
@@ -173,16 +176,15 @@ def log_model(lgb_model: Any, name: str | None = None, *, artifact_path: str | N
     Example:
         >>> info = log_model(booster, name="model", registered_model_name="churn")  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
-    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(lgb_model, p, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, lgb_model),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 def _read_skops(file: Path, allow_pickle: bool | None) -> Any:
-    from tureen._optional import import_optional
+    from tureen.flavors._skops import import_skops_io
 
-    sio = import_optional("skops.io", "loading skops models")
+    sio = import_skops_io()
     try:
         untrusted = sio.get_untrusted_types(file=file)
     except Exception as exc:  # noqa: BLE001 - skops raises many types on a corrupt archive
@@ -259,9 +261,9 @@ def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
     if (conf.get("serialization_format") or "cloudpickle") != "skops":
         return True
     try:
-        import skops.io as sio
+        from tureen.flavors._skops import import_skops_io
 
-        return bool(set(sio.get_untrusted_types(file=Path(root) / conf.get("data", "model.skops")))
+        return bool(set(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("data", "model.skops")))
                     - SAFE_SKOPS_TYPES)
     except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
         return True

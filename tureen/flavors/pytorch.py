@@ -25,6 +25,8 @@ DataFrame (same index) for DataFrame input.
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 import importlib.util
 import io
@@ -291,10 +293,9 @@ def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str
     Example:
         >>> info = log_model(net, name="model", input_example=x)  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
-    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(pytorch_model, p, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, pytorch_model),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------

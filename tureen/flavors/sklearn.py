@@ -12,6 +12,8 @@ without tureen, and tureen loads MLflow's sklearn models without MLflow.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import pickle
 import warnings
@@ -183,10 +185,9 @@ def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | No
     Example:
         >>> info = log_model(clf, name="model", registered_model_name="churn")  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
-    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(sk_model, p, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, sk_model),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:

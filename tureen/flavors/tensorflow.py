@@ -17,6 +17,8 @@ for multi-output models).
 
 from __future__ import annotations
 
+import functools
+
 import os
 from pathlib import Path
 from typing import Any
@@ -185,11 +187,10 @@ def log_model(model: Any, name: str | None = None, *, artifact_path: str | None 
     Example:
         >>> info = log_model(keras_model, name="model", input_example=x[:4])  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
     flavor = KERAS_FLAVOR_NAME if _is_keras_model(model) else FLAVOR_NAME
-    return log_model_via_tracking(flavor, lambda p: save_model(model, p, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(flavor, functools.partial(save_model, model),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ without tureen, and tureen loads MLflow's XGBoost models without MLflow.
 
 from __future__ import annotations
 
+import functools
+
 import inspect
 import os
 from pathlib import Path
@@ -143,10 +145,9 @@ def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | N
     Example:
         >>> info = log_model(booster, name="model", registered_model_name="churn")  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
-    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(xgb_model, p, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, xgb_model),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 def _model_class(name: str | None) -> Any:

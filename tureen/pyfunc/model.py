@@ -337,10 +337,9 @@ def log_model(name: str | None = None, python_model: Any = None, *, artifact_pat
     Example:
         >>> log_model(name="model", python_model=Doubler())  # doctest: +SKIP
     """
-    log_kw = {k: kwargs.pop(k) for k in ("await_registration_for", "tags", "run_id") if k in kwargs}
-    return log_model_via_tracking(FLAVOR_NAME, lambda p: save_model(p, python_model, **kwargs), name=name,
-                                  artifact_path=artifact_path, registered_model_name=registered_model_name,
-                                  **log_kw)
+    return log_model_via_tracking(FLAVOR_NAME, lambda path, **kw: save_model(path, python_model, **kw),
+                                  name=name, artifact_path=artifact_path,
+                                  registered_model_name=registered_model_name, **kwargs)
 
 
 def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
