@@ -12,39 +12,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from cases import FlavorCase, all_cases  # noqa: E402
-
-CASES = all_cases()
-
-MLFLOW_PRELUDE = """
-import sys, os, json, warnings
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np, pandas as pd
-root = sys.argv[1]
-for extra in sys.argv[3:]:
-    sys.path.insert(0, extra)
-_meta = json.load(open(os.path.join(root, "meta.json")))
-X = np.load(os.path.join(root, "X.npy"))
-if _meta["columns"] is not None:
-    X = pd.DataFrame(X, columns=_meta["columns"])
-y = np.load(os.path.join(root, "y.npy"))
-path = sys.argv[2] if len(sys.argv) > 2 else None
-out = {}
-def tolist(a):
-    if hasattr(a, "to_numpy"):
-        a = a.to_numpy()
-    if hasattr(a, "detach"):
-        a = a.detach().numpy()
-    if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
-        a = a.numpy()
-    return np.asarray(a, dtype=float).tolist()
-"""
-
-
-def case_params() -> list[Any]:
-    return [pytest.param(c, id=c.id, marks=c.marks) for c in CASES]
-
+from cases import FlavorCase  # noqa: E402
+from flavor_support import CASES, MLFLOW_PRELUDE, case_params, write_data  # noqa: E402,F401
 
 @pytest.fixture(scope="session")
 def _built() -> dict[str, Any]:
@@ -76,16 +45,6 @@ def saved(built, tmp_path_factory: pytest.TempPathFactory):
         return cache[case.id]
 
     return get
-
-
-def write_data(root: Path, X: Any, y: Any) -> None:
-    import numpy as np
-
-    root.mkdir(parents=True, exist_ok=True)
-    columns = list(map(str, X.columns)) if hasattr(X, "columns") else None
-    np.save(root / "X.npy", np.asarray(X))
-    np.save(root / "y.npy", np.asarray(y))
-    (root / "meta.json").write_text(json.dumps({"columns": columns}))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from cases import FlavorCase, as_numpy
-from conftest import CASES, case_params, write_data
+from flavor_support import CASES, case_params, write_data
 
 from tureen import pyfunc
 from tureen.exceptions import (InvalidParameterError, ModelIntegrityError, TureenError,
