@@ -12,7 +12,8 @@ peer venv ``.cache/mlflow-venv`` or ``--mlflow-python``; the sides alternate):
 Each worker trains once to warm up, times ``repeats`` fits without autologging, turns on the framework's
 autolog with default settings (``tureen.flavors.<flavor>.autolog()`` / ``mlflow.<flavor>.autolog()``, SQLite
 store in a temp dir), times the first autologged fit and then ``repeats`` more (each makes a run with params,
-metrics and the model). Overhead = median autologged fit - median plain fit; the first autologged fit
+metrics, the model and, for sklearn, the confusion-matrix/ROC/PR plots: matplotlib must be in both venvs, the
+line says PLOTS MISSING otherwise). Overhead = median autologged fit - median plain fit; the first autologged fit
 (one-time imports and caches) is reported on its own. Target (issue 6): tureen's overhead at most half of
 MLflow's.
 """
@@ -85,10 +86,15 @@ auto = [timed() for _ in range(repeats)]
 if tool == "tureen":
     runs = tureen.search_runs(output_format="list")
     ok = len(runs) == repeats + 1 and all(r.outputs.model_outputs and r.data.metrics for r in runs)
+    client = tureen.TrackingClient()
 else:
     runs = mlflow.search_runs(output_format="list")
     ok = len(runs) == repeats + 1 and all(r.data.metrics for r in runs)
-print(json.dumps({"plain": plain, "auto": auto, "first": first, "setup": setup, "runs_ok": ok}))
+    client = mlflow.MlflowClient()
+plots = None
+if scenario == "sklearn":  # both sides draw the classifier plots (MLflow needs matplotlib in its venv)
+    plots = sorted(f.path for f in client.list_artifacts(runs[0].info.run_id) if f.path.endswith(".png"))
+print(json.dumps({"plain": plain, "auto": auto, "first": first, "setup": setup, "runs_ok": ok, "plots": plots}))
 '''
 
 
@@ -123,7 +129,8 @@ def main() -> None:
             print(f"  {scenario:8} {tool:7} plain {statistics.median(r['plain']) * 1000:8.1f} ms   autologged "
                   f"{statistics.median(r['auto']) * 1000:8.1f} ms   overhead {r['overhead'] * 1000:8.1f} ms   "
                   f"first-fit overhead {r['first_overhead'] * 1000:8.1f} ms   autolog() {r['setup'] * 1000:7.1f} ms"
-                  f"{'' if r['runs_ok'] else '   RUNS MISSING'}")
+                  f"{'' if r['runs_ok'] else '   RUNS MISSING'}"
+                  f"{'   PLOTS MISSING' if r.get('plots') is not None and len(r['plots']) != 3 else ''}")
     print()
     for scenario in args.scenarios.split(","):
         ours, theirs = results[f"{scenario}/tureen"], results[f"{scenario}/mlflow"]

@@ -3,7 +3,7 @@
 Recorded as MLflow 3.x does: the params and ``train()`` arguments, per-iteration metrics
 ``<valid name>-<metric>`` (``@`` becomes ``_at_``), ``stopped_iteration``/``best_iteration`` and the best
 iteration's metrics at an extra step when a best iteration exists, ``feature_importance_split.json`` and
-``feature_importance_gain.json``, the datasets, and the model (``model.lgb`` for a Booster).
+``feature_importance_gain.json`` (with ``.png`` plots when matplotlib is installed), the datasets, and the model (``model.lgb`` for a Booster).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tureen.autolog import _patch
 from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, head, log_dataset,
                                     log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
+from tureen.autolog._plots import feature_importance_png
 
 __all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
 
@@ -181,6 +182,13 @@ def _log_importance(run_id: str, model: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="tureen-autolog-") as tmp:
         for imp_type in ("split", "gain"):
             importance = model.feature_importance(importance_type=imp_type)
+            png = Path(tmp) / f"feature_importance_{imp_type}.png"
+            try:
+                if feature_importance_png(png, features, importance, imp_type):
+                    client.log_artifact(run_id, str(png))
+            except Exception as exc:  # noqa: BLE001
+                _patch.warn_once(FLAVOR_NAME, f"could not draw feature_importance_{imp_type}.png ({exc})",
+                                 key=f"importance-plot-{imp_type}")
             path = Path(tmp) / f"feature_importance_{imp_type}.json"
             path.write_text(json.dumps(dict(zip(features, importance.tolist())), indent=2), encoding="utf-8")
             client.log_artifact(run_id, str(path))

@@ -1,7 +1,8 @@
 """scikit-learn autologging: ``fit`` of estimators, pipelines and parameter searches, and post-training metrics.
 
 What is recorded follows MLflow 3.x (see ``docs/autolog.md``): the estimator's params, ``training_*`` metrics
-by task type, ``estimator_name``/``estimator_class`` tags, ``estimator.html``, the model (signature inferred
+by task type, ``estimator_name``/``estimator_class`` tags, ``estimator.html``, a classifier's confusion matrix
+(and ROC and precision-recall curves for two classes) as PNG plots when matplotlib is installed, the model (signature inferred
 from the first rows of the training data), a parent run with ``best_*`` params, ``best_cv_score``,
 ``cv_results.csv`` and child runs for ``GridSearchCV``/``RandomizedSearchCV``, and metrics computed later
 with ``sklearn.metrics`` functions or ``model.score`` on the fitted model's predictions.
@@ -22,6 +23,7 @@ from typing import Any, Callable
 from tureen.autolog import _patch
 from tureen.autolog._common import (RunLogger, example_and_signature, head, log_dataset, log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch, warn_once
+from tureen.autolog._plots import log_classifier_plots
 from tureen.exceptions import InvalidParameterError
 
 __all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
@@ -270,6 +272,8 @@ def _signature_predict(estimator: Any) -> Callable[[Any], Any] | None:
 
 def _log_posttraining(est: Any, run_id: str, logger: RunLogger, X: Any, y: Any, sample_weight: Any,
                       example_rows: Any) -> None:
+    from sklearn.base import is_classifier
+
     cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
     model_id = None
     example = signature = None
@@ -283,10 +287,13 @@ def _log_posttraining(est: Any, run_id: str, logger: RunLogger, X: Any, y: Any, 
         info = log_sklearn_model(FLAVOR_NAME, est, "model", signature, example)
         model_id = getattr(info, "model_id", None) or str(info.model_uri).split("/")[-1]
         POST_TRAINING.record_model_id(est, model_id)
-    metrics = training_metrics(est, X, y, sample_weight, cfg.get("pos_label"))
+    predictions: dict[str, Any] = {}
+    metrics = training_metrics(est, X, y, sample_weight, cfg.get("pos_label"), predictions=predictions)
     logger.log_metrics(metrics, model_id=model_id)
     logger.flush()
     log_estimator_html(run_id, est)
+    if y is not None and is_classifier(est):
+        log_classifier_plots(FLAVOR_NAME, run_id, est, X, y, sample_weight, TRAINING_PREFIX, **predictions)
     if y is None and not metrics:
         warn_once(FLAVOR_NAME, "training metrics are not recorded because fit() got no labels", key="no-labels")
     if is_search(est):
@@ -311,8 +318,12 @@ def _safe_metric(out: dict[str, Any], key: str, fn: Callable[..., Any], *args: A
 
 
 def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any, pos_label: Any,
-                     prefix: str = TRAINING_PREFIX) -> dict[str, Any]:
-    """MLflow's training metrics of a fitted classifier or regressor, plus ``<prefix>score``."""
+                     prefix: str = TRAINING_PREFIX, predictions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """MLflow's training metrics of a fitted classifier or regressor, plus ``<prefix>score``.
+
+    A classifier's ``predict``/``predict_proba`` results are left in ``predictions`` (keys ``y_pred``,
+    ``proba``) when given, for the plots drawn next.
+    """
     import numpy as np
     from sklearn import metrics as m
     from sklearn.base import is_classifier, is_regressor
@@ -323,6 +334,8 @@ def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any, pos_label: An
     try:
         if is_classifier(est):
             y_pred = est.predict(X)
+            if predictions is not None:
+                predictions["y_pred"] = y_pred
             average = "weighted" if pos_label is None else "binary"
             for name, fn in (("precision_score", m.precision_score), ("recall_score", m.recall_score),
                              ("f1_score", m.f1_score)):
@@ -332,6 +345,8 @@ def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any, pos_label: An
                          sample_weight=sample_weight)
             if hasattr(est, "predict_proba"):
                 proba = est.predict_proba(X)
+                if predictions is not None:
+                    predictions["proba"] = proba
                 _safe_metric(out, prefix + "log_loss", m.log_loss, y, proba,
                              sample_weight=sample_weight)
                 score = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba

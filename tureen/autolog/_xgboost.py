@@ -2,8 +2,8 @@
 
 Recorded as MLflow 3.x does: the booster params and ``train()`` arguments, per-round eval metrics
 ``<eval name>-<metric>`` (step = round), ``stopped_iteration``/``best_iteration`` and the best round's
-metrics again at step = number of rounds when early stopping is on, ``feature_importance_<type>.json``,
-the datasets, and the model (``model_format``, UBJSON by default).
+metrics again at step = number of rounds when early stopping is on, ``feature_importance_<type>.json``
+(and ``.png`` when matplotlib is installed), the datasets, and the model (``model_format``, UBJSON by default).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tureen.autolog import _patch
 from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, head, log_dataset,
                                     log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
+from tureen.autolog._plots import feature_importance_png
 from tureen.exceptions import InvalidParameterError
 
 __all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
@@ -37,8 +38,8 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
     """Turn on (or off) autologging for XGBoost.
 
     Args:
-        importance_types: feature-importance types logged as ``feature_importance_<type>.json``
-            (default ``["weight"]``).
+        importance_types: feature-importance types logged as ``feature_importance_<type>.json`` and, when
+            matplotlib is installed, ``feature_importance_<type>.png`` (default ``["weight"]``).
         model_format: ``"ubj"`` (default) or ``"json"``.
         (others): as :func:`tureen.autolog`.
 
@@ -195,6 +196,14 @@ def _log_importance(run_id: str, model: Any, types: list[str]) -> None:
                 _patch.warn_once(FLAVOR_NAME, f"could not compute feature importance {imp_type!r} ({exc})",
                                  key=f"importance-{imp_type}")
                 continue
+            if scores:  # MLflow draws no plot for an empty importance (a model without splits)
+                png = Path(tmp) / f"feature_importance_{imp_type}.png"
+                try:
+                    if feature_importance_png(png, list(scores), list(scores.values()), imp_type):
+                        client.log_artifact(run_id, str(png))
+                except Exception as exc:  # noqa: BLE001
+                    _patch.warn_once(FLAVOR_NAME, f"could not draw feature_importance_{imp_type}.png ({exc})",
+                                     key=f"importance-plot-{imp_type}")
             path = Path(tmp) / f"feature_importance_{imp_type}.json"
             path.write_text(json.dumps(scores), encoding="utf-8")
             client.log_artifact(run_id, str(path))
