@@ -18,7 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"))
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
-REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu"]
+REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu",
+                "matplotlib"]
 
 
 def _stamp() -> str:
