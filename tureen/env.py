@@ -34,6 +34,34 @@ def _module_to_dists() -> dict[str, list[str]]:
     return md.packages_distributions()
 
 
+# import names whose distribution is named differently (checked first; the general map is the fallback)
+_KNOWN_DISTS = {"sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "pillow", "cv2": "opencv-python",
+                "skimage": "scikit-image", "attr": "attrs", "dateutil": "python-dateutil"}
+
+
+@functools.lru_cache(maxsize=256)
+def _dists_for_module(top: str) -> list[str]:
+    """Distributions providing the top-level module ``top``.
+
+    The common case (a distribution named like its module, or a known alias) is answered by reading one
+    distribution's metadata; only other modules pay for the full map of every installed distribution
+    (about 0.1 s).
+    """
+    name = _KNOWN_DISTS.get(top, top)
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        top_level = dist.read_text("top_level.txt")
+        if top_level is not None:
+            if top in top_level.split():
+                return [dist.metadata["Name"]]
+        elif any(str(f).split("/")[0] in (top, f"{top}.py") for f in (dist.files or [])):
+            return [dist.metadata["Name"]]
+    return list(_module_to_dists().get(top, []))
+
+
 @functools.lru_cache(maxsize=256)
 def _version(dist: str) -> str | None:
     try:
@@ -106,9 +134,8 @@ def infer_requirements(objects: Iterable[Any] = (), defaults: Iterable[str] = ()
     for d in defaults:
         name = _canonical(d.split("==")[0].split(">")[0].split("<")[0].split("[")[0])
         reqs[name] = d if any(op in d for op in "=<>") else pin(d)
-    mapping = _module_to_dists()
     for top in sorted(_top_modules(objects)):
-        for dist in mapping.get(top, [])[:1]:
+        for dist in _dists_for_module(top)[:1]:
             name = _canonical(dist)
             if name not in reqs and name != "tureen":
                 reqs[name] = pin(dist)

@@ -18,3 +18,12 @@ def test_xgboost_wrappers_require_scikit_learn_boosters_do_not(tmp_path):
     booster = (tmp_path / "booster" / "requirements.txt").read_text().split()
     assert any(r.startswith("scikit-learn==") for r in wrapper)
     assert not any(r.startswith("scikit-learn") for r in booster)
+
+
+def test_module_to_distribution_lookup():
+    from tureen.env import _dists_for_module
+
+    assert _dists_for_module("sklearn") == ["scikit-learn"]      # known alias
+    assert _dists_for_module("numpy") == ["numpy"]               # named like its module
+    assert _dists_for_module("xgboost") == ["xgboost-cpu"]       # found through the full map
+    assert _dists_for_module("no_such_module_xyz") == []
