@@ -56,13 +56,4 @@ def binary():
     return X, y
 
 
-def runs(experiment_id: str = "0") -> list:
-    import tureen
-
-    return tureen.search_runs([experiment_id], output_format="list")
-
-
-def artifacts(run_id: str) -> list[str]:
-    import tureen
-
-    return sorted(f.path for f in tureen.TrackingClient().list_artifacts(run_id))
+from autolog_support import artifacts, runs  # noqa: E402,F401  (kept importable from here)

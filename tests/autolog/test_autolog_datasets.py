@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import runs
+from autolog_support import runs
 
 CONTEXT = "mlflow.data.context"
 

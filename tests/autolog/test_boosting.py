@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import artifacts, runs
+from autolog_support import artifacts, runs
 
 
 def _history(run_id: str, key: str) -> list[tuple[int, float]]:

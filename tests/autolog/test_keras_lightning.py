@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import artifacts, runs
+from autolog_support import artifacts, runs
 
 
 @pytest.mark.tensorflow

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import artifacts, runs
+from autolog_support import artifacts, runs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BINARY_PLOTS = {"training_confusion_matrix.png", "training_roc_curve.png", "training_precision_recall_curve.png"}

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from conftest import artifacts, runs
+from autolog_support import artifacts, runs
 
 CLASSIFIER_METRICS = {"training_precision_score", "training_recall_score", "training_f1_score",
                       "training_accuracy_score", "training_log_loss", "training_roc_auc", "training_score"}
