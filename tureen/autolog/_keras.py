@@ -41,8 +41,6 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
         >>> import tureen.flavors.tensorflow  # doctest: +SKIP
         >>> tureen.flavors.tensorflow.autolog()  # doctest: +SKIP
     """
-    from tureen._optional import import_optional
-
     if log_every_epoch and log_every_n_steps is not None:
         raise InvalidParameterError("log_every_n_steps must be None when log_every_epoch=True")
     if not log_every_epoch and not log_every_n_steps:
@@ -51,15 +49,10 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
                   log_model_signatures=log_model_signatures, log_input_examples=log_input_examples,
                   log_datasets=log_datasets, exclusive=exclusive, silent=silent,
                   registered_model_name=registered_model_name, extra_tags=extra_tags)
-    _patch.revert_patches(FLAVOR_NAME)
-    _patch.configure(FLAVOR_NAME, None)
-    if disable:
-        return
-    keras = import_optional("keras", "Keras autologging")
-    _patch.configure(FLAVOR_NAME, config)
-    if not _patch.check_version(FLAVOR_NAME, "keras", keras.__version__, TESTED_VERSIONS) \
-            and disable_for_unsupported_versions:
-        _patch.configure(FLAVOR_NAME, None)
+    keras = _patch.start(FLAVOR_NAME, "keras", "Keras autologging", config, disable=disable,
+                         disable_for_unsupported_versions=disable_for_unsupported_versions,
+                         tested=TESTED_VERSIONS)
+    if keras is None:
         return
     safe_patch(FLAVOR_NAME, keras.Model, "fit", _patched_fit, training=True, session_key="keras.fit")
 

@@ -39,20 +39,13 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         >>> import tureen.flavors.lightgbm  # doctest: +SKIP
         >>> tureen.flavors.lightgbm.autolog(log_input_examples=True)  # doctest: +SKIP
     """
-    from tureen._optional import import_optional
-
     config = dict(log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
                   log_models=log_models, log_datasets=log_datasets, exclusive=exclusive, silent=silent,
                   registered_model_name=registered_model_name, extra_tags=extra_tags)
-    _patch.revert_patches(FLAVOR_NAME)
-    _patch.configure(FLAVOR_NAME, None)
-    if disable:
-        return
-    lgb = import_optional("lightgbm", "lightgbm autologging")
-    _patch.configure(FLAVOR_NAME, config)
-    if not _patch.check_version(FLAVOR_NAME, "lightgbm", lgb.__version__, TESTED_VERSIONS) \
-            and disable_for_unsupported_versions:
-        _patch.configure(FLAVOR_NAME, None)
+    lgb = _patch.start(FLAVOR_NAME, "lightgbm", "lightgbm autologging", config, disable=disable,
+                         disable_for_unsupported_versions=disable_for_unsupported_versions,
+                         tested=TESTED_VERSIONS)
+    if lgb is None:
         return
     import lightgbm.sklearn
 

@@ -512,7 +512,7 @@ def remove_hooks(callbacks: list[Callable[[Any], None]]) -> None:
 # versions
 
 
-def check_version(flavor: str, package: str, version: str, tested: tuple[str, str]) -> bool:
+def check_version(flavor: str, package: str, version: str, tested: tuple[str, str], stacklevel: int = 4) -> bool:
     """Whether ``version`` lies in the tested range; warns (unless silent) when it does not.
 
     Example:
@@ -530,5 +530,29 @@ def check_version(flavor: str, package: str, version: str, tested: tuple[str, st
     if not ok and not get_config(flavor, "silent", False):
         warnings.warn(f"tureen {flavor} autologging is tested with {package} {lo} to {hi}, but {package} "
                       f"{version} is installed; autologging may not work (training is not affected).",
-                      AutologgingWarning, stacklevel=4)
+                      AutologgingWarning, stacklevel=stacklevel)
     return ok
+
+
+def start(flavor: str, module_name: str, purpose: str, config: dict[str, Any], *, disable: bool,
+          disable_for_unsupported_versions: bool, tested: tuple[str, str]) -> Any:
+    """The shared start of a framework's ``autolog()``: undo earlier patches, then (unless ``disable``) import
+    the framework, record ``config`` and check the version. Returns the framework module to patch, or None.
+
+    Example:
+        >>> start("keras", "keras", "Keras autologging", {}, disable=True,
+        ...       disable_for_unsupported_versions=False, tested=("3.0", "3.15"))  # doctest: +SKIP
+    """
+    from tureen._optional import import_optional
+
+    revert_patches(flavor)
+    configure(flavor, None)
+    if disable:
+        return None
+    module = import_optional(module_name, purpose)
+    configure(flavor, config)
+    if not check_version(flavor, module_name, module.__version__, tested, stacklevel=5) \
+            and disable_for_unsupported_versions:
+        configure(flavor, None)
+        return None
+    return module

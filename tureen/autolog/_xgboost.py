@@ -47,23 +47,16 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
         >>> import tureen.flavors.xgboost  # doctest: +SKIP
         >>> tureen.flavors.xgboost.autolog(importance_types=["weight", "gain"])  # doctest: +SKIP
     """
-    from tureen._optional import import_optional
-
     if model_format not in ("ubj", "json"):
         raise InvalidParameterError(f"Unknown model_format {model_format!r}; choose ubj or json")
     config = dict(importance_types=list(importance_types or ["weight"]), log_input_examples=log_input_examples,
                   log_model_signatures=log_model_signatures, log_models=log_models, log_datasets=log_datasets,
                   exclusive=exclusive, silent=silent, registered_model_name=registered_model_name,
                   model_format=model_format, extra_tags=extra_tags)
-    _patch.revert_patches(FLAVOR_NAME)
-    _patch.configure(FLAVOR_NAME, None)
-    if disable:
-        return
-    xgb = import_optional("xgboost", "xgboost autologging")
-    _patch.configure(FLAVOR_NAME, config)
-    if not _patch.check_version(FLAVOR_NAME, "xgboost", xgb.__version__, TESTED_VERSIONS) \
-            and disable_for_unsupported_versions:
-        _patch.configure(FLAVOR_NAME, None)
+    xgb = _patch.start(FLAVOR_NAME, "xgboost", "xgboost autologging", config, disable=disable,
+                         disable_for_unsupported_versions=disable_for_unsupported_versions,
+                         tested=TESTED_VERSIONS)
+    if xgb is None:
         return
     import xgboost.sklearn
 
