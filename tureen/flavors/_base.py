@@ -348,6 +348,16 @@ _FLAVOR_BY_PACKAGE = {"torch": "pytorch", "keras": "tensorflow", "tensorflow": "
                       "xgboost": "xgboost", "lightgbm": "lightgbm", "sklearn": "sklearn"}
 
 
+def class_path(obj: Any) -> str:
+    """``module.QualifiedName`` of an object's class, as MLmodel's ``model_class`` keys record it.
+
+    Example:
+        >>> class_path(1)
+        'builtins.int'
+    """
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
 def suggest_flavor(obj: Any) -> str:
     """A hint naming the flavor that saves ``obj`` (for UnsupportedModelError messages).
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
+from tureen.flavors._base import (SaveSpec, class_path, log_model_via_tracking, resolve_data_file, save_model_dir,
                                   suggest_flavor, unsafe_load, verify_model_dir, warn_version_mismatch)
 
 __all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
@@ -64,10 +64,6 @@ def _lgb() -> Any:
     return import_optional("lightgbm", "the lightgbm flavor")
 
 
-def _class_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
 def _check_model(model: Any) -> Any:
     lgb = _lgb()
     if isinstance(model, type):
@@ -75,7 +71,7 @@ def _check_model(model: Any) -> Any:
     if not isinstance(model, (lgb.Booster, lgb.LGBMModel)):
         raise UnsupportedModelError(
             f"The lightgbm flavor saves lightgbm.Booster and the scikit-learn wrappers (LGBMClassifier, "
-            f"LGBMRegressor, LGBMRanker); got {_class_name(model)}." + suggest_flavor(model))
+            f"LGBMRegressor, LGBMRanker); got {class_path(model)}." + suggest_flavor(model))
     if isinstance(model, lgb.LGBMModel) and not getattr(model, "fitted_", False):
         raise UnsupportedModelError(f"The {type(model).__name__} is not fitted yet: call fit() before saving it")
     return lgb
@@ -150,7 +146,7 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str], *, serialization_fo
             with open(root / _FILES[fmt], "wb") as f:
                 dumper.dump(lgb_model, f, protocol=pickle.DEFAULT_PROTOCOL)
         chosen["format"] = fmt
-        return {"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": _class_name(lgb_model),
+        return {"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": class_path(lgb_model),
                 "code": None, "serialization_format": fmt, "skops_trusted_types": trusted}
 
     def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:

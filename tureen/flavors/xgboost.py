@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
+from tureen.flavors._base import (SaveSpec, class_path, log_model_via_tracking, resolve_data_file, save_model_dir,
                                   suggest_flavor, verify_model_dir, warn_version_mismatch)
 
 __all__ = ["FLAVOR_NAME", "MODEL_FORMATS", "save_model", "log_model", "load_model", "get_default_pip_requirements"]
@@ -55,10 +55,6 @@ def _xgb() -> Any:
     return import_optional("xgboost", "the xgboost flavor")
 
 
-def _class_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
 def _check_model(model: Any) -> Any:
     xgb = _xgb()
     if isinstance(model, type):
@@ -66,7 +62,7 @@ def _check_model(model: Any) -> Any:
     if not isinstance(model, (xgb.Booster, xgb.XGBModel)):
         raise UnsupportedModelError(
             f"The xgboost flavor saves xgboost.Booster and the scikit-learn wrappers (XGBClassifier, "
-            f"XGBRegressor, XGBRanker); got {_class_name(model)}." + suggest_flavor(model))
+            f"XGBRegressor, XGBRanker); got {class_path(model)}." + suggest_flavor(model))
     if isinstance(model, xgb.XGBModel):
         try:
             model.get_booster()
@@ -120,7 +116,7 @@ def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: st
 
     def write_data(root: Path) -> dict[str, Any]:
         xgb_model.save_model(str(root / file_name))
-        return {"xgb_version": xgb.__version__, "data": file_name, "model_class": _class_name(xgb_model),
+        return {"xgb_version": xgb.__version__, "data": file_name, "model_class": class_path(xgb_model),
                 "model_format": model_format, "code": None}
 
     def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
