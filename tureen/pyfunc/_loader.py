@@ -42,6 +42,11 @@ class PyFuncModel:
         self._input_schema = sig.inputs if sig is not None else None
         self._params_schema = sig.params if sig is not None else None
         self._skip_inputs = model_meta.is_signature_from_type_hint
+        # imported here, at load, so the first request does not pay for it
+        from tureen.models.enforce import enforce_params, enforce_schema
+
+        self._enforce_schema = enforce_schema
+        self._enforce_params = enforce_params
 
     @property
     def metadata(self) -> Model:
@@ -71,13 +76,9 @@ class PyFuncModel:
             SchemaEnforcementError: the input or params do not fit the signature (every problem listed).
         """
         if self._input_schema is not None and not self._skip_inputs:
-            from tureen.models.enforce import enforce_schema
-
-            data = enforce_schema(data, self._input_schema, extra=self._extra_columns)
+            data = self._enforce_schema(data, self._input_schema, extra=self._extra_columns)
         if params or self._params_schema is not None:
-            from tureen.models.enforce import enforce_params
-
-            params = enforce_params(params, self._params_schema)
+            params = self._enforce_params(params, self._params_schema)
         if self._takes_params:
             return self._predict(data, params=params or None)
         return self._predict(data)
