@@ -7,6 +7,7 @@ import copy
 import inspect
 import json
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from tureen.autolog._patch import get_config, warn_once
@@ -126,6 +127,35 @@ def head(data: Any, n: int = INPUT_EXAMPLE_ROWS) -> Any:
     if hasattr(data, "toarray") and hasattr(data, "shape"):  # scipy sparse
         return data[:n].toarray()
     return copy.deepcopy(data[:n])
+
+
+EXAMPLE_ATTR = "_tureen_input_example"
+
+
+def example_capturing_init(container: str) -> Callable[..., Any]:
+    """A patched ``__init__`` for a boosting library's data container (xgboost ``DMatrix``, lightgbm
+    ``Dataset``) that keeps the first rows of its data as the input example (or the reason there is none)
+    under :data:`EXAMPLE_ATTR`, for the model logged after training."""
+
+    def patched(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        data = args[0] if args else kwargs.get("data")
+        example: Any = None
+        if data is not None:
+            try:
+                if isinstance(data, (str, Path)):
+                    raise ValueError(f"an input example cannot be taken from a {container} loaded from a file")
+                example = head(data)
+            except Exception as exc:  # noqa: BLE001
+                example = exc
+        result = original(self, *args, **kwargs)
+        if data is not None:
+            try:
+                setattr(self, EXAMPLE_ATTR, example)
+            except Exception:  # noqa: BLE001 - a subclass with __slots__
+                pass
+        return result
+
+    return patched
 
 
 def example_and_signature(flavor: str, get_example: Callable[[], Any], predict: Callable[[Any], Any] | None,

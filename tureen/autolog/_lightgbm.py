@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, head, log_dataset,
-                                    log_model)
+from tureen.autolog._common import (EXAMPLE_ATTR, RunLogger, example_and_signature, example_capturing_init,
+                                    fn_args_as_params, log_dataset, log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
 from tureen.autolog._plots import feature_importance_png
 
@@ -26,7 +26,6 @@ FLAVOR_NAME = "lightgbm"
 TESTED_VERSIONS = ("4.0.0", "4.7.0")
 _UNLOGGED = ["params", "train_set", "valid_sets", "valid_names", "fobj", "feval", "init_model", "learning_rates",
              "callbacks"]
-_EXAMPLE_ATTR = "_tureen_input_example"
 
 
 def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
@@ -52,7 +51,7 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     safe_patch(FLAVOR_NAME, lgb, "train", _patched_train(True), training=True, session_key="lightgbm.train")
     safe_patch(FLAVOR_NAME, lightgbm.sklearn, "train", _patched_train(False), training=True,
                session_key="lightgbm.train")
-    safe_patch(FLAVOR_NAME, lgb.Dataset, "__init__", _patched_dataset_init)
+    safe_patch(FLAVOR_NAME, lgb.Dataset, "__init__", example_capturing_init("Dataset"))
     from tureen.autolog._sklearn import patch_wrapper_classes
     from tureen.flavors import lightgbm as lgb_flavor
 
@@ -60,25 +59,6 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     classes = [c for c in vars(lightgbm.sklearn).values() if inspect.isclass(c) and issubclass(c, base)
                and c is not base and c.__module__.startswith("lightgbm")]
     patch_wrapper_classes(FLAVOR_NAME, classes, lgb_flavor.log_model, dict)
-
-
-def _patched_dataset_init(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
-    data = args[0] if args else kwargs.get("data")
-    example: Any = None
-    if data is not None:
-        try:
-            if isinstance(data, (str, Path)):
-                raise ValueError("an input example cannot be taken from a Dataset loaded from a file")
-            example = head(data)
-        except Exception as exc:  # noqa: BLE001
-            example = exc
-    result = original(self, *args, **kwargs)
-    if data is not None:
-        try:
-            setattr(self, _EXAMPLE_ATTR, example)
-        except Exception:  # noqa: BLE001
-            pass
-    return result
 
 
 def _metric_callback(logger: RunLogger, results: list[dict[str, float]]) -> Callable[[Any], None]:
@@ -159,7 +139,7 @@ def _log_datasets(run_id: str, train_set: Any, arguments: dict[str, Any]) -> Non
 
 
 def _example_of(train_set: Any) -> Any:
-    example = getattr(train_set, _EXAMPLE_ATTR, None)
+    example = getattr(train_set, EXAMPLE_ATTR, None)
     if isinstance(example, Exception):
         raise example
     if example is None:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, head, log_dataset,
-                                    log_model)
+from tureen.autolog._common import (EXAMPLE_ATTR, RunLogger, example_and_signature, example_capturing_init,
+                                    fn_args_as_params, log_dataset, log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
 from tureen.autolog._plots import feature_importance_png
 from tureen.exceptions import InvalidParameterError
@@ -27,7 +27,6 @@ FLAVOR_NAME = "xgboost"
 TESTED_VERSIONS = ("2.0.0", "3.2.0")
 _UNLOGGED = ["params", "dtrain", "evals", "obj", "feval", "evals_result", "xgb_model", "callbacks",
              "learning_rates"]
-_EXAMPLE_ATTR = "_tureen_input_example"
 
 
 def autolog(importance_types: list[str] | None = None, log_input_examples: bool = False,
@@ -63,7 +62,7 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
     safe_patch(FLAVOR_NAME, xgb, "train", _patched_train(True), training=True, session_key="xgboost.train")
     safe_patch(FLAVOR_NAME, xgboost.sklearn, "train", _patched_train(False), training=True,
                session_key="xgboost.train")
-    safe_patch(FLAVOR_NAME, xgb.DMatrix, "__init__", _patched_dmatrix_init)
+    safe_patch(FLAVOR_NAME, xgb.DMatrix, "__init__", example_capturing_init("DMatrix"))
     from tureen.autolog._sklearn import patch_wrapper_classes
     from tureen.flavors import xgboost as xgb_flavor
 
@@ -71,25 +70,6 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
                and issubclass(c, xgboost.sklearn.XGBModel) and c is not xgboost.sklearn.XGBModel]
     patch_wrapper_classes(FLAVOR_NAME, classes, xgb_flavor.log_model,
                           lambda: {"model_format": get_config(FLAVOR_NAME, "model_format", "ubj")})
-
-
-def _patched_dmatrix_init(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
-    data = args[0] if args else kwargs.get("data")
-    example: Any = None
-    if data is not None:
-        try:
-            if isinstance(data, (str, Path)):
-                raise ValueError("an input example cannot be taken from a DMatrix loaded from a file")
-            example = head(data)
-        except Exception as exc:  # noqa: BLE001
-            example = exc
-    result = original(self, *args, **kwargs)
-    if data is not None:
-        try:
-            setattr(self, _EXAMPLE_ATTR, example)
-        except Exception:  # noqa: BLE001 - a DMatrix subclass with __slots__
-            pass
-    return result
 
 
 def _dmatrix_data(dmatrix: Any) -> Any:
@@ -169,7 +149,7 @@ def _patched_train(log_models: bool) -> Callable[..., Any]:
 
 
 def _example_of(dtrain: Any) -> Any:
-    example = getattr(dtrain, _EXAMPLE_ATTR, None)
+    example = getattr(dtrain, EXAMPLE_ATTR, None)
     if isinstance(example, Exception):
         raise example
     if example is None:
