@@ -20,6 +20,22 @@ def test_works_with_no_configuration(tmp_path, monkeypatch):
     assert tureen.get_run(run.info.run_id).info.status == "FINISHED"
 
 
+def test_active_experiment_belongs_to_the_store_it_was_set_in(tmp_path, monkeypatch):
+    """Switching stores through TUREEN_TRACKING_URI (not set_tracking_uri) must not carry an experiment id
+    of the old store into the new one."""
+    monkeypatch.setenv("TUREEN_TRACKING_URI", f"sqlite:///{tmp_path / 'a.db'}")
+    exp = tureen.set_experiment("only-in-a")
+    assert exp.experiment_id != "0"
+    monkeypatch.setenv("TUREEN_TRACKING_URI", f"sqlite:///{tmp_path / 'b.db'}")
+    with tureen.start_run() as run:
+        pass
+    assert run.info.experiment_id == "0"
+    monkeypatch.setenv("TUREEN_TRACKING_URI", f"sqlite:///{tmp_path / 'a.db'}")
+    with tureen.start_run() as run:
+        pass
+    assert run.info.experiment_id == exp.experiment_id
+
+
 def test_tracking_and_registry_uris(client, store_uri, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
     tureen.set_tracking_uri(other)

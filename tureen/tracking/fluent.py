@@ -36,6 +36,7 @@ __all__ = [
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
 _state = threading.local()
 _active_experiment_id: str | None = None
+_active_experiment_store: str | None = None  # the tracking URI the active experiment id belongs to
 _last_active_run_id: str | None = None
 _clients: dict[tuple[str, str], TrackingClient] = {}
 _atexit_registered = False
@@ -106,7 +107,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         >>> set_experiment("churn").name  # doctest: +SKIP
         'churn'
     """
-    global _active_experiment_id
+    global _active_experiment_id, _active_experiment_store
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterError("Give exactly one of experiment_name and experiment_id")
     client = _client()
@@ -126,11 +127,13 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         raise InvalidParameterError(f"Cannot set a deleted experiment {exp.name!r} as the active experiment; restore "
                                     "it first (TrackingClient().restore_experiment) or use another name")
     _active_experiment_id = exp.experiment_id
+    _active_experiment_store = _config.get_tracking_uri()
     return exp
 
 
 def _current_experiment_id() -> str:
-    if _active_experiment_id is not None:
+    # an id set for another store (the URI changed through TUREEN_TRACKING_URI) means nothing here
+    if _active_experiment_id is not None and _active_experiment_store == _config.get_tracking_uri():
         return _active_experiment_id
     if os.environ.get("TUREEN_EXPERIMENT_ID"):
         return os.environ["TUREEN_EXPERIMENT_ID"]
