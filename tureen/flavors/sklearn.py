@@ -267,6 +267,34 @@ class _SklearnPyfunc:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         return _typed_input_errors(self.sklearn_model.predict, data)
 
+    def block_predictor(self, names: list[str], method: str = "predict") -> Any:
+        """A function scoring a 2-D array whose columns are ``names`` in order, or None when that could
+        answer differently from scoring the same values as a DataFrame.
+
+        scikit-learn spends most of a small predict checking a DataFrame (feature names, per-column dtypes);
+        the array behind a one-dtype frame is exactly what it would extract. So the scoring server passes
+        that array when every estimator in the tree is scikit-learn's own, none selects columns by name or
+        runs user code on the frame (ColumnTransformer, FunctionTransformer), none is set to output
+        DataFrames, and the names the model was fitted with are ``names`` in this order.
+        """
+        est = self.sklearn_model
+        if method not in PREDICT_FNS or method == "score" or not _array_equivalent(est):
+            return None
+        try:
+            fitted = getattr(est, "feature_names_in_", None)
+            width = getattr(est, "n_features_in_", None)
+        except Exception:  # noqa: BLE001 - a property that cannot answer: keep the DataFrame path
+            return None
+        if fitted is not None and [str(n) for n in fitted] != [str(n) for n in names]:
+            return None
+        if width is not None and int(width) != len(names):
+            return None
+        fn = getattr(est, method, None)
+        if fn is None:
+            return None
+        _quiet_unnamed_input_warning()
+        return lambda block: _typed_input_errors(fn, block)
+
 
 def _typed_input_errors(method: Any, data: Any) -> Any:
     """scikit-learn reports unfit input (wrong feature count or names, unparsable values) as ValueError or
@@ -277,6 +305,45 @@ def _typed_input_errors(method: Any, data: Any) -> Any:
         from tureen.exceptions import SchemaEnforcementError
 
         raise SchemaEnforcementError(f"The input does not fit the sklearn model: {exc}", [str(exc)]) from None
+
+
+#: scikit-learn classes whose answer can depend on the input being a DataFrame
+_NAME_DEPENDENT = frozenset({"ColumnTransformer", "FunctionTransformer"})
+
+
+def _array_equivalent(est: Any, depth: int = 0) -> bool:
+    """Whether ``est`` and every estimator inside it treat a one-dtype DataFrame and its array alike."""
+    cls = type(est)
+    if depth > 20 or not cls.__module__.startswith("sklearn.") or cls.__name__ in _NAME_DEPENDENT:
+        return False
+    config = getattr(est, "_sklearn_output_config", None) or {}
+    if any(v not in (None, "default") for v in config.values() if not callable(v)):
+        return False
+    try:
+        params = est.get_params(deep=False)
+    except Exception:  # noqa: BLE001
+        return False
+    values = list(params.values())
+    for attr in ("estimators_", "best_estimator_", "regressor_", "estimator_", "base_estimator_"):
+        got = getattr(est, attr, None)  # fitted copies of the estimators named in the params
+        if got is not None:
+            values.append(got)
+    while values:
+        v = values.pop()
+        if isinstance(v, (list, tuple)):
+            values.extend(v)
+        elif isinstance(v, dict):
+            values.extend(v.values())
+        elif hasattr(v, "get_params") and hasattr(v, "fit") and not isinstance(v, type):
+            if not _array_equivalent(v, depth + 1):
+                return False
+    return True
+
+
+def _quiet_unnamed_input_warning() -> None:
+    """Silence scikit-learn's 'X does not have valid feature names': the block path has already matched the
+    names the model was fitted with. (Adding the same filter again replaces it, so this is idempotent.)"""
+    warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
 def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _SklearnPyfunc:

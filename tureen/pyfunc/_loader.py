@@ -83,6 +83,27 @@ class PyFuncModel:
             return self._predict(data, params=params or None)
         return self._predict(data)
 
+    def _block_predictor(self) -> Any:
+        """For the scoring server: a function scoring a 2-D array of the signature's columns, in order, when
+        every column is a required number of one type and the flavor can score such an array exactly as it
+        scores the DataFrame made from it (see ``block_predictor`` in the sklearn flavor); else None.
+
+        The caller guarantees the array already fits the signature (names, order, dtype): the server's codec
+        builds it only then.
+        """
+        schema = self._input_schema
+        factory = getattr(self._impl, "block_predictor", None)
+        if (factory is None or schema is None or self._skip_inputs or self._params_schema is not None
+                or self._extra_columns != "error" or schema.is_tensor_spec() or not schema.has_input_names()):
+            return None
+        from tureen.models.signature import DataType
+
+        types = {s.type for s in schema.inputs}
+        if len(types) != 1 or not all(s.required for s in schema.inputs) or next(iter(types)) not in (
+                DataType.double, DataType.float, DataType.long, DataType.integer):
+            return None
+        return factory([s.name for s in schema.inputs], self._predict_fn_name)
+
     def unwrap_python_model(self) -> Any:
         """The user's :class:`~tureen.pyfunc.PythonModel` instance (custom models only)."""
         python_model = getattr(self._impl, "python_model", None)

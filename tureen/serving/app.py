@@ -52,6 +52,7 @@ class ServingState:
         self.meta: Any = None
         self.codec: Any = None
         self.v2: Any = None
+        self.block_predict: Any = None  # the model's block predictor, when it has one (see predict)
         self.load_error: str | None = None
         self.load_seconds: float | None = None
         self.model_name = settings.model_name or "model"
@@ -76,6 +77,8 @@ class ServingState:
                                   type_hint_signature=bool(getattr(meta, "is_signature_from_type_hint", False)))
         self.v2 = V2Codec(input_schema)
         self.params_schema = params_schema
+        block = getattr(model, "_block_predictor", None)
+        self.block_predict = block() if callable(block) else None
         self.load_seconds = seconds
         if self.model_name == "model" and self.settings.model_name is None and getattr(model, "model_path", None):
             self.model_name = _default_name(self.model_uri, Path(model.model_path))
@@ -162,11 +165,15 @@ class ServingState:
         return PredictionTimeoutError(f"Request processing time exceeded the limit of {self.settings.timeout:g} s "
                                       "(TUREEN_SERVING_TIMEOUT / --timeout)")
 
-    def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
+    def predict(self, data: Any, params: dict[str, Any] | None, block: Any = None) -> Any:
+        """``model.predict(data, params)``, or the model's block predictor on ``block`` (the array behind a
+        one-dtype ``data`` the codec has already checked) when the model offers one and there are no params."""
         if params and self.params_schema is None:
             _log.warning("params %s ignored: the model declares no params", sorted(params))
             params = None
         try:
+            if block is not None and not params and self.block_predict is not None:
+                return self.block_predict(block)
             return self.model.predict(data, params=params)
         except TureenError:
             raise
@@ -500,7 +507,7 @@ class _Scorer:
 
             def work() -> bytes:
                 parsed = state.codec.parse(body, content_type)
-                pred = state.predict(parsed.data, parsed.params)
+                pred = state.predict(parsed.data, parsed.params, parsed.block)
                 return _encode(self.encode, pred, unwrap=parsed.unwrap, strict=self.strict)
 
             return 200, state.call_with_timeout(work)

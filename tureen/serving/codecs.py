@@ -52,11 +52,14 @@ _EXACT_FLOAT = 2 ** 24
 
 
 class ParsedRequest(NamedTuple):
-    """The model input, its params, and whether the answer is unwrapped (unified LLM form)."""
+    """The model input, its params, whether the answer is unwrapped (unified LLM form), and ``block``: the
+    2-D array behind ``data`` when ``data`` is a one-dtype table of the signature's columns in order (already
+    checked against the signature), else None."""
 
     data: Any
     params: dict[str, Any] | None
     unwrap: bool = False
+    block: Any = None
 
 
 def _bad(message: str) -> BadRequestError:
@@ -413,9 +416,14 @@ class ScoringCodec:
         mime = _check_content_type(content_type)
         if mime == CONTENT_TYPE_JSON:
             return self.parse_json(body)
-        if mime == CONTENT_TYPE_CSV:
-            return ParsedRequest(self._parse_csv(body), None)
-        return ParsedRequest(self._parse_parquet(body), None)
+        data = self._parse_csv(body) if mime == CONTENT_TYPE_CSV else self._parse_parquet(body)
+        return ParsedRequest(data, None, False, self._block_of(data))
+
+    def _block_of(self, data: Any) -> Any:
+        """The array behind a table the uniform fast path built (marked by its shared column index)."""
+        if self._uniform is None or getattr(data, "columns", None) is not self._uniform_index:
+            return None
+        return data.to_numpy()
 
     def parse_json(self, body: bytes) -> ParsedRequest:
         doc = loads_json(body)
@@ -451,7 +459,7 @@ class ScoringCodec:
         else:
             data = self._inputs(value, conv)
         conv.raise_if_any()
-        return ParsedRequest(data, params)
+        return ParsedRequest(data, params, False, self._block_of(data))
 
     # -- dataframe_split --------------------------------------------------------------------------
     def _split(self, value: Any, conv: _Conv) -> Any:
