@@ -4,8 +4,9 @@ Both serve the same saved model (scaled LogisticRegression on breast_cancer, sav
 flavor, which MLflow loads natively) with the same number of workers, on free loopback ports, one after the
 other. wrk drives each in turn. Printed: requests/s and p99 for 1-row ``dataframe_split`` at 1, 8 and 32
 connections, server CPU per request (all server processes, from /proc) against the in-process pyfunc
-predict of that row, 1,000-row requests (split, records, CSV), time from process start to ready, and the
-memory of all server processes (RSS and PSS summed over the process tree).
+predict of that row (a DataFrame; tureen's server scores this model's one-dtype rows as a 2-D array, whose
+in-process predict is printed below it), 1,000-row requests (split, records, CSV), time from process start
+to ready, and the memory of all server processes (RSS and PSS summed over the process tree).
 
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
@@ -78,7 +79,17 @@ n = 500
 start = time.process_time()
 for _ in range(n):
     model.predict(row)
-print(json.dumps({"cpu_ms": (time.process_time() - start) / n * 1000}))
+out = {"cpu_ms": (time.process_time() - start) / n * 1000}
+block = getattr(model, "_block_predictor", lambda: None)()
+if block is not None:  # what tureen's server scores for this model: the row's 2-D array
+    arr = row.to_numpy()
+    for _ in range(50):
+        block(arr)
+    start = time.process_time()
+    for _ in range(n):
+        block(arr)
+    out["block_cpu_ms"] = (time.process_time() - start) / n * 1000
+print(json.dumps(out))
 """
 
 
@@ -237,7 +248,8 @@ def main() -> None:
                  ("records1000_c8", "records1000", "application/json", 8),
                  ("csv1000_c8", "csv1000", "text/csv", 8)]
 
-    inproc_t = run_json(tpy, INPROC, str(model), str(tmp / "row.pkl"), "tureen")["cpu_ms"]
+    inproc = run_json(tpy, INPROC, str(model), str(tmp / "row.pkl"), "tureen")
+    inproc_t = inproc["cpu_ms"]
     inproc_m = run_json(mpy, INPROC, str(model), str(tmp / "row.pkl"), "mlflow")["cpu_ms"]
 
     env = clean_env()
@@ -259,7 +271,8 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
-    results["inproc_predict_ms"] = {"tureen": inproc_t, "mlflow": inproc_m}
+    results["inproc_predict_ms"] = {"tureen": inproc_t, "mlflow": inproc_m,
+                                    "tureen_block": inproc.get("block_cpu_ms")}
 
     t, m = results["tureen"], results["mlflow"]
     rows = []
@@ -285,6 +298,9 @@ def main() -> None:
         "<= 0.5x", t["rss_mib"] <= 0.5 * m["rss_mib"])
     row("memory PSS, all processes", t["pss_mib"], m["pss_mib"], "MiB", "<= 0.5x", t["pss_mib"] <= 0.5 * m["pss_mib"])
     row("in-process pyfunc predict, 1 row (CPU)", inproc_t, inproc_m, "ms", "", None)
+    if "block_cpu_ms" in inproc:
+        rows.append(("  same row as the 2-D array the server scores", f"{inproc['block_cpu_ms']:.2f} ms", "", "", "",
+                     ""))
 
     print(f"\nserve_bench: {args.workers} worker(s), tureen threads={args.threads}, median of {args.repeat} runs of "
           f"{args.duration:g} s, "
