@@ -163,3 +163,35 @@ def test_app_serves_name_dependent_pipelines_through_the_dataframe(tmp_path, dat
                                                                                      index=False))})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["predictions"] == est.predict(rows).tolist()
+
+
+def test_v2_one_tensor_of_every_column_takes_the_block_path(tmp_path, data):
+    """An Open Inference Protocol request with one 2-D tensor in the signature's dtype is scored as that array;
+    another dtype (FP32 for double columns) goes through the DataFrame and its checks; both answer alike."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tureen.serving import create_app
+    from tureen.serving.codecs import V2Codec
+    from tureen.serving.settings import ServingSettings
+
+    X, _ = data
+    est = _fit(LogisticRegression(max_iter=500), data)
+    flavors.sklearn.save_model(est, tmp_path / "lr", input_example=X.head(2))
+    model = load_model(tmp_path / "lr")
+    rows = X.head(9)
+    codec = V2Codec(model.metadata.signature.inputs)
+
+    def request(datatype):
+        return {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": datatype,
+                            "data": rows.to_numpy().ravel().tolist()}]}
+
+    frame, _, _, block = codec.decode(request("FP64"))
+    assert block is not None and np.array_equal(block, rows.to_numpy()) and list(frame.columns) == list(X.columns)
+    assert codec.decode(request("FP32"))[3] is None
+    client = create_app(tmp_path / "lr", ServingSettings(model_name="lr")).test_client()
+    expected = {"FP64": est.predict(rows).tolist(),
+                "FP32": est.predict(rows.astype("float32").astype("float64")).tolist()}
+    for datatype, answer in expected.items():
+        r = client.post("/v2/models/lr/infer", json=request(datatype))
+        assert r.status_code == 200, r.get_data(as_text=True)
+        assert r.get_json()["outputs"][0]["data"] == answer

@@ -284,6 +284,23 @@ class Schema:
             return [s.dtype for s in self.inputs]  # type: ignore[union-attr]
         return [s.type.to_numpy() if isinstance(s.type, DataType) else np.dtype(object) for s in self.inputs]
 
+    def uniform_numeric(self) -> tuple[list[Any], np.dtype] | None:
+        """(column names, numpy dtype) when this is a named column schema whose every column is a required
+        ``double``, ``float``, ``long`` or ``integer`` of one type (a table that fits in one 2-D array), else None.
+
+        Example:
+            >>> Schema([ColSpec("double", "a"), ColSpec("double", "b")]).uniform_numeric()
+            (['a', 'b'], dtype('float64'))
+        """
+        if self.is_tensor_spec() or not self.has_input_names():
+            return None
+        types = {s.type for s in self.inputs}
+        kind = next(iter(types))
+        if len(types) != 1 or not all(s.required for s in self.inputs) or kind not in (
+                DataType.double, DataType.float, DataType.long, DataType.integer):
+            return None
+        return [s.name for s in self.inputs], kind.to_numpy()
+
     def to_dict(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.inputs]
 

@@ -94,15 +94,10 @@ class PyFuncModel:
         schema = self._input_schema
         factory = getattr(self._impl, "block_predictor", None)
         if (factory is None or schema is None or self._skip_inputs or self._params_schema is not None
-                or self._extra_columns != "error" or schema.is_tensor_spec() or not schema.has_input_names()):
+                or self._extra_columns != "error"):
             return None
-        from tureen.models.signature import DataType
-
-        types = {s.type for s in schema.inputs}
-        if len(types) != 1 or not all(s.required for s in schema.inputs) or next(iter(types)) not in (
-                DataType.double, DataType.float, DataType.long, DataType.integer):
-            return None
-        return factory([s.name for s in schema.inputs], self._predict_fn_name)
+        uniform = schema.uniform_numeric()
+        return factory(uniform[0], self._predict_fn_name) if uniform is not None else None
 
     def unwrap_python_model(self) -> Any:
         """The user's :class:`~tureen.pyfunc.PythonModel` instance (custom models only)."""

@@ -456,8 +456,8 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
             request_id = doc.get("id") if isinstance(doc, dict) else None
 
             def work() -> bytes:
-                data, params, wanted = state.v2.decode(doc)
-                pred = state.predict(data, params)
+                data, params, wanted, block = state.v2.decode(doc)
+                pred = state.predict(data, params, block)
                 out = {"model_name": state.model_name, "model_version": state.model_version,
                        "id": str(request_id) if request_id is not None else str(uuid.uuid4()),
                        "parameters": {}, "outputs": state.v2.encode(pred, wanted)}

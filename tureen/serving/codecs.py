@@ -390,13 +390,8 @@ class ScoringCodec:
         if input_schema is not None and input_schema.has_input_names():
             self._specs = {s.name: s for s in input_schema.inputs}
             if not input_schema.is_tensor_spec():
-                from tureen.models.signature import DataType
-
-                types = {s.type for s in input_schema.inputs}
-                if (len(types) == 1 and all(s.required for s in input_schema.inputs)
-                        and next(iter(types)) in (DataType.double, DataType.float, DataType.long,
-                                                  DataType.integer)):
-                    self._uniform = ([s.name for s in input_schema.inputs], next(iter(types)).to_numpy())
+                self._uniform = input_schema.uniform_numeric()
+                if self._uniform is not None:
                     import pandas as pd
 
                     self._uniform_index = pd.Index(self._uniform[0])  # built once, shared by every request
@@ -969,6 +964,7 @@ class V2Codec:
 
     def __init__(self, input_schema: Any) -> None:
         self.schema = input_schema
+        self._uniform = input_schema.uniform_numeric() if input_schema is not None else None
 
     def metadata_tensors(self, schema: Any) -> list[dict[str, Any]]:
         """The ``inputs``/``outputs`` entries of ``GET /v2/models/{name}`` for a schema."""
@@ -988,8 +984,10 @@ class V2Codec:
                 out.append({"name": str(name), "datatype": dt, "shape": [-1]})
         return out
 
-    def decode(self, doc: Any) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
-        """An inference request -> (model input, params, requested output names).
+    def decode(self, doc: Any) -> tuple[Any, dict[str, Any] | None, list[str] | None, Any]:
+        """An inference request -> (model input, params, requested output names, block): ``block`` is the 2-D
+        array behind the model input when one tensor holds every column of a one-dtype column signature in
+        that dtype (see :class:`ParsedRequest`), else None.
 
         Raises:
             BadRequestError: a malformed request (missing fields, unknown datatype, data/shape mismatch).
@@ -1053,7 +1051,22 @@ class V2Codec:
                                                         for o in outputs):
                 raise BadRequestError("'outputs' must be a list of objects with a 'name'")
             wanted = [o["name"] for o in outputs]
-        return self._to_model_input(tensors, order), params, wanted
+        block = self._block(tensors, order)
+        if block is not None:
+            import pandas as pd
+
+            return pd.DataFrame(block, columns=self._uniform[0], copy=False), params, wanted, block
+        return self._to_model_input(tensors, order), params, wanted, None
+
+    def _block(self, tensors: dict[str, Any], order: list[str]) -> Any:
+        """The one 2-D tensor holding every column of a one-dtype column signature, already in its dtype."""
+        if self._uniform is None or len(order) != 1:
+            return None
+        names, dtype = self._uniform
+        arr = tensors[order[0]]
+        if order[0] in names or arr.ndim != 2 or arr.shape[1] != len(names) or arr.dtype != dtype:
+            return None
+        return arr
 
     def _to_model_input(self, tensors: dict[str, Any], order: list[str]) -> Any:
         schema = self.schema
