@@ -1051,31 +1051,19 @@ class V2Codec:
                                                         for o in outputs):
                 raise BadRequestError("'outputs' must be a list of objects with a 'name'")
             wanted = [o["name"] for o in outputs]
-        block = self._block(tensors, order)
-        if block is not None:
-            import pandas as pd
+        data, block = self._to_model_input(tensors, order)
+        return data, params, wanted, block
 
-            return pd.DataFrame(block, columns=self._uniform[0], copy=False), params, wanted, block
-        return self._to_model_input(tensors, order), params, wanted, None
-
-    def _block(self, tensors: dict[str, Any], order: list[str]) -> Any:
-        """The one 2-D tensor holding every column of a one-dtype column signature, already in its dtype."""
-        if self._uniform is None or len(order) != 1:
-            return None
-        names, dtype = self._uniform
-        arr = tensors[order[0]]
-        if order[0] in names or arr.ndim != 2 or arr.shape[1] != len(names) or arr.dtype != dtype:
-            return None
-        return arr
-
-    def _to_model_input(self, tensors: dict[str, Any], order: list[str]) -> Any:
+    def _to_model_input(self, tensors: dict[str, Any], order: list[str]) -> tuple[Any, Any]:
+        """(model input, block): ``block`` is the one 2-D tensor holding every column when it is already in
+        the dtype of a one-dtype column signature."""
         schema = self.schema
         if schema is None:
-            return tensors[order[0]] if len(order) == 1 else tensors
+            return (tensors[order[0]] if len(order) == 1 else tensors), None
         if schema.is_tensor_spec():
             if len(schema.inputs) == 1:
-                return tensors[order[0]] if len(order) == 1 else tensors
-            return tensors
+                return (tensors[order[0]] if len(order) == 1 else tensors), None
+            return tensors, None
         # column schema: one tensor per column, or one 2-D tensor holding every column in order
         import pandas as pd
 
@@ -1083,7 +1071,9 @@ class V2Codec:
         if len(order) == 1 and tensors[order[0]].ndim == 2 and order[0] not in names:
             arr = tensors[order[0]]
             if arr.shape[1] == len(names):
-                return pd.DataFrame(arr, columns=names, copy=False)
+                uniform = self._uniform
+                block = arr if uniform is not None and arr.dtype == uniform[1] else None
+                return pd.DataFrame(arr, columns=names, copy=False), block
         cols = {}
         for n in order:
             arr = tensors[n]
@@ -1091,7 +1081,7 @@ class V2Codec:
                 arr = arr[:, 0]
             cols[n] = list(arr) if arr.ndim > 1 else arr
         try:
-            return pd.DataFrame(cols)
+            return pd.DataFrame(cols), None
         except ValueError as exc:
             raise BadRequestError(f"The input tensors cannot form a table: {exc}") from None
 
