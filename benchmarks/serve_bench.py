@@ -73,22 +73,21 @@ else:
     from mlflow.pyfunc import load_model
 model = load_model(sys.argv[1])
 row = pd.read_pickle(sys.argv[2])
-for _ in range(50):
-    model.predict(row)
-n = 500
-start = time.process_time()
-for _ in range(n):
-    model.predict(row)
-out = {"cpu_ms": (time.process_time() - start) / n * 1000}
-block = getattr(model, "_block_predictor", lambda: None)()
-if block is not None:  # what tureen's server scores for this model: the row's 2-D array
-    arr = row.to_numpy()
+
+
+def cpu_ms(fn, arg, n=500):  # CPU ms of one fn(arg): the mean of n calls after 50 warm-up calls
     for _ in range(50):
-        block(arr)
+        fn(arg)
     start = time.process_time()
     for _ in range(n):
-        block(arr)
-    out["block_cpu_ms"] = (time.process_time() - start) / n * 1000
+        fn(arg)
+    return (time.process_time() - start) / n * 1000
+
+
+out = {"cpu_ms": cpu_ms(model.predict, row)}
+block = getattr(model, "_block_predictor", lambda: None)()
+if block is not None:  # what tureen's server scores for this model: the row's 2-D array
+    out["block_cpu_ms"] = cpu_ms(block, row.to_numpy())
 print(json.dumps(out))
 """
 
