@@ -173,7 +173,8 @@ class SaveSpec:
     pyfunc_conf: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     #: called with the example's model input to get the output for signature inference
     predict: Callable[[Any], Any] | None = None
-    default_requirements: list[str] = field(default_factory=list)
+    #: the flavor's own requirements; a function when they depend on what write_data chose (called after it)
+    default_requirements: list[str] | Callable[[], list[str]] = field(default_factory=list)
     requirement_objects: list[Any] = field(default_factory=list)
     #: validate the (possibly inferred) signature for this flavor; raise InvalidParameterError
     check_signature: Callable[[Any], None] | None = None
@@ -283,7 +284,8 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
 
         from tureen.env import infer_requirements, write_environment
 
-        reqs = infer_requirements(spec.requirement_objects, spec.default_requirements)
+        defaults = spec.default_requirements
+        reqs = infer_requirements(spec.requirement_objects, defaults() if callable(defaults) else defaults)
         write_environment(tmp, reqs, pip_requirements=pip_requirements,
                           extra_pip_requirements=extra_pip_requirements)
         model.tureen = {"version": __version__, "files": file_digests(tmp)}

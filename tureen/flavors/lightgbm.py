@@ -152,12 +152,9 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str], *, serialization_fo
     def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
         return {"loader_module": "mlflow.lightgbm", "data": conf["data"]}
 
-    class _Defaults(list):  # the format is only known once write_data ran
-        def __iter__(self):  # type: ignore[override]
-            return iter(get_default_pip_requirements(chosen.get("format")))
-
     spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-                    predict=_LGBPyfunc(lgb_model).predict, default_requirements=_Defaults(),
+                    predict=_LGBPyfunc(lgb_model).predict,  # the format is only known once write_data ran:
+                    default_requirements=lambda: get_default_pip_requirements(chosen.get("format")),
                     requirement_objects=[])
     return save_model_dir(path, spec, signature=signature, input_example=input_example,
                           pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,

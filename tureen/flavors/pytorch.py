@@ -274,12 +274,10 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str], *, serializatio
         with _EvalMode(pytorch_model):
             return _TorchPyfunc(pytorch_model, "cpu").predict(data)
 
-    class _Defaults(list):  # the format is only known once write_data ran
-        def __iter__(self):  # type: ignore[override]
-            return iter(get_default_pip_requirements(chosen.get("format", "pt2")))
-
     spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf, predict=predict,
-                    default_requirements=_Defaults(), requirement_objects=[])
+                    # the format is only known once write_data ran
+                    default_requirements=lambda: get_default_pip_requirements(chosen.get("format", "pt2")),
+                    requirement_objects=[])
     return save_model_dir(path, spec, signature=signature, input_example=input_example,
                           pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
                           metadata=metadata, code_paths=code_paths, extra_files=extra_files,

@@ -163,15 +163,10 @@ def save_model(sk_model: Any, path: str | os.PathLike[str], *, serialization_for
     spec = SaveSpec(
         flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
         predict=getattr(sk_model, pyfunc_predict_fn) if has_predict_fn else None,
-        default_requirements=[], requirement_objects=[sk_model],
+        # they depend on the format chosen inside write_data
+        default_requirements=lambda: get_default_pip_requirements(chosen.get("format", "skops")),
+        requirement_objects=[sk_model],
     )
-
-    # requirements depend on the format chosen inside write_data: resolve them lazily
-    class _Defaults(list):
-        def __iter__(self):  # type: ignore[override]
-            return iter(get_default_pip_requirements(chosen.get("format", "skops")))
-
-    spec.default_requirements = _Defaults()
     return save_model_dir(path, spec, signature=signature, input_example=input_example,
                           pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
                           metadata=metadata, code_paths=code_paths, extra_files=extra_files,
