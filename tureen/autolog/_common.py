@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from tureen.autolog import _patch
 from tureen.autolog._patch import get_config, warn_once
 
 INPUT_EXAMPLE_ROWS = 5
@@ -156,6 +157,48 @@ def example_capturing_init(container: str) -> Callable[..., Any]:
         return result
 
     return patched
+
+
+def captured_example(container_obj: Any, container: str) -> Any:
+    """The input example :func:`example_capturing_init` kept on a data container (raises why there is none)."""
+    example = getattr(container_obj, EXAMPLE_ATTR, None)
+    if isinstance(example, Exception):
+        raise example
+    if example is None:
+        raise ValueError(f"the training {container} was created before autologging was turned on")
+    return example
+
+
+def begin_training(flavor: str, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                   unlogged: Any) -> tuple[str, inspect.BoundArguments, RunLogger]:
+    """The start of a patched ``train()`` of a boosting library: (run id, the call's bound arguments, a logger),
+    with the call's ``params`` and other arguments (but ``unlogged``) logged already, less those an enclosing
+    autologged call (a scikit-learn style ``fit``) logged itself."""
+    run_id = _patch.active_run_id()
+    session = _patch.current_session()
+    already = (session.parent.data.get("logged_params", set())
+               if session is not None and session.parent is not None else set())
+    bound = inspect.signature(original).bind(*args, **kwargs)
+    logger = RunLogger(flavor, run_id)
+    params = dict(bound.arguments.get("params") or {})
+    fn_params = fn_args_as_params(original, args, kwargs, unlogged)
+    logger.log_params({k: v for k, v in {**params, **fn_params}.items() if k not in already})
+    logger.flush()
+    return run_id, bound, logger
+
+
+def guarded(flavor: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator for framework callback hooks: a logging failure is reported once and never stops training."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - a logging failure must not stop training
+                warn_once(flavor, f"{fn.__name__} failed ({type(exc).__name__}: {exc})", key=fn.__name__)
+        return run
+
+    return decorate
 
 
 def example_and_signature(flavor: str, get_example: Callable[[], Any], predict: Callable[[Any], Any] | None,

@@ -13,8 +13,9 @@ import inspect
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import RunLogger, example_and_signature, fn_args_as_params, head, log_dataset, log_model
-from tureen.autolog._patch import disable_autologging, safe_patch, warn_once
+from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, guarded, head, log_dataset,
+                                    log_model)
+from tureen.autolog._patch import disable_autologging, safe_patch
 from tureen.exceptions import InvalidParameterError
 
 __all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
@@ -72,13 +73,7 @@ def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     every_epoch = cfg.get("log_every_epoch", True)
     every_n = cfg.get("log_every_n_steps")
 
-    def safe(fn: Callable[..., None]) -> Callable[..., None]:
-        def run(*args: Any, **kwargs: Any) -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - a logging failure must not stop training
-                warn_once(FLAVOR_NAME, f"{fn.__name__} failed ({type(exc).__name__}: {exc})", key=fn.__name__)
-        return run
+    safe = guarded(FLAVOR_NAME)
 
     class TureenCallback(keras.callbacks.Callback):
         def __init__(self) -> None:

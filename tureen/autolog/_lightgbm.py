@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import (EXAMPLE_ATTR, RunLogger, example_and_signature, example_capturing_init,
-                                    fn_args_as_params, log_dataset, log_model)
+from tureen.autolog._common import (RunLogger, begin_training, captured_example, example_and_signature,
+                                    example_capturing_init, log_dataset, log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
 from tureen.autolog._plots import feature_importance_png
 
@@ -77,17 +77,8 @@ def _metric_callback(logger: RunLogger, results: list[dict[str, float]]) -> Call
 
 def _patched_train(log_models: bool) -> Callable[..., Any]:
     def patched(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        run_id = _patch.active_run_id()
-        session = _patch.current_session()
-        already = (session.parent.data.get("logged_params", set())
-                   if session is not None and session.parent is not None else set())
-        bound = inspect.signature(original).bind(*args, **kwargs)
+        run_id, bound, logger = begin_training(FLAVOR_NAME, original, args, kwargs, _UNLOGGED)
         arguments = bound.arguments
-        logger = RunLogger(FLAVOR_NAME, run_id)
-        params = dict(arguments.get("params") or {})
-        fn_params = fn_args_as_params(original, args, kwargs, _UNLOGGED)
-        logger.log_params({k: v for k, v in {**params, **fn_params}.items() if k not in already})
-        logger.flush()
         train_set = arguments.get("train_set")
         results: list[dict[str, float]] = []
         callbacks = list(arguments.get("callbacks") or [])
@@ -102,7 +93,7 @@ def _patched_train(log_models: bool) -> Callable[..., Any]:
             cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
             if log_models and cfg.get("log_models", True):
                 example, signature = example_and_signature(
-                    FLAVOR_NAME, lambda: _example_of(train_set), model.predict,
+                    FLAVOR_NAME, lambda: captured_example(train_set, "Dataset"), model.predict,
                     cfg.get("log_input_examples", False), cfg.get("log_model_signatures", True))
                 from tureen.flavors import lightgbm as lgb_flavor
 
@@ -136,15 +127,6 @@ def _log_datasets(run_id: str, train_set: Any, arguments: dict[str, Any]) -> Non
                             name=names[i] if i < len(names) else f"valid_{i}")
     except Exception as exc:  # noqa: BLE001
         _patch.warn_once(FLAVOR_NAME, f"could not record the datasets ({exc})", key="datasets")
-
-
-def _example_of(train_set: Any) -> Any:
-    example = getattr(train_set, EXAMPLE_ATTR, None)
-    if isinstance(example, Exception):
-        raise example
-    if example is None:
-        raise ValueError("the training Dataset was created before autologging was turned on")
-    return example
 
 
 def _log_importance(run_id: str, model: Any) -> None:

@@ -15,7 +15,7 @@ import sys
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import INPUT_EXAMPLE_ROWS, RunLogger, log_model
+from tureen.autolog._common import INPUT_EXAMPLE_ROWS, RunLogger, guarded, log_model
 from tureen.autolog._patch import disable_autologging, safe_patch, warn_once
 from tureen.exceptions import InvalidParameterError, MissingDependencyError
 
@@ -101,13 +101,7 @@ def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     every_epoch = cfg.get("log_every_n_epoch", 1)
     every_step = cfg.get("log_every_n_step")
 
-    def safe(fn: Callable[..., None]) -> Callable[..., None]:
-        def run(*args: Any, **kwargs: Any) -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - a logging failure must not stop training
-                warn_once(FLAVOR_NAME, f"{fn.__name__} failed ({type(exc).__name__}: {exc})", key=fn.__name__)
-        return run
+    safe = guarded(FLAVOR_NAME)
 
     class TureenLightningCallback(pl.Callback):
         def __init__(self) -> None:

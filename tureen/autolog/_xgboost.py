@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tureen.autolog import _patch
-from tureen.autolog._common import (EXAMPLE_ATTR, RunLogger, example_and_signature, example_capturing_init,
-                                    fn_args_as_params, log_dataset, log_model)
+from tureen.autolog._common import (RunLogger, begin_training, captured_example, example_and_signature,
+                                    example_capturing_init, log_dataset, log_model)
 from tureen.autolog._patch import disable_autologging, get_config, safe_patch
 from tureen.autolog._plots import feature_importance_png
 from tureen.exceptions import InvalidParameterError
@@ -98,17 +98,8 @@ def _patched_train(log_models: bool) -> Callable[..., Any]:
     def patched(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import xgboost as xgb
 
-        run_id = _patch.active_run_id()
-        session = _patch.current_session()
-        already = (session.parent.data.get("logged_params", set())
-                   if session is not None and session.parent is not None else set())
-        bound = inspect.signature(original).bind(*args, **kwargs)
+        run_id, bound, logger = begin_training(FLAVOR_NAME, original, args, kwargs, _UNLOGGED)
         arguments = bound.arguments
-        logger = RunLogger(FLAVOR_NAME, run_id)
-        params = dict(arguments.get("params") or {})
-        fn_params = fn_args_as_params(original, args, kwargs, _UNLOGGED)
-        logger.log_params({k: v for k, v in {**params, **fn_params}.items() if k not in already})
-        logger.flush()
         dtrain = arguments.get("dtrain")
         if dtrain is not None and get_config(FLAVOR_NAME, "log_datasets", True):
             try:
@@ -128,7 +119,7 @@ def _patched_train(log_models: bool) -> Callable[..., Any]:
             cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
             if log_models and cfg.get("log_models", True):
                 example, signature = example_and_signature(
-                    FLAVOR_NAME, lambda: _example_of(dtrain), lambda x: model.predict(xgb.DMatrix(x)),
+                    FLAVOR_NAME, lambda: captured_example(dtrain, "DMatrix"), lambda x: model.predict(xgb.DMatrix(x)),
                     cfg.get("log_input_examples", False), cfg.get("log_model_signatures", True))
                 from tureen.flavors import xgboost as xgb_flavor
 
@@ -146,15 +137,6 @@ def _patched_train(log_models: bool) -> Callable[..., Any]:
         return model
 
     return patched
-
-
-def _example_of(dtrain: Any) -> Any:
-    example = getattr(dtrain, EXAMPLE_ATTR, None)
-    if isinstance(example, Exception):
-        raise example
-    if example is None:
-        raise ValueError("the training DMatrix was created before autologging was turned on")
-    return example
 
 
 def _log_importance(run_id: str, model: Any, types: list[str]) -> None:
