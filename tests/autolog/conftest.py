@@ -7,35 +7,23 @@ from typing import Iterator
 
 import pytest
 
+from _tracking_state import fresh_tracking_state
+
 
 @pytest.fixture(autouse=True)
 def _fresh_autolog_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    from tureen.autolog import _patch
-    from tureen.tracking import _config, fluent
-    from tureen.tracking.stores import reset_stores
-
-    monkeypatch.setattr(_config, "_tracking_uri", None)
-    monkeypatch.setattr(_config, "_registry_uri", None)
-    monkeypatch.setattr(fluent, "_active_experiment_id", None)
-    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID"):
-        monkeypatch.delenv(var, raising=False)
-    fluent._stack().clear()
-    fluent._clients.clear()
-    _patch._WARNED.clear()
-    yield
     import importlib
 
     import tureen
-    from tureen.autolog import INTEGRATIONS
+    from tureen.autolog import INTEGRATIONS, _patch
 
-    tureen.autolog(disable=True)
-    for name in list(_patch._CONFIGS):
-        importlib.import_module(INTEGRATIONS[name][0]).autolog(disable=True)
-    assert not _patch._PATCHES or all(not v for v in _patch._PATCHES.values())
-    fluent._stack().clear()
-    fluent._clients.clear()
-    reset_stores()
+    with fresh_tracking_state(monkeypatch, tmp_path / "artifacts"):
+        _patch._WARNED.clear()
+        yield
+        tureen.autolog(disable=True)
+        for name in list(_patch._CONFIGS):
+            importlib.import_module(INTEGRATIONS[name][0]).autolog(disable=True)
+        assert not _patch._PATCHES or all(not v for v in _patch._PATCHES.values())
 
 
 @pytest.fixture(scope="session")

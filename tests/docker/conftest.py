@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _docker_harness as harness  # noqa: E402
+from _tracking_state import fresh_tracking_state  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -79,23 +80,8 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 @contextlib.contextmanager
 def registry_env(registry_uri: str, artifact_root: Path) -> Iterator[None]:
     """Tracking/registry calls inside this block use the session registry, and leave no global state."""
-    from tureen.tracking import _config, fluent
-    from tureen.tracking.stores import reset_stores
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TUREEN_TRACKING_URI", registry_uri)
-        mp.setenv("TUREEN_ARTIFACT_ROOT", str(artifact_root))
-        for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID", "TUREEN_REGISTRY_URI"):
-            mp.delenv(var, raising=False)
-        mp.setattr(_config, "_tracking_uri", None)
-        mp.setattr(_config, "_registry_uri", None)
-        mp.setattr(fluent, "_active_experiment_id", None)
-        try:
-            yield
-        finally:
-            fluent._stack().clear()
-            fluent._clients.clear()
-            reset_stores()
+    with pytest.MonkeyPatch.context() as mp, fresh_tracking_state(mp, artifact_root, tracking_uri=registry_uri):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -122,15 +108,10 @@ def registered(in_registry):
 
 
 @pytest.fixture
-def use_registry(registry_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def use_registry(registry_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point this test's models:/ resolution at the session registry."""
-    from tureen.tracking import _config, fluent
-
-    monkeypatch.setenv("TUREEN_TRACKING_URI", registry_uri)
-    monkeypatch.setattr(_config, "_tracking_uri", None)
-    monkeypatch.setattr(_config, "_registry_uri", None)
-    fluent._clients.clear()
-    return registry_uri
+    with fresh_tracking_state(monkeypatch, tracking_uri=registry_uri):
+        yield registry_uri
 
 
 @pytest.fixture(scope="session")

@@ -7,25 +7,14 @@ from typing import Iterator
 
 import pytest
 
+from _tracking_state import fresh_tracking_state
+
 
 @pytest.fixture(autouse=True)
 def _fresh_tracking_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Each test starts with no active run or experiment and artifacts under its own tmp dir."""
-    from tureen.tracking import _config, fluent
-    from tureen.tracking.stores import reset_stores
-
-    monkeypatch.setattr(_config, "_tracking_uri", None)
-    monkeypatch.setattr(_config, "_registry_uri", None)
-    monkeypatch.setattr(fluent, "_active_experiment_id", None)
-    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID"):
-        monkeypatch.delenv(var, raising=False)
-    fluent._stack().clear()
-    fluent._clients.clear()
-    yield
-    fluent._stack().clear()
-    fluent._clients.clear()
-    reset_stores()
+    with fresh_tracking_state(monkeypatch, tmp_path / "artifacts"):
+        yield
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
