@@ -6,9 +6,7 @@ types) load lazily on first attribute access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from tureen._lazy import lazy_attributes
 from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
 
 _LAZY = {
@@ -33,10 +31,4 @@ _LAZY = {
 __all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tureen.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -6,8 +6,7 @@ Importing this package loads nothing heavy: names resolve lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tureen._lazy import lazy_attributes
 
 _LAZY = {
     "load_model": "tureen.pyfunc._loader",
@@ -22,10 +21,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tureen.pyfunc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
