@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "flavors"
-BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+from _docs_runner import python_blocks, run_examples
 
 PAGES = [
     pytest.param("xgboost.md", id="xgboost"),
@@ -20,11 +16,7 @@ PAGES = [
 
 @pytest.mark.parametrize("page", PAGES)
 def test_flavor_page_examples_run(page, tmp_path, monkeypatch, capsys):
-    path = DOCS / page
-    blocks = BLOCK.findall(path.read_text())
-    assert blocks, f"{page} has no python example"
+    assert python_blocks(f"flavors/{page}"), f"{page} has no python example"
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    for code in blocks:
-        exec(compile(code, str(path), "exec"), namespace)  # noqa: S102 - our own docs
+    run_examples(f"flavors/{page}")
     assert capsys.readouterr().out.strip(), "the examples print what they show"

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from _docs_runner import DOCS, python_blocks, run_examples
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
+PAGE = DOCS / "serving.md"
 
 
 def test_serving_guide_examples_run(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
-    assert len(blocks) >= 5
+    assert len(python_blocks(PAGE)) >= 5
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    for i, code in enumerate(blocks):
-        exec(compile(code, f"{PAGE.name}[block {i}]", "exec"), namespace)  # noqa: S102 - our own docs
+    run_examples(PAGE, cli=None)  # its console lines start a server in the foreground
 
 
 def test_every_setting_is_documented():

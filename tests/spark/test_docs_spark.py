@@ -6,36 +6,26 @@ reuses the test session instead of starting a second JVM.
 
 from __future__ import annotations
 
-import re
-import shlex
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "batch-scoring.md"
-BLOCK = re.compile(r"```(python|console)\n(.*?)```", re.S)
+from _docs_runner import examples, run_examples
+
+PAGE = "batch-scoring.md"
 
 
 def test_batch_scoring_page_runs(spark, tmp_path, monkeypatch, capsys):
     from tureen.cli import main
 
-    found = BLOCK.findall(PAGE.read_text())
+    def cli(args: list[str]) -> None:
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code == 0, f"$ tureen {' '.join(args)}\n{capsys.readouterr().err[-3000:]}"
+
+    found = examples(PAGE)
     assert [k for k, _ in found].count("python") >= 4 and any("--spark" in c for _, c in found)
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    for kind, code in found:
-        if kind == "python":
-            exec(compile(code, str(PAGE), "exec"), namespace)  # noqa: S102 - our own docs
-            continue
-        for line in code.splitlines():
-            if not line.startswith("$ "):
-                continue
-            args = shlex.split(line[2:])
-            assert args[0] == "tureen"
-            with pytest.raises(SystemExit) as done:
-                main(args[1:])
-            assert done.value.code == 0, f"{line}\n{capsys.readouterr().err[-3000:]}"
+    namespace = run_examples(PAGE, cli=cli)
     # what the page claims, checked
     assert set(namespace["churn"].load_counts.values()) == {1}
     scored = pd.read_parquet(tmp_path / "scored.parquet")
