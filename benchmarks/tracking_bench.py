@@ -167,23 +167,17 @@ def _seed_runs(side: Side, exp: str, n: int) -> None:
         if side.name == "tureen":
             conn.executemany("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
                              "artifact_uri, lifecycle_stage) VALUES (?, ?, ?, 'u', 'FINISHED', ?, ?, ?, 'active')", runs)
-            conn.executemany("INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) "
-                             "VALUES (?, ?, ?, ?, ?, 0)", metrics)
-            conn.executemany("INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
-                             "VALUES (?, ?, ?, ?, ?, 0)", metrics)
-            conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", params)
-            conn.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)", tags)
-        else:
+        else:  # MLflow's runs table has four more NOT NULL source columns
             conn.executemany("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
                              "artifact_uri, lifecycle_stage, source_type, source_name, entry_point_name, "
                              "source_version) VALUES (?, ?, ?, 'u', 'FINISHED', ?, ?, ?, 'active', 'LOCAL', '', '', '')",
                              runs)
-            conn.executemany("INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) "
-                             "VALUES (?, ?, ?, ?, ?, 0)", metrics)
-            conn.executemany("INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
-                             "VALUES (?, ?, ?, ?, ?, 0)", metrics)
-            conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", params)
-            conn.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)", tags)
+        conn.executemany("INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) "
+                         "VALUES (?, ?, ?, ?, ?, 0)", metrics)
+        conn.executemany("INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
+                         "VALUES (?, ?, ?, ?, ?, 0)", metrics)
+        conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", params)
+        conn.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)", tags)
 
 
 def bench_search(side: Side, scale: float) -> dict[str, Any]:

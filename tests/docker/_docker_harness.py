@@ -101,15 +101,20 @@ def _mounts_under(path: Path) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+def _unmount_all(path: Path) -> None:
+    """Lazily unmount everything below ``path``; raise if something is still mounted there."""
+    for target in _mounts_under(path):
+        subprocess.run(["umount", "-l", target], capture_output=True)
+    if _mounts_under(path):
+        raise RuntimeError(f"Refusing to delete {path}: something is still mounted under it")
+
+
 def safe_rmtree(path: Path) -> None:
     """Remove a tree that may hold leftover mounts (a chroot's /proc, overlay layers): unmount them first,
     and never descend into something still mounted."""
     if not path.exists():
         return
-    for target in _mounts_under(path):
-        subprocess.run(["umount", "-l", target], capture_output=True)
-    if _mounts_under(path):
-        raise RuntimeError(f"Refusing to delete {path}: something is still mounted under it")
+    _unmount_all(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -119,10 +124,7 @@ def remove_in_background(path: Path) -> None:
     finish the job."""
     if not path.exists():
         return
-    for target in _mounts_under(path):
-        subprocess.run(["umount", "-l", target], capture_output=True)
-    if _mounts_under(path):
-        raise RuntimeError(f"Refusing to delete {path}: something is still mounted under it")
+    _unmount_all(path)
     trash = path.with_name(path.name + ".deleting")
     os.replace(path, trash)
     subprocess.Popen(["rm", "-rf", "--one-file-system", str(trash)], stdin=subprocess.DEVNULL,
