@@ -128,13 +128,18 @@ def validate_experiment_name(name: Any) -> str:
     return name
 
 
-def validate_experiment_tag(key: Any, value: Any) -> tuple[str, str]:
-    validate_key(key, "experiment tag key")
+def _bounded_tag(key: Any, value: Any, what: str, limit: int) -> tuple[str, str]:
+    """A valid key and its value as text (None -> ""), refused when longer than ``limit`` (no truncation)."""
+    validate_key(key, f"{what.lower()} key")
     value = "" if value is None else str(value)
-    if len(value) > MAX_EXPERIMENT_TAG_VALUE_LENGTH:
-        raise InvalidParameterError(f"Experiment tag {key!r} has a value of {len(value)} characters; at most "
-                                    f"{MAX_EXPERIMENT_TAG_VALUE_LENGTH} are allowed")
+    if len(value) > limit:
+        raise InvalidParameterError(f"{what} {key!r} has a value of {len(value)} characters; at most {limit} are "
+                                    "allowed")
     return key, value
+
+
+def validate_experiment_tag(key: Any, value: Any) -> tuple[str, str]:
+    return _bounded_tag(key, value, "Experiment tag", MAX_EXPERIMENT_TAG_VALUE_LENGTH)
 
 
 def validate_run_name(name: Any) -> str | None:
@@ -285,12 +290,7 @@ def validate_model_name(name: Any) -> str:
 
 
 def validate_registry_tag(key: Any, value: Any) -> tuple[str, str]:
-    validate_key(key, "tag key")
-    value = "" if value is None else str(value)
-    if len(value) > MAX_REGISTRY_TAG_VALUE_LENGTH:
-        raise InvalidParameterError(f"Tag {key!r} has a value of {len(value)} characters; at most "
-                                    f"{MAX_REGISTRY_TAG_VALUE_LENGTH} are allowed")
-    return key, value
+    return _bounded_tag(key, value, "Tag", MAX_REGISTRY_TAG_VALUE_LENGTH)
 
 
 def validate_alias(alias: Any, *, for_set: bool = True) -> str:
