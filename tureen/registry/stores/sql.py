@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from tureen.exceptions import InvalidParameterError, ResourceAlreadyExistsError, ResourceNotFoundError
 from tureen.registry.entities import STAGES, AliasHistoryEntry, ModelVersion, ModelVersionStatus, RegisteredModel
 from tureen.tracking import _validation as v
-from tureen.tracking._filter import decode_page_token, encode_page_token, parse_filter, parse_order_by
+from tureen.tracking._filter import parse_filter, parse_order_by
 from tureen.tracking.entities import PagedList
 from tureen.tracking.stores import _schema as s
 from tureen.tracking.stores._sqlcommon import (
@@ -166,16 +166,10 @@ class RegistrySqlMixin:
             conds.append(cond)
         columns = {"name": rm.c.name, "timestamp": rm.c.last_updated_time,
                    "last_updated_timestamp": rm.c.last_updated_time, "creation_timestamp": rm.c.creation_time}
-        order = []
-        for key in parse_order_by(order_by):
-            col = self._attr_column(key.entity, key.key, columns, "registered models (order_by)")
-            order.append(col.asc() if key.ascending else col.desc())
+        order = self._sort_terms(parse_order_by(order_by), columns, "registered models (order_by)")
         order.append(rm.c.name.asc())
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = conn.execute(rm.select().where(*conds).order_by(*order).offset(offset).limit(max_results + 1)).all()
-            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._registered_models_from_rows(conn, rows[:max_results]), token)
+        return self._page(rm.select().where(*conds).order_by(*order), page_token, max_results,
+                          self._registered_models_from_rows)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         v.validate_model_name(name)
@@ -396,18 +390,12 @@ class RegistrySqlMixin:
                 conds.append(self._compare(col, c.op, value, allowed, c, string=True))
         columns = {"name": mv.c.name, "version_number": mv.c.version, "creation_timestamp": mv.c.creation_time,
                    "last_updated_timestamp": mv.c.last_updated_time, "timestamp": mv.c.last_updated_time}
-        order = []
-        for key in parse_order_by(order_by):
-            col = self._attr_column(key.entity, key.key, columns, "model versions (order_by)")
-            order.append(col.asc() if key.ascending else col.desc())
+        order = self._sort_terms(parse_order_by(order_by), columns, "model versions (order_by)")
         if not order:
             order = [mv.c.last_updated_time.desc()]
         order += [mv.c.name.asc(), mv.c.version.desc()]
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = conn.execute(mv.select().where(*conds).order_by(*order).offset(offset).limit(max_results + 1)).all()
-            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._versions_from_rows(conn, rows[:max_results]), token)
+        return self._page(mv.select().where(*conds).order_by(*order), page_token, max_results,
+                          self._versions_from_rows)
 
     # -- aliases ---------------------------------------------------------------------------------------------
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:

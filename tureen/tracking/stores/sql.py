@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import uuid
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -297,22 +297,15 @@ class SqlStore(RegistrySqlMixin):
         conds = [self._lifecycle(e.c.lifecycle_stage, view)]
         for c in parse_filter(filter_string):
             conds.append(self._experiment_clause(c))
-        order: list[Any] = []
         keys = parse_order_by(order_by)
-        for key in keys:
-            col = self._attr_column(key.entity, key.key, {"name": e.c.name, "experiment_id": e.c.experiment_id,
-                                                           "creation_time": e.c.creation_time,
-                                                           "last_update_time": e.c.last_update_time},
-                                    "experiments")
-            order.append(col.asc() if key.ascending else col.desc())
+        order = self._sort_terms(keys, {"name": e.c.name, "experiment_id": e.c.experiment_id,
+                                        "creation_time": e.c.creation_time, "last_update_time": e.c.last_update_time},
+                                 "experiments")
         if not any(k.key == "creation_time" for k in keys):
             order.append(e.c.creation_time.desc())
         order.append(e.c.experiment_id.asc())
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = conn.execute(e.select().where(*conds).order_by(*order).offset(offset).limit(max_results + 1)).all()
-            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._experiments_from_rows(conn, rows[:max_results]), token)
+        return self._page(e.select().where(*conds).order_by(*order), page_token, max_results,
+                          self._experiments_from_rows)
 
     def _experiment_clause(self, c: Clause) -> Any:
         e = s.experiments
@@ -346,6 +339,24 @@ class SqlStore(RegistrySqlMixin):
             raise InvalidParameterError(f"Invalid attribute key {shown!r} specified for searching {what}. Valid "
                                         f"keys are {sorted(columns)} and tags.<key>")
         return columns[key]
+
+    def _sort_terms(self, keys: Sequence[Any], columns: dict[str, Any], what: str) -> list[Any]:
+        """ORDER BY terms for parsed ``order_by`` keys that name plain attribute columns."""
+        terms = []
+        for key in keys:
+            col = self._attr_column(key.entity, key.key, columns, what)
+            terms.append(col.asc() if key.ascending else col.desc())
+        return terms
+
+    def _page(self, stmt: Any, page_token: str | None, max_results: int,
+              convert: Callable[[Any, Sequence[Any]], list[Any]]) -> PagedList:
+        """One page of a filtered, ordered select: ``convert(conn, rows)`` of at most ``max_results`` rows from
+        the token's offset, with the next page's token when more rows follow."""
+        offset = decode_page_token(page_token)
+        with self._read() as conn:
+            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(convert(conn, rows[:max_results]), token)
 
     @staticmethod
     def _compare(col: Any, op: str, value: Any, allowed: Sequence[str], clause: Clause, *, string: bool = False,
@@ -758,12 +769,8 @@ class SqlStore(RegistrySqlMixin):
         if not seen_start:
             order.append(r.c.start_time.desc())
         order.append(r.c.run_uuid.asc())
-        offset = decode_page_token(page_token)
-        stmt = stmt.where(*conds).order_by(*order).offset(offset).limit(max_results + 1)
-        with self._read() as conn:
-            page = list(conn.execute(stmt).scalars().all())
-            token = encode_page_token(offset + max_results) if len(page) > max_results else None
-            return PagedList(self._runs_from_ids(conn, page[:max_results]), token)
+        return self._page(stmt.where(*conds).order_by(*order), page_token, max_results,
+                          lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
 
     # ======================================================================================================
     # logged models (MLflow 3.x) and run outputs
@@ -898,16 +905,10 @@ class SqlStore(RegistrySqlMixin):
                                                string=True))
         items = [f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" if isinstance(o, dict) else o
                  for o in (order_by or [])]
-        order = []
-        for key in parse_order_by(items):
-            col = self._attr_column(key.entity, key.key, columns, "logged models (order_by)")
-            order.append(col.asc() if key.ascending else col.desc())
+        order = self._sort_terms(parse_order_by(items), columns, "logged models (order_by)")
         order += [lmt.c.creation_timestamp_ms.desc(), lmt.c.model_id.asc()]
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = conn.execute(lmt.select().where(*conds).order_by(*order).offset(offset).limit(max_results + 1)).all()
-            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._logged_models_from_rows(conn, rows[:max_results]), token)
+        return self._page(lmt.select().where(*conds).order_by(*order), page_token, max_results,
+                          self._logged_models_from_rows)
 
     def find_logged_models(self, source_run_id: str, name: str | None = None) -> list[LoggedModel]:
         """The active logged models of a run (optionally of one name), newest output step first."""
