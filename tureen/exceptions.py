@@ -8,7 +8,8 @@ the serving and tracking layers answer with. The tree::
     ├── InvalidParameterError                INVALID_PARAMETER_VALUE  400
     │   ├── SchemaEnforcementError           INVALID_PARAMETER_VALUE  400  (lists every bad field)
     │   ├── UnsupportedModelError            INVALID_PARAMETER_VALUE  400  (object a flavor cannot save)
-    │   └── InvalidInputError                INVALID_PARAMETER_VALUE  400  (a CLI input file, a payload value)
+    │   ├── InvalidInputError                INVALID_PARAMETER_VALUE  400  (a CLI input file, a payload value)
+    │   └── InvalidSettingError              INVALID_PARAMETER_VALUE  400  (a setting not in its accepted spellings)
     ├── BadRequestError                      BAD_REQUEST              400
     │   ├── MalformedRequestError            MALFORMED_REQUEST        400  (HTTP body not parseable)
     │   └── UnsupportedMediaTypeError        BAD_REQUEST              415
@@ -16,8 +17,11 @@ the serving and tracking layers answer with. The tree::
     ├── ResourceAlreadyExistsError           RESOURCE_ALREADY_EXISTS  400
     ├── InvalidStateError                    INVALID_STATE            400
     ├── ModelFormatError                     INVALID_MODEL            400  (no/corrupt MLmodel, missing file)
-    │   └── ModelIntegrityError              MODEL_INTEGRITY_FAILED   400  (digest mismatch: tampered/truncated)
+    │   ├── ModelIntegrityError              MODEL_INTEGRITY_FAILED   400  (digest mismatch: tampered/truncated)
+    │   └── ArchiveLimitError                INVALID_MODEL            400  (a zip over its decompression limits)
     ├── UnsafeDeserializationError           PERMISSION_DENIED        403  (pickle load refused by the gate)
+    │   └── UntrustedCodeError               PERMISSION_DENIED        403  (code the artifact names: loader
+    │                                                                       module, code/ dir, class path)
     ├── MissingDependencyError               MISSING_DEPENDENCY       500  (names the extra to install)
     ├── RequestTooLargeError                 REQUEST_LIMIT_EXCEEDED   413
     ├── PredictionTimeoutError               DEADLINE_EXCEEDED        504
@@ -40,6 +44,7 @@ __all__ = [
     "SchemaEnforcementError",
     "UnsupportedModelError",
     "InvalidInputError",
+    "InvalidSettingError",
     "BadRequestError",
     "MalformedRequestError",
     "UnsupportedMediaTypeError",
@@ -48,7 +53,9 @@ __all__ = [
     "InvalidStateError",
     "ModelFormatError",
     "ModelIntegrityError",
+    "ArchiveLimitError",
     "UnsafeDeserializationError",
+    "UntrustedCodeError",
     "MissingDependencyError",
     "RequestTooLargeError",
     "PredictionTimeoutError",
@@ -109,6 +116,10 @@ class InvalidInputError(InvalidParameterError):
     pass
 
 
+class InvalidSettingError(InvalidParameterError):
+    """A setting (environment variable or option) holds a value outside its documented spellings."""
+
+
 class BadRequestError(TureenError):
     error_code = "BAD_REQUEST"
     http_status = 400
@@ -146,9 +157,18 @@ class ModelIntegrityError(ModelFormatError):
     error_code = "MODEL_INTEGRITY_FAILED"
 
 
+class ArchiveLimitError(ModelFormatError):
+    """A zip inside a model would decompress past the caller's limits (size, ratio, entry count)."""
+
+
 class UnsafeDeserializationError(TureenError):
     error_code = "PERMISSION_DENIED"
     http_status = 403
+
+
+class UntrustedCodeError(UnsafeDeserializationError):
+    """The model names code to import or run (a loader module, a ``code/`` directory, a class path) that
+    the gate refuses: not on the allow-list, outside the model directory, or pickle-class loading is off."""
 
 
 class MissingDependencyError(TureenError):

@@ -213,7 +213,10 @@ def test_unknown_flavor_and_loader(tmp_path):
     with pytest.raises(ResourceNotFoundError, match="no python_function flavor"):
         pyfunc.load_model(tmp_path / "w")
     Model(flavors={"python_function": {"loader_module": "no_such_module_xyz"}}).save(_mk(tmp_path / "l"))
-    with pytest.raises(ModelFormatError, match="no_such_module_xyz"):
+    # an unknown loader module is refused by the gate's allow-list, never imported
+    from tureen.exceptions import UntrustedCodeError
+
+    with pytest.raises(UntrustedCodeError, match="no_such_module_xyz"):
         pyfunc.load_model(tmp_path / "l")
 
 
@@ -261,10 +264,13 @@ def test_code_paths_and_extra_files(tmp_path, sk_pipeline):
     assert conf["flavors"]["sklearn"]["code"] == "code"
     assert conf["flavors"]["sklearn"]["extra_files"] == [{"path": "extra_files/notes.txt"}]
     assert conf["metadata"] == {"owner": "team-a"}
-    model = pyfunc.load_model(tmp_path / "cp")
-    import helper_mod  # noqa: F401 - put on sys.path by the loader
+    import sys
 
-    assert helper_mod.VALUE == 41
+    path_before = list(sys.path)
+    model = pyfunc.load_model(tmp_path / "cp")
+    # the code directory is copied into the model, and is on sys.path only while the model loads
+    assert (tmp_path / "cp" / "code" / "helper_mod.py").read_text() == "VALUE = 41\n"
+    assert sys.path == path_before and "helper_mod" not in sys.modules
     assert model.metadata.metadata == {"owner": "team-a"}
     with pytest.raises(InvalidParameterError, match="does not exist"):
         flavors.sklearn.save_model(sk_pipeline, tmp_path / "cp2", code_paths=[tmp_path / "missing.py"])

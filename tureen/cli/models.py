@@ -67,13 +67,18 @@ def _integrity(root: Path, model: Any) -> tuple[str, str | None]:
 def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
     import importlib
 
+    from tureen.exceptions import TureenError
     from tureen.flavors import FLAVORS, get_flavor_module, loader_module_for
 
     out: dict[str, bool | None] = {}
     for name, conf in model.flavors.items():
         module_name = FLAVORS.get(name)
         if name == "python_function":
-            module_name = loader_module_for(conf.get("loader_module", ""))
+            try:
+                module_name = loader_module_for(conf.get("loader_module", ""))
+            except TureenError:  # not on the allow-list: loading is refused (see "executes")
+                out[name] = None
+                continue
             if module_name != "tureen.pyfunc.model":
                 continue
         if module_name is None:
@@ -92,6 +97,7 @@ def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
 def describe_model(uri: str) -> dict[str, Any]:
     """Everything ``models inspect`` shows, as a dict."""
     from tureen.env import read_requirements
+    from tureen.flavors._scan import describe_execution
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
@@ -110,6 +116,7 @@ def describe_model(uri: str) -> dict[str, Any]:
         "saved_input_example_info": model.saved_input_example_info,
         "formats": formats,
         "needs_pickle": _needs_pickle(root, model),
+        "executes": [e.to_dict() for e in describe_execution(root, model)],
         "requirements": read_requirements(root),
         "integrity": status,
         "integrity_problem": problem,
@@ -141,6 +148,10 @@ def inspect_cmd(model_uri: str | None, model_uri_opt: str | None, as_json: bool)
     if pickle_flags:
         text = ", ".join(f"{k}: {'yes' if v else 'no' if v is not None else 'unknown'}" for k, v in pickle_flags.items())
         click.echo(f"Needs pickle: {text}")
+    click.echo("Executes at load (files marked * run only with allow_pickle / TUREEN_ALLOW_PICKLE=true):")
+    for entry in info["executes"]:
+        mark = "*" if entry["gated"] else " "
+        click.echo(f"  {mark} {entry['path']}: {entry['executes']}")
     sig = info["signature"]
     if sig:
         from tureen.models.signature import ModelSignature

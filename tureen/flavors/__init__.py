@@ -67,8 +67,18 @@ def get_flavor_module(name: str) -> ModuleType:
 
 
 def loader_module_for(name: str) -> str:
-    """Map an MLmodel ``loader_module`` to the module tureen loads it with."""
-    return LOADER_MODULES.get(name, name)
+    """Map an MLmodel ``loader_module`` to the module tureen loads it with, through the gate's allow-list.
+
+    Raises:
+        UntrustedCodeError: ``name`` is not a known loader (nothing is imported).
+
+    Example:
+        >>> loader_module_for("mlflow.pytorch")
+        'tureen.flavors.pytorch'
+    """
+    from tureen.flavors._gate import resolve_loader_module
+
+    return resolve_loader_module(name)
 
 
 def __getattr__(name: str) -> Any:

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from tureen.exceptions import (InvalidParameterError, ModelFormatError, ModelIntegrityError,
-                               ResourceAlreadyExistsError, SchemaEnforcementError, UnsafeDeserializationError)
+                               ResourceAlreadyExistsError, SchemaEnforcementError)
+# the one gate lives in tureen.flavors._gate; its names stay importable from here for existing callers
+from tureen.flavors._gate import model_code, pickle_allowed, unsafe_load
 from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
 
 __all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pickle_allowed",
-           "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path", "warn_version_mismatch",
+           "unsafe_load", "model_code", "ENV_SECTION", "copy_code_paths", "warn_version_mismatch",
            "suggest_flavor"]
 
 ENV_SECTION = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
@@ -32,39 +34,6 @@ CODE_DIR = "code"
 EXTRA_FILES_DIR = "extra_files"
 # files that may appear in a model directory after it was saved, and are not part of the model
 _NOT_DIGESTED = {MLMODEL_FILE_NAME, "registered_model_meta"}
-
-
-# ------------------------------------------------------------------------------------------------
-# the unsafe-deserialization gate
-
-
-def pickle_allowed(allow_pickle: bool | None = None) -> bool:
-    """Whether pickle-based loading is allowed: the caller's argument, else ``TUREEN_ALLOW_PICKLE``.
-
-    Never decided by the artifact being loaded. Default: allowed (the user's own models).
-
-    Example:
-        >>> pickle_allowed(False)
-        False
-    """
-    if allow_pickle is not None:
-        return bool(allow_pickle)
-    value = os.environ.get("TUREEN_ALLOW_PICKLE", "true").strip().lower()
-    return value not in ("0", "false", "no", "off")
-
-
-def unsafe_load(loader: Callable[[], Any], *, what: str, allow_pickle: bool | None = None) -> Any:
-    """Run ``loader`` (a pickle/cloudpickle/joblib/full-torch load) only if the gate allows it.
-
-    Raises:
-        UnsafeDeserializationError: pickle loading is turned off.
-    """
-    if not pickle_allowed(allow_pickle):
-        raise UnsafeDeserializationError(
-            f"Loading {what} needs pickle deserialization, which can run arbitrary code, and it is turned off "
-            "(TUREEN_ALLOW_PICKLE=false or allow_pickle=False). Load only models you trust with "
-            "allow_pickle=True, or re-save the model in a safe format.")
-    return loader()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,15 +116,6 @@ def copy_code_paths(dest_root: Path, code_paths: Iterable[str | os.PathLike[str]
         else:
             shutil.copy2(src, target)
     return CODE_DIR
-
-
-def add_code_to_path(root: Path, code: str | None) -> None:
-    import sys
-
-    if code:
-        path = str(root / code)
-        if path not in sys.path:
-            sys.path.insert(0, path)
 
 
 # ------------------------------------------------------------------------------------------------

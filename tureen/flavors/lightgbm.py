@@ -175,8 +175,10 @@ def log_model(lgb_model: Any, name: str | None = None, *, artifact_path: str | N
 
 
 def _read_skops(file: Path, allow_pickle: bool | None) -> Any:
+    from tureen.flavors._gate import check_zip
     from tureen.flavors._skops import import_skops_io
 
+    check_zip(file)  # a skops file is a zip: bound it before skops opens a member
     sio = import_skops_io()
     try:
         untrusted = sio.get_untrusted_types(file=file)
@@ -234,7 +236,7 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     Example:
         >>> booster = load_model("lgb_model")  # doctest: +SKIP
     """
-    from tureen.flavors._base import add_code_to_path
+    from tureen.flavors._gate import model_code
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
@@ -243,8 +245,8 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     if verify:
         verify_model_dir(root, meta)
     conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf, allow_pickle)
+    with model_code(root, conf.get("code"), allow_pickle=allow_pickle):
+        return _load_from_dir(root, conf, allow_pickle)
 
 
 def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:

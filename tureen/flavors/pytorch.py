@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import functools
 
-import importlib
-import importlib.util
 import io
 import json
 import os
@@ -302,6 +300,9 @@ def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str
 
 def _pt2_needs_pickle(torch: Any, file: Path) -> str | None:
     """Why loading this pt2 archive would unpickle something (None when it is pickle-free)."""
+    from tureen.flavors._gate import check_zip
+
+    check_zip(file)  # its members are read below: bound them first
     try:
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile:
@@ -360,8 +361,11 @@ def _load_pickle(torch: Any, data: Path, allow_pickle: bool | None, map_location
     def load() -> Any:
         import pickle
 
+        from tureen.flavors._gate import check_zip
+
         try:
             if zipfile.is_zipfile(file):
+                check_zip(file)
                 with zipfile.ZipFile(file) as z:
                     if any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist()):
                         return torch.jit.load(str(file), map_location=map_location)
@@ -375,34 +379,34 @@ def _load_pickle(torch: Any, data: Path, allow_pickle: bool | None, map_location
 
 def _load_state_dict(torch: Any, root: Path, conf: dict[str, Any], allow_pickle: bool | None,
                      map_location: Any) -> Any:
+    from tureen.flavors._gate import check_zip, import_named_class
+
     name = conf.get("model_class") or ""
-    module_name, _, attr = name.rpartition(".")
-    if not module_name:
+    if not name:
         raise ModelFormatError("MLmodel's pytorch flavor has no model_class for its state dict")
-
-    def import_class() -> Any:
-        try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ModelFormatError(f"The model's class {name!r} cannot be imported: {exc}") from exc
-
-    code = conf.get("code")
-    spec = importlib.util.find_spec(module_name.split(".")[0]) if module_name else None
-    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
-    if code and origin is not None and (root / code).resolve() in origin.parents:
-        cls = unsafe_load(import_class, what=f"the model class {name!r} from the model's own code directory",
-                          allow_pickle=allow_pickle)
-    else:
-        cls = import_class()
+    # the class path comes from the artifact: importing a module not yet loaded (the model's own code/,
+    # or any installed module) runs code, so it passes the gate
+    cls = import_named_class(name, allow_pickle=allow_pickle, what="PyTorch model_class")
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ModelFormatError(f"model_class {name!r} is not a torch.nn.Module subclass")
+    state_file = root / (conf.get("model_data") or DATA_DIR) / STATE_DICT_FILE
+    if zipfile.is_zipfile(state_file):
+        check_zip(state_file)
     try:
-        state = torch.load(str(root / conf.get("model_data", DATA_DIR) / STATE_DICT_FILE),
+        state = torch.load(str(state_file),
                            map_location=map_location or "cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - weights_only refuses anything that is not plain tensors
         raise ModelFormatError(f"The state dict cannot be loaded with weights_only=True: {exc}") from exc
-    model = cls(**(conf.get("model_init_kwargs") or {}))
-    model.load_state_dict(state)
+    init_kwargs = conf.get("model_init_kwargs") or {}
+    if not isinstance(init_kwargs, dict) or not all(isinstance(k, str) for k in init_kwargs):
+        raise ModelFormatError(f"MLmodel's model_init_kwargs must be a mapping of names, got {init_kwargs!r}")
+    try:
+        model = cls(**init_kwargs)
+        model.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelFormatError(f"The state dict does not fit {name}({init_kwargs}): "
+                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                               ) from exc
     return model
 
 
@@ -452,7 +456,7 @@ def load_model(model_uri: str | os.PathLike[str], *, device: Any = None, map_loc
     Example:
         >>> net = load_model("net_model", device="cpu")  # doctest: +SKIP
     """
-    from tureen.flavors._base import add_code_to_path
+    from tureen.flavors._gate import model_code
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
@@ -461,15 +465,18 @@ def load_model(model_uri: str | os.PathLike[str], *, device: Any = None, map_loc
     if verify:
         verify_model_dir(root, meta)
     conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf, allow_pickle, device or map_location)
+    with model_code(root, conf.get("code"), allow_pickle=allow_pickle):
+        return _load_from_dir(root, conf, allow_pickle, device or map_location)
 
 
 def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
     """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
     data = Path(root) / (conf.get("model_data") or DATA_DIR)
     if conf.get("serialization_format") == "state_dict":
-        return False
+        # the weights load weights_only; the class is imported through the gate unless already imported
+        import sys
+
+        return str(conf.get("model_class") or "").rpartition(".")[0] not in sys.modules
     if (data / PT2_FILE).exists() and not (data / PICKLE_FILE).exists():
         return bool(_pt2_needs_pickle(_torch(), data / PT2_FILE))
     return True

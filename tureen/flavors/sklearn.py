@@ -189,6 +189,9 @@ def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:
     if fmt == "skops":
         from tureen.flavors._skops import import_skops_io
 
+        from tureen.flavors._gate import check_zip
+
+        check_zip(file)  # a skops file is a zip: bound it before skops opens a member
         sio = import_skops_io()
         try:
             untrusted = sio.get_untrusted_types(file=file)
@@ -241,7 +244,11 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     model = Model.load(root)
     if verify:
         verify_model_dir(root, model)
-    return _load_from_dir(root, model.get_flavor(FLAVOR_NAME), allow_pickle)
+    conf = model.get_flavor(FLAVOR_NAME)
+    from tureen.flavors._gate import model_code
+
+    with model_code(root, conf.get("code"), allow_pickle=allow_pickle):
+        return _load_from_dir(root, conf, allow_pickle)
 
 
 class _SklearnPyfunc:

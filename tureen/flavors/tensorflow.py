@@ -216,8 +216,26 @@ def _custom_objects(data: Path, allow_pickle: bool | None) -> dict[str, Any]:
     return objects
 
 
+def _saved_model(path: Path, allow_pickle: bool | None, **kwargs: Any) -> Any:
+    """``tf.saved_model.load`` behind the gate: a SavedModel's graph runs ops at load (restoring resources,
+    table initializers), and those ops can read and write files, so it is code the artifact chose."""
+    tf = _tf()
+    return unsafe_load(lambda: tf.saved_model.load(str(path), **kwargs),
+                       what=f"the TensorFlow SavedModel {path.name}/ (its graph ops run at load and can read "
+                            "or write files)", allow_pickle=allow_pickle)
+
+
 def _load_keras_file(file: Path, custom_objects: dict[str, Any], allow_pickle: bool | None) -> Any:
+    from tureen.flavors._scan import keras_file_risks
+
+    # our own reading of the config (zip limits first): code in it passes the gate whatever Keras'
+    # safe_mode (a process-wide switch other code can turn off) would decide
+    risks = keras_file_risks(file)
     keras = _keras()
+    if risks:
+        return unsafe_load(lambda: keras.saving.load_model(str(file), custom_objects=custom_objects or None,
+                                                           safe_mode=False),
+                           what=f"Keras model {file.name} ({'; '.join(risks)})", allow_pickle=allow_pickle)
     try:
         return keras.saving.load_model(str(file), custom_objects=custom_objects or None, safe_mode=True)
     except ValueError as exc:
@@ -235,9 +253,8 @@ def _load_keras_flavor(root: Path, conf: dict[str, Any], allow_pickle: bool | No
     warn_version_mismatch("keras", conf.get("keras_version"), keras.__version__)
     target = resolve_data_file(root, conf.get("data") or DATA_DIR, "keras model")
     if conf.get("save_exported_model"):
-        tf = _tf()
         export_dir = target / "model" if target.is_dir() else target
-        return tf.saved_model.load(str(export_dir))
+        return _saved_model(export_dir, allow_pickle)
     file = target / KERAS_FILE if target.is_dir() else target
     if not file.exists():
         raise ModelFormatError(f"The Keras model file {file.name} is missing")
@@ -265,14 +282,14 @@ def _load_tensorflow_flavor(root: Path, meta: Any, allow_pickle: bool | None) ->
             if candidate.is_file():
                 return _load_keras_file(candidate, custom, allow_pickle)
         if base.is_dir():  # a TF < 2.16 SavedModel directory
-            return tf.saved_model.load(str(base))
+            return _saved_model(base, allow_pickle)
         raise ModelFormatError(f"No Keras model file under {data.name}/ of {str(root)!r}")
     if kind == "tf2-module":
         model_dir = resolve_data_file(root, conf.get("saved_model_dir") or TF2_DIR, "SavedModel")
-        return tf.saved_model.load(str(model_dir))
+        return _saved_model(model_dir, allow_pickle)
     if kind == "tf1-estimator":
         model_dir = resolve_data_file(root, conf.get("saved_model_dir"), "SavedModel")
-        loaded = tf.saved_model.load(str(model_dir), tags=conf.get("meta_graph_tags"))
+        loaded = _saved_model(model_dir, allow_pickle, tags=conf.get("meta_graph_tags"))
         key = conf.get("signature_def_key") or "serving_default"
         if key not in loaded.signatures:
             raise ModelFormatError(f"The SavedModel has no signature {key!r}; it has {list(loaded.signatures)}")
@@ -297,7 +314,7 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     Example:
         >>> model = load_model("keras_model")  # doctest: +SKIP
     """
-    from tureen.flavors._base import add_code_to_path
+    from tureen.flavors._gate import model_code
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
@@ -306,14 +323,29 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     if verify:
         verify_model_dir(root, meta)
     conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
-    add_code_to_path(root, conf.get("code"))
-    return _load_meta(root, allow_pickle)[1]
+    with model_code(root, conf.get("code"), allow_pickle=allow_pickle):
+        return _load_meta(root, allow_pickle)[1]
 
 
 def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Whether loading this model passes the unsafe gate (custom-object pickles; Lambda layers are found at load)."""
+    """Whether loading this model passes the unsafe gate: custom-object pickles, SavedModels (graph ops
+    run at load), Keras configs carrying code (Lambda bytecode and the like)."""
+    from tureen.exceptions import TureenError
+    from tureen.flavors._scan import keras_file_risks
+
+    if conf.get("save_exported_model") or conf.get("saved_model_dir") or conf.get("model_type") in (
+            "tf2-module", "tf1-estimator"):
+        return True
     data = Path(root) / (conf.get("data") or DATA_DIR)
-    return any((data / name).is_file() for name in CUSTOM_OBJECT_FILES)
+    if any((data / name).is_file() for name in CUSTOM_OBJECT_FILES):
+        return True
+    for candidate in (data, data / KERAS_FILE, data / "model.keras", data / "model.h5"):
+        if candidate.is_file():
+            try:
+                return bool(keras_file_risks(candidate))
+            except TureenError:
+                return True
+    return True
 
 
 # ------------------------------------------------------------------------------------------------

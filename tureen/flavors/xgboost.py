@@ -184,13 +184,13 @@ def _load_from_dir(root: Path, conf: dict[str, Any]) -> Any:
     return model
 
 
-def load_model(model_uri: str | os.PathLike[str], *, verify: bool = True) -> Any:
+def load_model(model_uri: str | os.PathLike[str], *, verify: bool = True, allow_pickle: bool | None = None) -> Any:
     """Load the native XGBoost model (Booster or scikit-learn wrapper) from any model URI.
 
     Example:
         >>> booster = load_model("xgb_model")  # doctest: +SKIP
     """
-    from tureen.flavors._base import add_code_to_path
+    from tureen.flavors._gate import model_code
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
@@ -199,8 +199,8 @@ def load_model(model_uri: str | os.PathLike[str], *, verify: bool = True) -> Any
     if verify:
         verify_model_dir(root, meta)
     conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf)
+    with model_code(root, conf.get("code"), allow_pickle=allow_pickle):
+        return _load_from_dir(root, conf)
 
 
 def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:

@@ -10,7 +10,8 @@ from typing import Any
 
 from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
 from tureen.flavors import loader_module_for
-from tureen.flavors._base import add_code_to_path, verify_model_dir
+from tureen.flavors._base import verify_model_dir
+from tureen.flavors._gate import model_code, pickle_allowed
 from tureen.models.mlmodel import Model
 
 __all__ = ["load_model", "PyFuncModel"]
@@ -158,29 +159,35 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     loader = conf.get("loader_module")
     if not loader:
         raise ModelFormatError("MLmodel's python_function flavor has no loader_module")
+    # the allow-list decides which module loads the model, before anything is imported
+    module_name = loader_module_for(loader)
+    # decided once, here, by the caller: a bad TUREEN_ALLOW_PICKLE fails before any load starts
+    allow = pickle_allowed(allow_pickle)
     from tureen.env import check_environment
 
     check_environment(root, conf.get("python_version"))
-    add_code_to_path(root, conf.get("code"))
     data_path = root / conf["data"] if conf.get("data") else root
     if conf.get("data") and not data_path.exists():
         raise ModelFormatError(f"The model's data path {conf['data']!r} is missing from {str(root)!r}")
-    module_name = loader_module_for(loader)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
-    config = dict(conf.get("config") or {})
-    config.update(model_config or {})
-    load = module._load_pyfunc
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(load).parameters
-    if "allow_pickle" in params:
-        kwargs["allow_pickle"] = allow_pickle
-    if "model_config" in params:
-        kwargs["model_config"] = config or None
-    impl = load(str(data_path), **kwargs)
     predict_fn = conf.get("predict_fn") or "predict"
+    if not isinstance(predict_fn, str) or not predict_fn.isidentifier() or predict_fn.startswith("_"):
+        # the artifact names a method of the loaded model, never a private or special attribute
+        raise ModelFormatError(f"MLmodel's predict_fn {predict_fn!r} is not a public method name")
+    with model_code(root, conf.get("code"), allow_pickle=allow):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
+        config = dict(conf.get("config") or {})
+        config.update(model_config or {})
+        load = module._load_pyfunc
+        kwargs: dict[str, Any] = {}
+        params = inspect.signature(load).parameters
+        if "allow_pickle" in params:
+            kwargs["allow_pickle"] = allow
+        if "model_config" in params:
+            kwargs["model_config"] = config or None
+        impl = load(str(data_path), **kwargs)
     if not hasattr(impl, predict_fn):
         raise ModelFormatError(f"The model's pyfunc implementation has no method {predict_fn!r}")
     return PyFuncModel(meta, impl, root=root, predict_fn=predict_fn, extra_columns=extra_columns)
