@@ -21,7 +21,7 @@ def test_precedence_defaults_env_explicit():
 
 @pytest.mark.parametrize("env,fragment", [
     ({"TUREEN_SERVING_PORT": "http"}, "TUREEN_SERVING_PORT"),
-    ({"TUREEN_SERVING_PRELOAD": "maybe"}, "expected true/false"),
+    ({"TUREEN_SERVING_PRELOAD": "maybe"}, "TUREEN_SERVING_PRELOAD must be a boolean, one of true/false"),
     ({"TUREEN_SERVING_WORKERS": "0"}, "workers must be at least 1"),
     ({"TUREEN_SERVING_ENV_MANAGER": "conda"}, "not supported"),
     ({"TUREEN_SERVING_TIMEOUT": "-1"}, "timeout must be positive"),

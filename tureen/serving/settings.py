@@ -17,9 +17,6 @@ __all__ = ["ServingSettings", "ENV_PREFIX"]
 
 ENV_PREFIX = "TUREEN_SERVING_"
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
 
 @dataclass(frozen=True)
 class ServingSettings:
@@ -134,13 +131,12 @@ def _convert(name: str, type_name: Any, raw: str, where: str) -> Any:
     try:
         if t.startswith("bool"):
             low = raw.strip().lower()
-            if t == "bool | None" and low in ("", "none", "default"):
+            if t == "bool | None" and low in ("none", "default"):
                 return None
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError(f"expected true/false, got {raw!r}")
+            # the one strict parser of every boolean setting: anything but the documented words is an error
+            from tureen._flags import parse_bool
+
+            return parse_bool(raw, name=where)
         if t.startswith("int"):
             return _parse_size(raw) if name == "max_request_bytes" else int(raw)
         if t.startswith("float"):

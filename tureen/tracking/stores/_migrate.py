@@ -9,7 +9,6 @@ tureen, or one that is not a tureen database (e.g. MLflow's), is refused with a 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,9 @@ def ensure_schema(engine: Any, uri_for_messages: str, *, default_artifact_locati
         raise InvalidStateError(
             f"The database {uri_for_messages} has schema revision {revision!r}, which is newer than this tureen "
             f"understands (latest known: {HEAD_REVISION}). Upgrade tureen to use it.")
-    if revision is not None and os.environ.get("TUREEN_AUTO_MIGRATE", "1").lower() in ("0", "false", "no"):
+    from tureen._flags import env_bool
+
+    if revision is not None and not env_bool("TUREEN_AUTO_MIGRATE", True):
         raise InvalidStateError(
             f"The database {uri_for_messages} has schema revision {revision}, older than {HEAD_REVISION}, and "
             "automatic migration is off (TUREEN_AUTO_MIGRATE=0). Back it up, then run: "
