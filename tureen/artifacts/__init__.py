@@ -1,6 +1,7 @@
 """Artifact repositories, pluggable by URI scheme through import strings.
 
-Today: the local repository (``file://`` URIs and plain paths). Every repository confines paths to its
+Today: the local repository (``file://`` URIs and plain paths) and S3 (``s3://bucket/prefix``, needs
+the ``s3`` extra). Every repository confines paths to its
 root: absolute paths, ``..`` and symlinks leading outside are refused with
 :class:`~tureen.exceptions.InvalidParameterError`.
 
@@ -24,6 +25,7 @@ _REPOS: dict[str, Any] = {
     "mlflow-artifacts": "tureen.artifacts.http:MlflowArtifactsRepository",
     "http": "tureen.artifacts.http:MlflowArtifactsRepository",
     "https": "tureen.artifacts.http:MlflowArtifactsRepository",
+    "s3": "tureen.artifacts.s3:S3ArtifactRepository",
 }
 
 
@@ -44,7 +46,7 @@ def get_artifact_repository(uri: str) -> Any:
     target = _REPOS.get(scheme)
     if target is None:
         raise InvalidParameterError(f"Unsupported artifact URI {uri!r}: no artifact repository for scheme "
-                                    f"{scheme!r} (supported: local paths and file://)")
+                                    f"{scheme!r} (supported: local paths, file:// and s3://)")
     if isinstance(target, str):
         module_name, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module_name), attr)
