@@ -1120,9 +1120,13 @@ def _upload_artifact(st: _State, p: dict[str, Any], artifact_path: str) -> dict[
             if tmp.exists():
                 tmp.unlink()
         return {}
-    # another store: spool to disk (constant memory), then hand the file to the repository
     from tureen.artifacts import get_artifact_repository
 
+    repo = get_artifact_repository(st.settings.destination)
+    if hasattr(repo, "log_stream"):  # an object store that takes a stream (S3: multipart, constant memory)
+        repo.log_stream(request.stream, rel)
+        return {}
+    # another store: spool to disk (constant memory), then hand the file to the repository
     head, _, name = rel.rpartition("/")
     with tempfile.TemporaryDirectory(prefix="tureen-upload-") as tmpdir:
         file = Path(tmpdir) / name
@@ -1164,10 +1168,18 @@ def _download_artifact(st: _State, p: dict[str, Any], artifact_path: str) -> Any
         resp = send_file(target, mimetype=mime, as_attachment=True, download_name=name, conditional=True,
                          etag=True)
         return resp
+    from tureen.artifacts import get_artifact_repository
+
+    repo = get_artifact_repository(st.settings.destination)
+    if hasattr(repo, "open_stream") and hasattr(repo, "file_size"):
+        size = repo.file_size(rel)  # raises not-found before any byte is sent
+        resp = Response(repo.open_stream(rel), mimetype=mime)
+        resp.headers["Content-Disposition"] = f"attachment; filename={name}"
+        resp.headers["Content-Length"] = str(size)
+        return resp
     tmpdir = tempfile.mkdtemp(prefix="tureen-download-")
     try:
         head = rel.rpartition("/")[0]
-        from tureen.artifacts import get_artifact_repository
 
         got = Path(get_artifact_repository(st.proxied_uri(head)).download_artifacts(name, tmpdir))
     except BaseException:
