@@ -66,20 +66,33 @@ def test_allow_list_maps_mlflow_loaders_to_ours():
 
 
 def test_entry_point_flavor_is_allowed(tmp_path, monkeypatch):
-    """A flavor the *user installed* (entry point) is trusted; one the model names is not."""
+    """A flavor the *user installed* (entry point) is trusted; a lookalike the model names is not."""
     import importlib.metadata as md
 
     import tureen.flavors as registry
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "thirdparty_flavor_mod.py").write_text(
+        "from tureen.flavors._flavor import Flavor\n"
+        "class ThirdParty(Flavor):\n    name = 'thirdparty'\n    loader_module = 'thirdparty_flavor_mod'\n"
+        "FLAVOR = ThirdParty()\n")
+    monkeypatch.syspath_prepend(str(site))
 
     class EP:
         name, value, group = "thirdparty", "thirdparty_flavor_mod", "tureen.flavors"
 
     monkeypatch.setattr(md, "entry_points", lambda group=None, **_: [EP()] if group == "tureen.flavors" else [])
     monkeypatch.setattr(registry, "_ENTRY_POINTS_LOADED", False)
+    monkeypatch.setattr(registry, "_LOADERS", None)
     monkeypatch.setattr(registry, "FLAVORS", dict(registry.FLAVORS))
-    assert resolve_loader_module("thirdparty_flavor_mod") == "thirdparty_flavor_mod"
-    with pytest.raises(UntrustedCodeError):
-        resolve_loader_module("thirdparty_flavor_mod_evil")
+    try:
+        assert resolve_loader_module("thirdparty_flavor_mod") == "thirdparty_flavor_mod"
+        with pytest.raises(UntrustedCodeError):
+            resolve_loader_module("thirdparty_flavor_mod_evil")
+    finally:
+        sys.modules.pop("thirdparty_flavor_mod", None)
+        registry._LOADERS = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -226,7 +239,7 @@ def test_state_dict_model_class_from_code_dir_refused(tmp_path, canary):
                                               "class Net(torch.nn.Module):\n    pass\n")
     write_mlmodel(root, {"pytorch": {"model_data": "data", "serialization_format": "state_dict",
                                      "model_class": "sec_net.Net", "code": "code",
-                                     "pytorch_version": torch.__version__}})
+                                     "pytorch_version": str(torch.__version__)}})
     from tureen.flavors import pytorch as tp
 
     with watching(canary, "sec_net"):
@@ -234,7 +247,7 @@ def test_state_dict_model_class_from_code_dir_refused(tmp_path, canary):
             tp.load_model(root, allow_pickle=False)
     # and the code-less spelling (class path to an installed module not yet imported) is gated too
     write_mlmodel(root, {"pytorch": {"model_data": "data", "serialization_format": "state_dict",
-                                     "model_class": "sec_net.Net", "pytorch_version": torch.__version__}})
+                                     "model_class": "sec_net.Net", "pytorch_version": str(torch.__version__)}})
     with watching(canary, "sec_net"):
         with pytest.raises((UntrustedCodeError, ModelFormatError)):
             tp.load_model(root, allow_pickle=False)
@@ -248,7 +261,7 @@ def test_state_dict_model_class_from_environment_refused(tmp_path, canary, impor
     (root / "data").mkdir(parents=True)
     torch.save({}, root / "data" / "state_dict.pth")
     write_mlmodel(root, {"pytorch": {"model_data": "data", "serialization_format": "state_dict",
-                                     "model_class": "sec_not_imported.Net", "pytorch_version": torch.__version__}})
+                                     "model_class": "sec_not_imported.Net", "pytorch_version": str(torch.__version__)}})
     from tureen.flavors import pytorch as tp
 
     with watching(canary, "sec_not_imported"):

@@ -133,3 +133,22 @@ def test_invalid_setting_error_is_a_tureen_error():
     with pytest.raises(InvalidSettingError) as err:
         parse_bool("sure", name="TUREEN_X")
     assert err.value.to_json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.parametrize("raw", ["y", "insecure", "", "2"])
+def test_insecure_tls_flag_is_strict(raw, monkeypatch):
+    """Turning TLS verification off for the REST store needs a documented word, not any string."""
+    from tureen.tracking.stores import _http
+
+    cls = next(c for c in vars(_http).values() if isinstance(c, type) and hasattr(c, "_verify"))
+    monkeypatch.delenv("MLFLOW_TRACKING_INSECURE_TLS", raising=False)
+    monkeypatch.setenv("TUREEN_TRACKING_INSECURE_TLS", raw)
+    if raw == "":  # empty means unset for this MLflow-compatible variable: verification stays on
+        assert cls._verify() is not False
+        return
+    with pytest.raises(InvalidSettingError, match="INSECURE_TLS"):
+        cls._verify()
+    monkeypatch.setenv("TUREEN_TRACKING_INSECURE_TLS", "true")
+    assert cls._verify() is False
+    monkeypatch.setenv("TUREEN_TRACKING_INSECURE_TLS", "false")
+    assert cls._verify() is not False

@@ -187,7 +187,7 @@ def test_pytorch_zips_refused(tmp_path, layout):
     root = tmp_path / "m"
     name = {"pt2": "model.pt2", "state_dict": "state_dict.pth", "pickle": "model.pth"}[layout]
     deflate_bomb(root / "data" / name, "archive/data.pkl", 256 << 20)
-    conf = {"model_data": "data", "pytorch_version": torch.__version__}
+    conf = {"model_data": "data", "pytorch_version": str(torch.__version__)}
     if layout == "state_dict":
         conf.update(serialization_format="state_dict", model_class="torch.nn.Linear",
                     model_init_kwargs={"in_features": 1, "out_features": 1})

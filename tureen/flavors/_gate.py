@@ -114,52 +114,46 @@ def unsafe_load(loader: Callable[[], Any], *, what: str, allow_pickle: bool | No
 
 
 def _module_part(target: str) -> str:
-    return target.split(":", 1)[0].strip()
+    return target.partition(":")[0].strip()
 
 
-def allowed_loader_modules(*, with_entry_points: bool = True) -> dict[str, str]:
-    """Every ``loader_module`` value tureen accepts -> the tureen (or installed plug-in) module it imports.
+def allowed_loader_modules() -> dict[str, str]:
+    """Every ``loader_module`` value tureen accepts -> the tureen (or installed plug-in) module that loads it.
+
+    The list is the flavors' own declarations (``Flavor.loader_module`` / ``also_reads``: MLflow's loader
+    modules and ours) for the built-in flavors and the ones installed under the ``tureen.flavors``
+    entry point. Installing a package is the user's decision; writing an MLmodel is not.
 
     Example:
-        >>> allowed_loader_modules(with_entry_points=False)["mlflow.pyfunc.model"]
+        >>> allowed_loader_modules()["mlflow.pyfunc.model"]
         'tureen.pyfunc.model'
     """
     import tureen.flavors as registry
 
-    if with_entry_points:
-        registry._load_entry_points()
-    table = {_module_part(v): _module_part(v) for v in registry.FLAVORS.values()}
-    table.update({k: _module_part(v) for k, v in registry.LOADER_MODULES.items()})
-    return table
+    return {loader: _module_part(registry.FLAVORS[name]) for loader, name in registry._loaders().items()}
 
 
 def resolve_loader_module(name: Any) -> str:
-    """The module that loads a model whose MLmodel names ``loader_module: name``; nothing is imported.
+    """The module that loads a model whose MLmodel names ``loader_module: name``; nothing else is imported.
 
     Raises:
-        UntrustedCodeError: ``name`` is not on the allow-list (tureen flavors, MLflow's loader modules,
-            ``tureen.flavors`` entry points); a model cannot make tureen import a module of its choosing.
+        UntrustedCodeError: ``name`` is not on the allow-list (the flavors' declared loader modules, built-in
+            or installed by entry point); a model cannot make tureen import a module of its choosing.
 
     Example:
-        >>> resolve_loader_module("tureen.flavors.xgboost")
+        >>> resolve_loader_module("mlflow.xgboost")
         'tureen.flavors.xgboost'
     """
     if not isinstance(name, str) or not name:
         raise UntrustedCodeError(f"MLmodel's python_function loader_module must be a module name, got {name!r}")
-    import tureen.flavors as registry
-
-    hit = registry.LOADER_MODULES.get(name)
-    if hit is None and name in registry.FLAVORS.values():
-        hit = name
+    table = allowed_loader_modules()
+    hit = table.get(name)
     if hit is None:
-        hit = allowed_loader_modules().get(name)
-    if hit is None:
-        known = ", ".join(sorted(allowed_loader_modules()))
         raise UntrustedCodeError(
             f"MLmodel names loader_module {name!r}, which is not a known flavor loader; tureen imports only "
             f"its own flavors, MLflow's loader modules mapped to them, and flavors installed under the "
-            f"'tureen.flavors' entry point (known: {known})")
-    return _module_part(hit)
+            f"'tureen.flavors' entry point (known: {', '.join(sorted(table))})")
+    return hit
 
 
 # ------------------------------------------------------------------------------------------------

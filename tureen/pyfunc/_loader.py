@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
-from tureen.flavors import loader_module_for
+from tureen.flavors import flavor_for_loader
+from tureen.flavors._flavor import Predictor
 from tureen.flavors._base import verify_model_dir
-from tureen.flavors._gate import model_code, pickle_allowed
+from tureen.flavors._gate import model_code, pickle_allowed, resolve_loader_module
 from tureen.models.mlmodel import Model
 
 __all__ = ["load_model", "PyFuncModel"]
@@ -35,10 +35,13 @@ class PyFuncModel:
         self._predict_fn_name = predict_fn
         self._predict = getattr(impl, predict_fn)
         self._extra_columns = extra_columns
-        try:
-            self._takes_params = "params" in inspect.signature(self._predict).parameters
-        except (TypeError, ValueError):
-            self._takes_params = False
+        if isinstance(impl, Predictor):
+            self._takes_params = True  # the Predictor contract: predict(data, params=None)
+        else:  # a foreign loader's object (MLflow's convention): ask its signature
+            try:
+                self._takes_params = "params" in inspect.signature(self._predict).parameters
+            except (TypeError, ValueError):
+                self._takes_params = False
         sig = model_meta.signature
         self._input_schema = sig.inputs if sig is not None else None
         self._params_schema = sig.params if sig is not None else None
@@ -93,8 +96,10 @@ class PyFuncModel:
         builds it only then.
         """
         schema = self._input_schema
-        factory = getattr(self._impl, "block_predictor", None)
-        if (factory is None or schema is None or self._skip_inputs or self._params_schema is not None
+        if not isinstance(self._impl, Predictor):
+            return None
+        factory = self._impl.block_predictor
+        if (schema is None or self._skip_inputs or self._params_schema is not None
                 or self._extra_columns != "error"):
             return None
         uniform = schema.uniform_numeric()
@@ -110,6 +115,8 @@ class PyFuncModel:
 
     def get_raw_model(self) -> Any:
         """The native model object (estimator, booster, module, ...)."""
+        if isinstance(self._impl, Predictor):
+            return self._impl.get_raw_model()
         getter = getattr(self._impl, "get_raw_model", None)
         return getter() if getter is not None else self._impl
 
@@ -160,7 +167,12 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     if not loader:
         raise ModelFormatError("MLmodel's python_function flavor has no loader_module")
     # the allow-list decides which module loads the model, before anything is imported
-    module_name = loader_module_for(loader)
+    resolve_loader_module(loader)
+    flavor = flavor_for_loader(loader)
+    if flavor is None:  # allow-listed but not a Flavor: refuse rather than import it by name
+        from tureen.exceptions import UntrustedCodeError
+
+        raise UntrustedCodeError(f"loader_module {loader!r} has no registered tureen flavor")
     # decided once, here, by the caller: a bad TUREEN_ALLOW_PICKLE fails before any load starts
     allow = pickle_allowed(allow_pickle)
     from tureen.env import check_environment
@@ -173,21 +185,13 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     if not isinstance(predict_fn, str) or not predict_fn.isidentifier() or predict_fn.startswith("_"):
         # the artifact names a method of the loaded model, never a private or special attribute
         raise ModelFormatError(f"MLmodel's predict_fn {predict_fn!r} is not a public method name")
+    config = dict(conf.get("config") or {})
+    config.update(model_config or {})
+    # the model's code/ directory: behind the gate, confined, and sys.path / sys.modules restored after
     with model_code(root, conf.get("code"), allow_pickle=allow):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
-        config = dict(conf.get("config") or {})
-        config.update(model_config or {})
-        load = module._load_pyfunc
-        kwargs: dict[str, Any] = {}
-        params = inspect.signature(load).parameters
-        if "allow_pickle" in params:
-            kwargs["allow_pickle"] = allow
-        if "model_config" in params:
-            kwargs["model_config"] = config or None
-        impl = load(str(data_path), **kwargs)
-    if not hasattr(impl, predict_fn):
+        impl = flavor.load_pyfunc(root, allow_pickle=allow, model_config=config or None, meta=meta)
+    known = impl.predict_fns if isinstance(impl, Predictor) else None
+    if (known is not None and predict_fn not in known) or not hasattr(impl, predict_fn):
         raise ModelFormatError(f"The model's pyfunc implementation has no method {predict_fn!r}")
     return PyFuncModel(meta, impl, root=root, predict_fn=predict_fn, extra_columns=extra_columns)
+
