@@ -234,14 +234,14 @@ def _classify(root: Path, rel: str) -> FileExecution:
         return FileExecution(rel, "SavedModel: graph ops run at load (they can read and write files)", True)
     head = _head(path)
     try:
-        if _is_pickle(head) or path.suffix.lower() in _PICKLE_SUFFIXES:
-            return FileExecution(rel, "pickle: arbitrary code", True)
         packed = _compressed_head(path, head)
         if packed is not None:
             codec, inner = packed
-            if _is_pickle(inner):
+            if _is_pickle(inner) or path.suffix.lower() in _PICKLE_SUFFIXES:
                 return FileExecution(rel, f"pickle ({codec}-compressed): arbitrary code", True)
             return FileExecution(rel, f"none ({codec}-compressed data)", False)
+        if _is_pickle(head) or path.suffix.lower() in _PICKLE_SUFFIXES:
+            return FileExecution(rel, "pickle: arbitrary code", True)
         if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
             return _classify_zip(path, rel)
         if head.startswith(_HDF5_MAGIC):
