@@ -31,6 +31,7 @@ FLAVORS: dict[str, str] = {
     "keras": "tureen.flavors.keras",
     "xgboost": "tureen.flavors.xgboost",
     "lightgbm": "tureen.flavors.lightgbm",
+    "statsmodels": "tureen.flavors.statsmodels",
 }
 
 _ENTRY_POINTS_LOADED = False
