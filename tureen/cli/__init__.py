@@ -68,8 +68,25 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="tureen")
-def cli() -> None:
+@click.option("--verified-only", is_flag=True, default=False,
+              help="Refuse models without integrity digests (e.g. saved by MLflow); same as TUREEN_VERIFIED_ONLY=true.")
+@click.pass_context
+def cli(ctx: click.Context, verified_only: bool) -> None:
     """tureen: package, track, register and serve models in MLflow's format, faster and safer."""
+    if verified_only:
+        import os
+
+        # through the environment, so every load in this command (and the server workers it starts) sees it
+        before = os.environ.get("TUREEN_VERIFIED_ONLY")
+        os.environ["TUREEN_VERIFIED_ONLY"] = "true"
+
+        def restore() -> None:
+            if before is None:
+                os.environ.pop("TUREEN_VERIFIED_ONLY", None)
+            else:
+                os.environ["TUREEN_VERIFIED_ONLY"] = before
+
+        ctx.call_on_close(restore)
 
 
 def main(argv: list[str] | None = None) -> None:

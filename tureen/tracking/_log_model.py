@@ -21,7 +21,6 @@ and returns a :class:`~tureen.models.info.ModelInfo` whose ``model_uri`` is ``mo
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -57,6 +56,7 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
     """
     from tureen.artifacts import get_artifact_repository
     from tureen.artifacts._materialize import DIGEST_TAG, directory_digest
+    from tureen.flavors._integrity import seal_model_dir
     from tureen.models.info import ModelInfo
     from tureen.models.mlmodel import Model
     from tureen.tracking import fluent
@@ -89,9 +89,8 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
             model.artifact_path = lm.artifact_location
             model.model_id = lm.model_id
             model.model_uuid = lm.model_id
-            model.save(local)
-            for pycache in local.rglob("__pycache__"):
-                shutil.rmtree(pycache, ignore_errors=True)
+            # the filled-in MLmodel gets its digests again: they cover it and every file, byte for byte
+            seal_model_dir(local, model)
             digest = directory_digest(local)
             if hasattr(repo, "publish_directory"):
                 repo.publish_directory(local)
