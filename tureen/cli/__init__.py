@@ -93,8 +93,16 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: typed tureen errors become one clear line on stderr and exit code 1 (2 for bad usage)."""
     from tureen.exceptions import TureenError
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates
+            click.echo(f"Error: argument {arg.encode('utf-8', 'backslashreplace').decode()[:200]!r} is not "
+                       "valid UTF-8", err=True)
+            sys.exit(2)
     try:
-        cli.main(args=argv, prog_name="tureen", standalone_mode=False)
+        cli.main(args=args, prog_name="tureen", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -108,6 +116,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path given on the command line: too long, not permitted, not a directory...
+        where = f": {str(exc.filename)[:200]!r}" if exc.filename else ""
+        click.echo(f"Error (INVALID_PARAMETER_VALUE): {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line: a bug of ours still gets one clear line
+        import os
+        import traceback
+
+        if os.environ.get("TUREEN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+            traceback.print_exc()
+        click.echo(f"Error (INTERNAL_ERROR): unexpected {type(exc).__name__}: {exc} (this is a bug in tureen; "
+                   "set TUREEN_DEBUG=1 for the traceback and please report it)", err=True)
+        sys.exit(1)
     else:
         sys.exit(0)
 

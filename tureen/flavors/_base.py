@@ -140,6 +140,10 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
     """
     from tureen import __version__
 
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InvalidParameterError(f"save_model needs a directory path to save into, got {path!r}")
+    if "\0" in str(path):
+        raise InvalidParameterError(f"The model path {str(path)!r} contains a NUL byte")
     target = Path(path).expanduser()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ResourceAlreadyExistsError(f"Path {str(target)!r} already exists and is not empty; "

@@ -65,6 +65,8 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
         >>> set_tracking_uri("sqlite:////tmp/tureen-doc.db")  # doctest: +SKIP
     """
     global _active_experiment_id
+    if uri is not None and not isinstance(uri, (str, os.PathLike)):
+        raise InvalidParameterError(f"A tracking URI must be a string or a path, got {type(uri).__name__}")
     if uri is not None and os.fspath(uri) != _config.get_tracking_uri():
         _active_experiment_id = None  # experiment ids belong to one store
     _config.set_tracking_uri(uri)
