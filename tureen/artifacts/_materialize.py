@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from tureen.exceptions import ModelIntegrityError, ModelPathError, ResourceNotFoundError
@@ -97,7 +96,9 @@ def materialize(artifact_uri: str, expected_digest: str | None = None) -> Path:
         marker.unlink(missing_ok=True)
         shutil.rmtree(target, ignore_errors=True)  # stale, damaged or half published: fetch again
     cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_root))
+    from tureen._tmp import make_temp_dir
+
+    tmp = make_temp_dir(cache_root, key[:16])
     try:
         repo.download_artifacts("", str(tmp))
         _verify(tmp, expected_digest, artifact_uri)

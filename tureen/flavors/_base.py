@@ -12,7 +12,6 @@ import contextlib
 import os
 import platform
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,9 +154,10 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
 
         if not isinstance(signature, ModelSignature):
             raise InvalidParameterError(f"signature must be a ModelSignature, got {type(signature).__name__}")
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tureen-", dir=parent))
+    from tureen._tmp import make_temp_dir
+
+    # beside the target (so the final rename is atomic); leftovers of killed saves are swept here
+    tmp = make_temp_dir(target.parent, target.name)
     try:
         model = mlflow_model or Model()
         flavor_conf = spec.write_data(tmp)

@@ -81,7 +81,10 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
     repo = get_artifact_repository(lm.artifact_location)
     try:
         client.log_outputs(run_id, [LoggedModelOutput(lm.model_id, step)])
-        with tempfile.TemporaryDirectory(prefix="tureen-log-model-") as tmp:
+        from tureen._tmp import make_temp_dir
+
+        tmp = make_temp_dir(tempfile.gettempdir(), "log-model")
+        try:
             local = Path(tmp) / "model"
             save_fn(str(local))
             model = Model.load(local)
@@ -96,6 +99,10 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
                 repo.publish_directory(local)
             else:
                 repo.log_artifacts(local)
+        finally:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
         client.set_logged_model_tags(lm.model_id, {DIGEST_TAG: digest})
         client.finalize_logged_model(lm.model_id, "LOGGED_MODEL_READY")
         history_entry = {"run_id": run_id, "artifact_path": name, "utc_time_created": model.utc_time_created,

@@ -212,8 +212,9 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
                                         f"{experiment_id}")
         if existing.info.status != RunStatus.RUNNING or run_name is not None:
             client._store.update_run_info(run_id, run_status=RunStatus.RUNNING, run_name=run_name)
-        if tags:
-            client.log_batch(run_id, tags=list(tags.items()))
+        from tureen.tracking._orphans import PROCESS_TAG, process_tag
+
+        client.log_batch(run_id, tags=[*(tags or {}).items(), (PROCESS_TAG, process_tag())])
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
@@ -221,7 +222,11 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
             parent_run = client.get_run(parent_run_id)
             if parent_run.info.lifecycle_stage != "active":
                 raise InvalidParameterError(f"Parent run {parent_run_id} is deleted")
+        from tureen.tracking._orphans import PROCESS_TAG, process_tag
+
         all_tags: dict[str, Any] = _source_tags()
+        # which process runs it, so a run left RUNNING by a killed process can be told apart (tureen runs)
+        all_tags[PROCESS_TAG] = process_tag()
         if parent:
             all_tags[PARENT_RUN_ID_TAG] = parent
         if description:
