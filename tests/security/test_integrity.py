@@ -253,3 +253,12 @@ import tureen.pyfunc  # noqa: E402
 class _Echo(tureen.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):  # noqa: ANN001
         return model_input
+
+
+def test_hard_link_to_a_secret_is_refused(model: Path, canary: Canary) -> None:
+    from security._crafted import reseal
+
+    os.link(canary.path, model / "notes.json")
+    with pytest.raises(ModelPathError, match="hard link"):
+        reseal(model)  # not even an attacker's reseal accepts it
+    _refused(model, ModelPathError, "'notes.json' is a hard link", canary)

@@ -113,6 +113,9 @@ def model_files(root: str | os.PathLike[str], *, tolerate_registry_meta: bool = 
                 continue
             elif not stat.S_ISREG(st.st_mode):
                 bad.append(f"{rel!r} is not a regular file")
+            elif st.st_nlink > 1:
+                # a hard link shares its content with a file elsewhere (possibly outside the directory)
+                bad.append(f"{rel!r} is a hard link (it has {st.st_nlink} names)")
             elif rel == MLMODEL_FILE_NAME:
                 continue
             elif tolerate_registry_meta and rel == _MLFLOW_REGISTRY_META and _is_mlflow_registry_meta(p):
@@ -121,7 +124,7 @@ def model_files(root: str | os.PathLike[str], *, tolerate_registry_meta: bool = 
                 out.append(rel)
     if bad:
         raise ModelPathError(f"The model directory {str(base)!r} is refused: {'; '.join(sorted(bad)[:5])} "
-                             "(symlinks and special files inside a model directory are not allowed)")
+                             "(symlinks, hard links and special files inside a model directory are not allowed)")
     return sorted(out)
 
 
