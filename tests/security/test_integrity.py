@@ -262,3 +262,20 @@ def test_hard_link_to_a_secret_is_refused(model: Path, canary: Canary) -> None:
     with pytest.raises(ModelPathError, match="hard link"):
         reseal(model)  # not even an attacker's reseal accepts it
     _refused(model, ModelPathError, "'notes.json' is a hard link", canary)
+
+
+def test_model_of_an_older_tureen_loads_unverified(model: Path) -> None:
+    """Saved before the MLmodel digest (and with the bytecode cache its loads used to write): it still
+    loads, with a warning, its recorded files still checked; verified_only refuses it."""
+    data = read_mlmodel(model)
+    del data["tureen"]["mlmodel"]
+    write_mlmodel(model, data)
+    (model / "code" / "__pycache__").mkdir()
+    (model / "code" / "__pycache__" / "doubler_code.cpython-311.pyc").write_bytes(b"\0" * 16)
+    with pytest.warns(UnverifiedModelWarning, match="older tureen"):
+        _load(model)
+    with pytest.raises(UnverifiedModelError):
+        _load(model, verified_only=True)
+    (model / "requirements.txt").write_text("edited\n")
+    with pytest.raises(ModelIntegrityError, match="requirements.txt: content differs"):
+        _load(model)

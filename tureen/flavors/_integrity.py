@@ -217,6 +217,11 @@ def verify_model_dir(root: str | os.PathLike[str], model: Model | None = None, *
     if not isinstance(recorded, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                  for k, v in recorded.items()):
         raise ModelIntegrityError(f"Model at {str(r)!r}: the recorded file digests are corrupt")
+    want_mlmodel = model.tureen.get(MLMODEL_KEY)
+    if want_mlmodel is None:
+        # saved by a tureen that skipped bytecode caches (and whose loads wrote them): tolerate those
+        # extras as it did; such a model is reported unverified below, so verified_only still refuses it
+        present = {p for p in present if not (p.endswith(".pyc") or "__pycache__/" in f"/{p}")}
     problems = []
     for rel, digest in sorted(recorded.items()):
         if rel not in present:
@@ -227,7 +232,6 @@ def verify_model_dir(root: str | os.PathLike[str], model: Model | None = None, *
             problems.append(f"{rel}: content differs from the saved digest (edited or truncated)")
     for rel in sorted(present - set(recorded)):
         problems.append(f"{rel}: not part of the saved model (added or renamed)")
-    want_mlmodel = model.tureen.get(MLMODEL_KEY)
     if want_mlmodel is not None:
         problems.extend(_mlmodel_problems(r, want_mlmodel))
     if problems:
