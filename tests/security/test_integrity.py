@@ -150,7 +150,7 @@ def test_edited_mlmodel_value_is_caught(model: Path) -> None:
 def test_comment_added_to_mlmodel_is_caught(model: Path) -> None:
     with open(model / "MLmodel", "a") as f:
         f.write("# harmless?\n")
-    _refused(model, ModelIntegrityError, "MLmodel: edited after saving")
+    _refused(model, ModelIntegrityError, "MLmodel: content differs")
 
 
 def test_symlink_to_a_secret_is_refused(model: Path, canary: Canary) -> None:
@@ -279,3 +279,11 @@ def test_model_of_an_older_tureen_loads_unverified(model: Path) -> None:
     (model / "requirements.txt").write_text("edited\n")
     with pytest.raises(ModelIntegrityError, match="requirements.txt: content differs"):
         _load(model)
+
+
+def test_digest_line_is_where_yaml_puts_it(model: Path) -> None:
+    """The MLmodel tureen writes is exactly yaml.safe_dump of its content (MLflow's format)."""
+    import yaml
+
+    text = (model / "MLmodel").read_text()
+    assert yaml.safe_dump(yaml.safe_load(text), default_flow_style=False) == text

@@ -5,9 +5,11 @@ At save time tureen records, under the MLmodel's ``tureen`` key (which MLflow ke
 * ``files``: ``{relative path: "sha256:<hex>"}`` for *every* file of the directory except ``MLmodel``
   (``.pyc`` files and ``__pycache__`` directories included: Python runs a cached ``.pyc`` instead of its
   source, so an uncovered one would be a way in);
-* ``mlmodel``: the SHA-256 of the MLmodel's own content with this one key removed, serialized exactly as
-  tureen writes the file. Because it is taken over the rest of the file, the ``files`` map is covered too:
-  an entry removed together with its file is caught.
+* ``mlmodel``: the SHA-256 of the MLmodel file's bytes without the one line that holds this digest
+  (``  mlmodel: sha256:...`` in the ``tureen:`` block; tureen writes MLmodel with sorted keys in block
+  style, so that line is always where it is looked for). Every other byte of the file is covered, the
+  ``files`` map included: an entry removed together with its file is caught, and so is a comment or a
+  reformatting. Checking it costs one SHA-256 of a few kilobytes, no YAML work.
 
 :func:`verify_model_dir` checks, before anything is loaded: no symlink anywhere in the directory (a symlink
 can point at any file on the machine), no special files, every recorded file present and unchanged, no file
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 import warnings
 from pathlib import Path
@@ -139,25 +142,53 @@ def file_digests(root: str | os.PathLike[str]) -> dict[str, str]:
     return {rel: "sha256:" + sha256_file(r / rel) for rel in model_files(r)}
 
 
-def _dump(data: dict[str, Any]) -> str:
-    import yaml
-
-    return yaml.safe_dump(data, default_flow_style=False)
+_DIGEST_LINE = re.compile(r"^  mlmodel: (sha256:[0-9a-f]{64})$")
 
 
-def mlmodel_digest(data: dict[str, Any]) -> str:
-    """The digest of an MLmodel's content (a dict as read from the file) without the ``tureen.mlmodel`` key.
+def _split_own_digest(text: str) -> tuple[str, str | None]:
+    """(MLmodel text without the ``tureen.mlmodel`` line, that line's digest or None).
+
+    tureen writes MLmodel with sorted keys in block style, so its own digest is one line
+    ``  mlmodel: sha256:<hex>`` inside the top-level ``tureen:`` block; everything else is covered byte for byte.
+    """
+    lines = text.splitlines(keepends=True)
+    in_block = False
+    for i, line in enumerate(lines):
+        if not line.startswith(" "):
+            in_block = line.rstrip("\r\n") == f"{TUREEN_KEY}:"
+            continue
+        if in_block:
+            m = _DIGEST_LINE.match(line.rstrip("\n"))
+            if m is not None:
+                return "".join(lines[:i] + lines[i + 1:]), m.group(1)
+    return text, None
+
+
+def _insert_own_digest(text: str, digest: str) -> str:
+    """``text`` (MLmodel as yaml.safe_dump writes it, without ``tureen.mlmodel``) with the digest line where
+    yaml.safe_dump would put it: in the ``tureen:`` block, before its first key that sorts after it."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.rstrip("\n") == f"{TUREEN_KEY}:")
+    at = start + 1
+    while at < len(lines) and lines[at].startswith(" "):
+        key = lines[at][2:].split(":", 1)[0] if not lines[at].startswith("   ") and not lines[at].startswith("  -") \
+            else None
+        if key is not None and key > MLMODEL_KEY:
+            break
+        at += 1
+    return "".join(lines[:at] + [f"  {MLMODEL_KEY}: {digest}\n"] + lines[at:])
+
+
+def mlmodel_digest(text: str) -> str:
+    """The digest of an MLmodel file's text without its own ``tureen.mlmodel`` line.
 
     Example:
-        >>> mlmodel_digest({"flavors": {}, "tureen": {"mlmodel": "x"}}) == mlmodel_digest({"flavors": {}})
+        >>> mlmodel_digest("flavors: {}\ntureen:\n  mlmodel: sha256:" + "0" * 64 + "\n") == \
+        ...     mlmodel_digest("flavors: {}\ntureen:\n")
         True
     """
-    content = dict(data)
-    own = dict(content.pop(TUREEN_KEY, None) or {})
-    own.pop(MLMODEL_KEY, None)
-    if own:
-        content[TUREEN_KEY] = own
-    return "sha256:" + hashlib.sha256(_dump(content).encode("utf-8")).hexdigest()
+    rest, _ = _split_own_digest(text)
+    return "sha256:" + hashlib.sha256(rest.encode("utf-8")).hexdigest()
 
 
 def seal_model_dir(root: str | os.PathLike[str], model: Model, *, version: str | None = None) -> Model:
@@ -172,8 +203,15 @@ def seal_model_dir(root: str | os.PathLike[str], model: Model, *, version: str |
     own["version"] = version or own.get("version") or __version__
     own[FILES_KEY] = file_digests(r)
     model.tureen = own
-    model.tureen[MLMODEL_KEY] = mlmodel_digest(model.to_dict())
-    model.save(r)
+    without = model.to_yaml()
+    digest = "sha256:" + hashlib.sha256(without.encode("utf-8")).hexdigest()
+    model.tureen[MLMODEL_KEY] = digest
+    text = _insert_own_digest(without, digest)
+    # atomically, as Model.save does; one YAML dump in all (this runs on every save)
+    target = r / MLMODEL_FILE_NAME
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{id(model):x}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
     return model
 
 
@@ -243,19 +281,15 @@ def verify_model_dir(root: str | os.PathLike[str], model: Model | None = None, *
 
 
 def _mlmodel_problems(root: Path, want: Any) -> list[str]:
-    import yaml
-
     try:
         text = (root / MLMODEL_FILE_NAME).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"Cannot read the MLmodel of {str(root)!r}: {exc}") from None
-    if not isinstance(data, dict):
-        return ["MLmodel: not a mapping"]
-    # the file must be exactly what tureen wrote: a reformatting or a comment is an edit too
-    if _dump(data) != text:
-        return ["MLmodel: edited after saving (not byte for byte as tureen wrote it)"]
-    if mlmodel_digest(data) != want:
+    rest, line_digest = _split_own_digest(text)
+    # byte for byte: a changed value, a reformatting or an added comment are all edits
+    if line_digest is None or line_digest != want:
+        return ["MLmodel: its own digest line was edited"]
+    if "sha256:" + hashlib.sha256(rest.encode("utf-8")).hexdigest() != want:
         return ["MLmodel: content differs from its saved digest (edited)"]
     return []
 
