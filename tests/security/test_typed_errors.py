@@ -74,8 +74,8 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], click.Command]]:
             ctx = click.Context(cmd)
             for name in cmd.list_commands(ctx):
                 sub = cmd.get_command(ctx, name)
-                assert sub is not None, f"tureen {' '.join(path + (name,))} is listed but cannot be imported"
-                walk(sub, path + (name,))
+                if sub is not None:  # None: a part that is not installed (its group says so itself)
+                    walk(sub, path + (name,))
         else:
             out.append((path, cmd))
 

@@ -45,7 +45,8 @@ class LazyGroup(click.Group):
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name != module_name:
+                # the part is not there (the module or a package above it): the command does not exist
+                if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
                     raise
                 return None
             return getattr(module, attr)
