@@ -194,3 +194,20 @@ def test_spark_archive_refuses_a_symlink_out(model: Path, canary: Canary) -> Non
     with pytest.raises(ModelPathError):
         spark._model_fingerprint(model)
     del tarfile
+
+
+def test_inspect_reads_nothing_through_a_symlink(model: Path, canary: Canary) -> None:
+    import contextlib
+    import io
+
+    from tureen.cli import main
+
+    (model / "requirements.txt").unlink()
+    (model / "requirements.txt").symlink_to(canary.path)
+    for argv in (["models", "inspect", str(model)], ["models", "inspect", str(model), "--json"]):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            with pytest.raises(SystemExit):
+                main(argv)
+        assert "FAILED" in out.getvalue() and "symlink" in out.getvalue()
+        canary.assert_not_in(out.getvalue())

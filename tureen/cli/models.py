@@ -96,9 +96,18 @@ def describe_model(uri: str) -> dict[str, Any]:
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
+    from tureen.exceptions import ModelPathError
+    from tureen.models._paths import check_model_paths, check_no_symlinks
+
     root = resolve_model_uri(uri)
     model = Model.load(root)
     status, problem = _integrity(root, model)
+    try:  # a symlink or a path leaving the directory: read nothing more from it (it could be any file)
+        check_no_symlinks(root)
+        check_model_paths(root, model)
+        confined = True
+    except ModelPathError:
+        confined = False
     formats = {}
     for name, conf in model.flavors.items():
         fmt = conf.get("serialization_format") or conf.get("model_format") or conf.get("save_format")
@@ -110,8 +119,8 @@ def describe_model(uri: str) -> dict[str, Any]:
         "signature": model.signature.to_dict() if model.signature is not None else None,
         "saved_input_example_info": model.saved_input_example_info,
         "formats": formats,
-        "needs_pickle": _needs_pickle(root, model),
-        "requirements": read_requirements(root),
+        "needs_pickle": _needs_pickle(root, model) if confined else {},
+        "requirements": read_requirements(root) if confined else [],
         "integrity": status,
         "integrity_problem": problem,
         "model_uuid": model.model_uuid,
