@@ -18,6 +18,8 @@ the serving and tracking layers answer with. The tree::
     ├── InvalidStateError                    INVALID_STATE            400
     ├── ModelFormatError                     INVALID_MODEL            400  (no/corrupt MLmodel, missing file)
     │   ├── ModelIntegrityError              MODEL_INTEGRITY_FAILED   400  (digest mismatch: tampered/truncated)
+    │   │   └── UnverifiedModelError         MODEL_INTEGRITY_FAILED   400  (no digests, verified models required)
+    │   ├── ModelPathError                   INVALID_MODEL            400  (a path leaves the model dir, symlink)
     │   └── ArchiveLimitError                INVALID_MODEL            400  (a zip over its decompression limits)
     ├── UnsafeDeserializationError           PERMISSION_DENIED        403  (pickle load refused by the gate)
     │   └── UntrustedCodeError               PERMISSION_DENIED        403  (code the artifact names: loader
@@ -53,6 +55,9 @@ __all__ = [
     "InvalidStateError",
     "ModelFormatError",
     "ModelIntegrityError",
+    "UnverifiedModelError",
+    "UnverifiedModelWarning",
+    "ModelPathError",
     "ArchiveLimitError",
     "UnsafeDeserializationError",
     "UntrustedCodeError",
@@ -155,6 +160,18 @@ class ModelFormatError(TureenError):
 
 class ModelIntegrityError(ModelFormatError):
     error_code = "MODEL_INTEGRITY_FAILED"
+
+
+class UnverifiedModelError(ModelIntegrityError):
+    """The model records no digests (or not for its MLmodel) and the caller asked for verified models only."""
+
+
+class ModelPathError(ModelFormatError):
+    """A path the model names (or a symlink inside it) points outside the model directory."""
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model is loaded without an integrity check: it records no digests (e.g. saved by MLflow)."""
 
 
 class ArchiveLimitError(ModelFormatError):

@@ -198,20 +198,16 @@ class TensorFlowFlavor(Flavor):
         _check_signature(signature)
 
     def load_model(self, model_uri: Any, *, allow_pickle: bool | None = None, verify: bool = True,
-                   **options: Any) -> Any:
+                   verified_only: bool | None = None, **options: Any) -> Any:
         """The native model: a ``keras.Model``, or the loaded SavedModel object for a ``tf.Module``."""
-        from tureen.flavors._base import verify_model_dir
+        from tureen.flavors._flavor import checked_model_dir
         from tureen.flavors._gate import model_code, pickle_allowed
-        from tureen.models.mlmodel import Model
-        from tureen.uri import resolve_model_uri
+        from tureen.flavors._integrity import no_bytecode
 
-        root = resolve_model_uri(model_uri)
-        meta = Model.load(root)
-        if verify:
-            verify_model_dir(root, meta)
+        root, meta = checked_model_dir(model_uri, verify=verify, verified_only=verified_only)
         conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
         allow = pickle_allowed(allow_pickle)
-        with model_code(root, conf.get("code"), allow_pickle=allow):
+        with model_code(root, conf.get("code"), allow_pickle=allow), no_bytecode():
             return _load_any(root, meta, allow)
 
     def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
