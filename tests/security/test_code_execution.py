@@ -14,7 +14,12 @@ import pytest
 from tests.security._hostile_models import (Watch, class_ref_pickle, custom_model, exec_pickle, watching,
                                             write_mlmodel)
 from tureen import pyfunc
-from tureen.exceptions import ModelFormatError, TureenError, UnsafeDeserializationError, UntrustedCodeError
+from tureen.exceptions import (ModelFormatError, ModelPathError, TureenError, UnsafeDeserializationError,
+                               UntrustedCodeError)
+from tureen.flavors._gate import confine_code_dir
+
+#: the path check of the integrity layer (ModelPathError) may refuse first; either way nothing runs
+REFUSED_PATH = (UntrustedCodeError, ModelPathError)
 from tureen.flavors._gate import allowed_loader_modules, resolve_loader_module
 
 
@@ -129,8 +134,11 @@ def test_code_dir_outside_model_is_refused_even_when_allowed(tmp_path, canary, c
     (outside / "helper_sec1.py").write_text(f"open({str(canary)!r}, 'w')\n")
     root = _code_model(tmp_path, canary, code=code)
     with watching(canary, "helper_sec1"):
-        with pytest.raises(UntrustedCodeError, match="outside the model directory"):
+        with pytest.raises(REFUSED_PATH, match="outside the model directory|leaves the model directory"):
             pyfunc.load_model(root, allow_pickle=True)
+    # and the gate's own check, on its own (defence in depth: it does not rely on the integrity layer)
+    with pytest.raises(UntrustedCodeError, match="outside the model directory"):
+        confine_code_dir(root, code)
 
 
 def test_code_dir_symlink_out_is_refused(tmp_path, canary):
@@ -140,8 +148,10 @@ def test_code_dir_symlink_out_is_refused(tmp_path, canary):
     root = custom_model(tmp_path / "m", pickled=class_ref_pickle("helper_sec1", "Model"), code="code")
     os.symlink(outside, root / "code")
     with watching(canary, "helper_sec1"):
-        with pytest.raises(UntrustedCodeError, match="symlink"):
+        with pytest.raises(REFUSED_PATH, match="symlink"):
             pyfunc.load_model(root, allow_pickle=True)
+    with pytest.raises(UntrustedCodeError, match="symlink"):
+        confine_code_dir(root, "code")
 
 
 def test_symlinked_module_inside_code_dir_is_refused(tmp_path, canary):
@@ -150,8 +160,10 @@ def test_symlinked_module_inside_code_dir_is_refused(tmp_path, canary):
     root = custom_model(tmp_path / "m", pickled=class_ref_pickle("helper_sec1", "Model"), code_files={})
     os.symlink(outside, root / "code" / "helper_sec1.py")
     with watching(canary, "helper_sec1"):
-        with pytest.raises(UntrustedCodeError, match="symlink"):
+        with pytest.raises(REFUSED_PATH, match="symlink"):
             pyfunc.load_model(root, allow_pickle=True)
+    with pytest.raises(UntrustedCodeError, match="symlink"):
+        confine_code_dir(root, "code")
 
 
 def test_failed_load_restores_sys_path_and_modules(tmp_path):

@@ -123,10 +123,17 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error (INVALID_PARAMETER_VALUE): {exc.strerror or exc}{where}", err=True)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line: a bug of ours still gets one clear line
-        import os
         import traceback
 
-        if os.environ.get("TUREEN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        from tureen._flags import env_bool
+        from tureen.exceptions import InvalidSettingError
+
+        try:
+            debug = env_bool("TUREEN_DEBUG", False)
+        except InvalidSettingError as bad:  # the last-resort handler reports a bad flag instead of raising
+            click.echo(f"Error (INVALID_PARAMETER_VALUE): {bad.message}", err=True)
+            debug = False
+        if debug:
             traceback.print_exc()
         click.echo(f"Error (INTERNAL_ERROR): unexpected {type(exc).__name__}: {exc} (this is a bug in tureen; "
                    "set TUREEN_DEBUG=1 for the traceback and please report it)", err=True)
