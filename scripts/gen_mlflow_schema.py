@@ -57,6 +57,7 @@ def main() -> None:
         "from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, Float, ForeignKeyConstraint, Index,",
         "                        Identity, Integer, JSON, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text,",
         "                        UniqueConstraint, false, text, true)",
+        "from sqlalchemy.dialects import mysql",
         "",
         f'MLFLOW_HEAD_REVISION = "{head}"',
         '"""The alembic revision id MLflow 3.17 expects in ``alembic_version``."""',
@@ -89,7 +90,7 @@ def main() -> None:
         for c in cols:
             typ = str(c["type"])
             orm_col = orm[table].c.get(c["name"]) if table in orm else None
-            out.append(f"    Column({c['name']!r}, {_type(typ, orm_col, c['name'], bool_checks)}, "
+            out.append(f"    Column({c['name']!r}, {_type(typ, orm_col, c['name'], bool_checks)}{_variants(orm_col)}, "
                        f"nullable={c['nullable']}{_default(c, typ)}),")
         if pk["constrained_columns"]:
             out.append(f"    PrimaryKeyConstraint({', '.join(map(repr, pk['constrained_columns']))}, "
@@ -103,9 +104,13 @@ def main() -> None:
             out.append(f"    UniqueConstraint({', '.join(map(repr, uq['column_names']))}, name={uq.get('name')!r}),")
         for ck in other_checks:
             out.append(f"    CheckConstraint({ck['sqltext']!r}, name={ck.get('name')!r}),")
+        orm_indexes = {i.name: i for i in orm[table].indexes} if table in orm else {}
         for ix in insp.get_indexes(table):
+            # per-dialect index options SQLite cannot show (MySQL prefix lengths, PostgreSQL INCLUDE/WHERE)
+            extra = orm_indexes[ix["name"]].dialect_kwargs if ix["name"] in orm_indexes else {}
+            opts = "".join(f", {k}={_option(v)}" for k, v in sorted(extra.items()))
             out.append(f"    Index({ix['name']!r}, {', '.join(map(repr, ix['column_names']))}"
-                       f"{', unique=True' if ix['unique'] else ''}),")
+                       f"{', unique=True' if ix['unique'] else ''}{opts}),")
         out.append(")")
         lines += out + [""]
     lines.append(f"#: triggers MLflow's migrations create (their DDL is written per dialect in tureen.store._schema)")
@@ -132,6 +137,27 @@ def _type(typ: str, orm_col, name: str, bool_checks: dict) -> str:
         return f"Float(precision={precision})" if precision else "Float()"
     return {"TEXT": "Text()", "BIGINT": "BigInteger()", "INTEGER": "Integer()", "JSON": "JSON()",
             "BLOB": "LargeBinary()", "DATE": "Date()"}[typ]
+
+
+def _variants(orm_col) -> str:
+    """``.with_variant(...)`` for the dialects where MLflow's ORM gives a column another type (MySQL's
+    MEDIUMTEXT/LONGTEXT for long texts), which SQLite's reflection cannot show."""
+    mapping = getattr(getattr(orm_col, "type", None), "_variant_mapping", None) or {}
+    out = ""
+    for dialect, typ in sorted(mapping.items()):
+        if dialect in ("mysql", "mariadb"):
+            out += f".with_variant(mysql.{type(typ).__name__}(), {dialect!r})"
+    return out
+
+
+def _option(v) -> str:
+    if hasattr(v, "text"):  # a SQL fragment (e.g. a partial index's WHERE)
+        return f"text({v.text!r})"
+    if hasattr(v, "items"):
+        return repr(dict(v))
+    if isinstance(v, (list, tuple)):
+        return repr([getattr(x, "name", x) for x in v])
+    return repr(v)
 
 
 def _default(c, typ: str) -> str:

@@ -64,7 +64,8 @@ def describe(uri: str, skip: tuple[str, ...] = ()) -> dict[str, set[tuple[Any, .
             for uq in insp.get_unique_constraints(t):
                 out["unique"].add((t, tuple(uq["column_names"])))
             for ix in insp.get_indexes(t):
-                out["index"].add((t, ix["name"], tuple(ix["column_names"]), bool(ix["unique"])))
+                options = tuple(sorted((k, str(v)) for k, v in (ix.get("dialect_options") or {}).items()))
+                out["index"].add((t, ix["name"], tuple(ix["column_names"]), bool(ix["unique"]), options))
             try:
                 for ck in insp.get_check_constraints(t):
                     out["check"].add((t, re.sub(r"\s+", " ", ck["sqltext"]).strip()))

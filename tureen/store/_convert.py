@@ -71,16 +71,14 @@ def convert_legacy(conn: Any) -> None:
     """Convert the old layout on ``conn`` (already at ``0003``) to MLflow's schema + side tables."""
     from sqlalchemy import text
 
-    from tureen.store._migrate import add_side_tables
+    from tureen.store._migrate import add_side_tables, create_mlflow_tables
 
     L = _move_aside(conn)
 
     def run(sql: str, **params: Any) -> None:
         conn.execute(text(sql.format(**L)), params)
 
-    s.metadata.create_all(conn)
-    for ddl in s.TRIGGER_DDL.get(conn.dialect.name, []):
-        conn.exec_driver_sql(ddl)
+    create_mlflow_tables(conn)
     conn.exec_driver_sql(f"CREATE TABLE {s.MLFLOW_VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
                          "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
     conn.execute(text(f"INSERT INTO {s.MLFLOW_VERSION_TABLE} (version_num) VALUES (:v)"),

@@ -184,10 +184,7 @@ def create_schema(conn: Any, *, default_artifact_location: Callable[[int], str])
     """Create MLflow's tables at its head, tureen's side tables and the Default experiment on an empty DB."""
     from sqlalchemy import text
 
-    s.metadata.create_all(conn)
-    dialect = conn.dialect.name
-    for ddl in s.TRIGGER_DDL.get(dialect, []):
-        conn.exec_driver_sql(ddl)
+    create_mlflow_tables(conn)
     conn.exec_driver_sql(f"CREATE TABLE {s.MLFLOW_VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
                          "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
     conn.execute(text(f"INSERT INTO {s.MLFLOW_VERSION_TABLE} (version_num) VALUES (:v)"),
@@ -195,9 +192,26 @@ def create_schema(conn: Any, *, default_artifact_location: Callable[[int], str])
     add_side_tables(conn)
     if conn.execute(s.experiments.select().where(s.experiments.c.experiment_id == 0)).first() is None:
         now = int(time.time() * 1000)
+        mysql = conn.dialect.name in ("mysql", "mariadb")
+        if mysql:  # MySQL turns an explicit 0 in an AUTO_INCREMENT column into the next id unless told not to
+            conn.exec_driver_sql("SET @tureen_sql_mode = @@SESSION.sql_mode")
+            conn.exec_driver_sql("SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'NO_AUTO_VALUE_ON_ZERO')")
         conn.execute(s.experiments.insert().values(
             experiment_id=0, name="Default", artifact_location=default_artifact_location(0),
             lifecycle_stage="active", creation_time=now, last_update_time=now))
+        if mysql:
+            conn.exec_driver_sql("SET SESSION sql_mode = @tureen_sql_mode")
+
+
+def create_mlflow_tables(conn: Any) -> None:
+    """MLflow's tables, triggers and per-dialect details, exactly as MLflow's migrations leave them."""
+    s.metadata.create_all(conn)
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        for ddl in s.MYSQL_FIXUPS:
+            conn.exec_driver_sql(ddl)
+    for ddl in s.TRIGGER_DDL.get(dialect, []):
+        conn.exec_driver_sql(ddl)
 
 
 def add_side_tables(conn: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, Float, ForeignKeyConstraint, Index,
                         Identity, Integer, JSON, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text,
                         UniqueConstraint, false, text, true)
+from sqlalchemy.dialects import mysql
 
 MLFLOW_HEAD_REVISION = "dc11669786a5"
 """The alembic revision id MLflow 3.17 expects in ``alembic_version``."""
@@ -216,7 +217,7 @@ Table(
 Table(
     'experiment_tags', metadata,
     Column('key', String(250), nullable=False),
-    Column('value', Text(), nullable=True),
+    Column('value', Text().with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
     Column('experiment_id', Integer(), nullable=False),
     PrimaryKeyConstraint('key', 'experiment_id', name='experiment_tag_pk'),
     ForeignKeyConstraint(['experiment_id'], ['experiments.experiment_id'], name=None),
@@ -809,8 +810,8 @@ Table(
     PrimaryKeyConstraint('trace_id', 'span_id', name='spans_pk'),
     ForeignKeyConstraint(['experiment_id'], ['experiments.experiment_id'], name='fk_spans_experiment_id'),
     ForeignKeyConstraint(['trace_id'], ['trace_info.request_id'], name='fk_spans_trace_id', ondelete='CASCADE'),
-    Index('idx_spans_cost_exp_time_cover', 'experiment_id', 'start_time_unix_nano'),
-    Index('idx_spans_cost_trace_time_cover', 'trace_id', 'start_time_unix_nano'),
+    Index('idx_spans_cost_exp_time_cover', 'experiment_id', 'start_time_unix_nano', postgresql_include=['input_cost', 'output_cost', 'total_cost', 'model_name', 'model_provider'], postgresql_where=text('input_cost IS NOT NULL OR output_cost IS NOT NULL OR total_cost IS NOT NULL')),
+    Index('idx_spans_cost_trace_time_cover', 'trace_id', 'start_time_unix_nano', postgresql_include=['input_cost', 'output_cost', 'total_cost', 'model_name', 'model_provider'], postgresql_where=text('input_cost IS NOT NULL OR output_cost IS NOT NULL OR total_cost IS NOT NULL')),
     Index('index_spans_experiment_id_duration', 'experiment_id', 'duration_ns'),
     Index('index_spans_experiment_id_start_time', 'experiment_id', 'start_time_unix_nano'),
     Index('index_spans_experiment_id_status_type', 'experiment_id', 'status', 'type'),
@@ -846,7 +847,7 @@ Table(
     Column('min_value', Float(precision=53), nullable=True),
     Column('max_value', Float(precision=53), nullable=True),
     PrimaryKeyConstraint('id', name='sql_span_cost_daily_rollups_pk'),
-    Index('idx_span_cost_rollups_lookup', 'experiment_id', 'rollup_day', 'metric_name', 'grouping_set', 'model_name', 'model_provider'),
+    Index('idx_span_cost_rollups_lookup', 'experiment_id', 'rollup_day', 'metric_name', 'grouping_set', 'model_name', 'model_provider', mysql_length={'model_name': 64, 'model_provider': 64}),
 )
 
 Table(

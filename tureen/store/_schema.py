@@ -122,6 +122,17 @@ TRIGGER_DDL: dict[str, list[str]] = {
 }
 TRIGGER_DDL["mariadb"] = TRIGGER_DDL["mysql"]
 
+# What MLflow's migrations leave on MySQL/MariaDB that its ORM (and so the generated tables) does not say:
+# wider text types, one column its migration left nullable there, and the indexes MySQL made for foreign keys
+# MLflow later replaced. Applied after the tables are created, so a tureen database matches MLflow's there too.
+MYSQL_FIXUPS = [
+    "ALTER TABLE datasets MODIFY dataset_schema MEDIUMTEXT NULL, MODIFY dataset_profile MEDIUMTEXT NULL",
+    "ALTER TABLE spans MODIFY content LONGTEXT NOT NULL",
+    "ALTER TABLE jobs MODIFY job_name VARCHAR(500) NULL",
+    "CREATE INDEX name ON model_version_tags (name, version)",
+    "CREATE INDEX name ON registered_model_tags (name)",
+]
+
 # -- value codes MLflow stores ----------------------------------------------------------------------------
 #: logged model status as stored in ``logged_models.status`` (MLflow's enum numbers)
 LOGGED_MODEL_STATUS_TO_INT = {"LOGGED_MODEL_STATUS_UNSPECIFIED": 0, "LOGGED_MODEL_PENDING": 1,
