@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
+    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
 }
 
 
