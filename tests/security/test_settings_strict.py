@@ -78,9 +78,13 @@ def test_serving_booleans_are_strict(field, raw):
 
 
 def test_auto_migrate_is_strict(monkeypatch):
+    from tureen.store._migrate import _auto_migrate
+
     monkeypatch.setenv("TUREEN_AUTO_MIGRATE", "never")
     with pytest.raises(InvalidSettingError, match="TUREEN_AUTO_MIGRATE"):
-        env_bool("TUREEN_AUTO_MIGRATE", True)
+        _auto_migrate()
+    monkeypatch.setenv("TUREEN_AUTO_MIGRATE", "Off")
+    assert _auto_migrate() is False
 
 
 def test_cli_names_the_accepted_values_without_a_traceback(tmp_path):
