@@ -591,3 +591,24 @@ class _Instrumented:
             except (OSError, ValueError):  # a closed stderr never fails a request
                 pass
         return result
+
+
+# --------------------------------------------------------------------------------------------------
+# the dispatcher of the loop worker (tureen.serving.worker)
+
+
+def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None]:
+    """The function the loop worker's main thread calls with each model request; it answers through
+    ``server.answer``. Runs in the main thread, so a prediction's deadline can interrupt it (SIGALRM)."""
+    from tureen.serving.worker import call_wsgi, error_body
+
+    def dispatch(req: Any) -> None:
+        try:
+            status, headers, body = call_wsgi(app, req.environ)
+        except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+            _log.exception("unexpected error in the dispatcher")
+            status, headers = "500 Internal Server Error", [("Content-Type", _JSON)]
+            body = error_body("INTERNAL_ERROR", f"Internal server error: {type(exc).__name__}")
+        server.answer(req, status, headers, body)
+
+    return dispatch
