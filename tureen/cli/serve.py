@@ -33,6 +33,12 @@ __all__ = ["serve"]
                    "[TUREEN_SERVING_READ_TIMEOUT; default 30]")
 @click.option("--max-connections", type=int, default=None,
               help="Connections one worker holds at most. [TUREEN_SERVING_MAX_CONNECTIONS; default 1000]")
+@click.option("--max-batch-size", type=int, default=None, metavar="N",
+              help="Micro-batching: merge concurrent requests into one predict of at most N rows (1: off). "
+                   "[TUREEN_SERVING_MAX_BATCH_SIZE; default 1]")
+@click.option("--max-latency-ms", type=float, default=None, metavar="T",
+              help="Micro-batching: under load a batch stays open at most T ms for more requests. "
+                   "[TUREEN_SERVING_MAX_LATENCY_MS; default 2]")
 @click.option("--preload/--no-preload", default=None,
               help="Load the model once before forking workers, so they share its memory. "
                    "[TUREEN_SERVING_PRELOAD; default on]")

@@ -45,6 +45,9 @@ class ServingSettings:
         keepalive: seconds an idle keep-alive connection stays open.
         read_timeout: seconds a client may take to send one whole request (head and body) from its first byte;
             slower ones get 408 and are disconnected (``loop`` worker).
+        max_batch_size: micro-batching: merge concurrent requests into one predict of at most this many rows
+            (1: off, the default; see :mod:`tureen.serving.batching`; ``loop`` worker).
+        max_latency_ms: micro-batching: under load, how long a batch stays open for more requests.
         max_connections: connections one worker holds at most; when full, the longest-idle (or slowest
             unfinished) connection is dropped to make room (``loop`` worker).
         graceful_timeout: seconds in-flight requests get to finish after SIGTERM.
@@ -74,6 +77,8 @@ class ServingSettings:
     keepalive: float = 5.0
     read_timeout: float = 30.0
     max_connections: int = 1000
+    max_batch_size: int = 1
+    max_latency_ms: float = 2.0
     graceful_timeout: float = 30.0
     allow_pickle: bool | None = None
     model_config: str | None = None
@@ -96,6 +101,10 @@ class ServingSettings:
             problems.append(f"worker must be one of {sorted(_WORKERS)}, got {self.worker!r}")
         if not float(self.read_timeout) > 0:
             problems.append(f"read_timeout must be positive, got {self.read_timeout}")
+        if int(self.max_batch_size) < 1:
+            problems.append(f"max_batch_size must be at least 1, got {self.max_batch_size}")
+        if not 0 <= float(self.max_latency_ms) <= 10_000:
+            problems.append(f"max_latency_ms must be between 0 and 10000, got {self.max_latency_ms}")
         if int(self.max_connections) < 1:
             problems.append(f"max_connections must be at least 1, got {self.max_connections}")
         if self.env_manager != "local":
