@@ -370,6 +370,10 @@ class _LoopServer:
             "SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": port, "SERVER_SOFTWARE": "tureen",
         }
         self.refused = 0
+        self.listeners: list[int] = []
+        self.accepting_now = 0
+        ext = getattr(app, "extensions", None)
+        self.metrics = ext.get("tureen_metrics") if isinstance(ext, dict) else None
 
     # -- loop thread --------------------------------------------------------------------------------
     def start(self, sockets: list[Any]) -> threading.Thread:
@@ -386,9 +390,7 @@ class _LoopServer:
                     if isinstance(name, tuple):
                         self.base_environ["SERVER_NAME"] = str(name[0])
                         self.base_environ["SERVER_PORT"] = str(name[1])
-                    server = self.loop.run_until_complete(self.loop.create_server(
-                        lambda: _Connection(self), sock=sock, backlog=int(self.worker.cfg.backlog)))
-                    self.servers.append(server)
+                    self._listen(sock)
                 self.loop.call_later(1.0, self._sweep)
             except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
                 failure.append(exc)
@@ -407,6 +409,61 @@ class _LoopServer:
             raise failure[0]
         return thread
 
+    def _listen(self, sock: socket.socket) -> None:
+        """Accept connections by hand rather than with ``create_server``: asyncio would accept a whole burst at
+        once, so that one worker of several holds every keep-alive connection while the others idle. Here a
+        worker holding more connections than the least loaded other worker lets that one take the next."""
+        fd = sock.fileno()
+        loop = self.loop
+
+        def on_ready() -> None:
+            if not self.accepting:
+                return
+            for _ in range(8):
+                if not self._may_accept():
+                    loop.remove_reader(fd)
+                    loop.call_later(0.002, resume)
+                    return
+                try:
+                    client, _addr = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:  # e.g. out of file descriptors: back off instead of spinning
+                    self.worker.log.warning("tureen: accept failed: %s", exc)
+                    loop.remove_reader(fd)
+                    loop.call_later(0.1, resume)
+                    return
+                client.setblocking(False)
+                self.accepting_now += 1
+                loop.create_task(self._connect(client))
+
+        def resume() -> None:
+            if self.accepting and not loop.is_closed():
+                loop.add_reader(fd, on_ready)
+
+        self.listeners.append(fd)
+        loop.add_reader(fd, on_ready)
+
+    async def _connect(self, client: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: _Connection(self), client)
+        except OSError:
+            client.close()
+        finally:
+            self.accepting_now -= 1
+
+    def _may_accept(self) -> bool:
+        metrics = self.metrics
+        if metrics is None:
+            return True
+        fewest = metrics.fewest_elsewhere(time.monotonic())
+        return fewest is None or len(self.conns) + self.accepting_now <= fewest
+
+    def publish(self) -> None:
+        if self.metrics is not None:
+            self.metrics.set_connections(len(self.conns))
+            self.metrics.heartbeat(time.monotonic())
+
     def opened(self, conn: _Connection) -> None:
         if len(self.conns) >= self.max_connections:
             victim = self._victim()
@@ -417,6 +474,8 @@ class _LoopServer:
             victim.abort()
             self.conns.discard(victim)
         self.conns.add(conn)
+        if self.metrics is not None:
+            self.metrics.set_connections(len(self.conns))
 
     def _victim(self) -> _Connection | None:
         """The connection to drop when full: the longest idle one, else the slowest unfinished request."""
@@ -428,6 +487,8 @@ class _LoopServer:
 
     def closed(self, conn: _Connection) -> None:
         self.conns.discard(conn)
+        if self.metrics is not None:
+            self.metrics.set_connections(len(self.conns))
 
     def count_refused(self, status: int) -> None:
         self.refused += 1
@@ -476,8 +537,8 @@ class _LoopServer:
     def stop_accepting(self) -> None:
         def stop() -> None:
             self.accepting = False
-            for server in self.servers:
-                server.close()
+            for fd in self.listeners:
+                self.loop.remove_reader(fd)
             for conn in list(self.conns):  # idle keep-alive connections go now; busy ones after answering
                 if not conn.busy and not conn.pending and conn.phase == "idle":
                     conn.abort()
@@ -527,6 +588,7 @@ class LoopWorker(Worker):
                 now = time.monotonic()
                 if now - last_notify > 0.5:
                     self.notify()
+                    server.publish()
                     last_notify = now
                     if self.ppid != os.getppid():
                         self.log.info("tureen: the master is gone; this worker stops")
