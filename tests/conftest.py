@@ -17,6 +17,8 @@ try:  # PostgreSQL server fixture (written with the tracking store)
 except ImportError:  # pragma: no cover - before the tracking package lands
     pass
 
+from conftest_moto import *  # noqa: F401,F403,E402  (moto's S3 server, session-scoped)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

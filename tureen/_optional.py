@@ -21,6 +21,9 @@ _EXTRAS = {
     "pyspark": ("pyspark", "spark"),
     "pyarrow": ("pyarrow", "parquet"),
     "psycopg": ("psycopg[binary]", "postgres"),
+    "boto3": ("boto3", "s3"),
+    "botocore": ("boto3", "s3"),
+    "argon2": ("argon2-cffi", "auth"),
 }
 
 

@@ -75,5 +75,5 @@ def test_publish_directory_is_all_or_nothing(tmp_path):
 
 
 def test_unknown_scheme(tmp_path):
-    with pytest.raises(InvalidParameterError, match="s3"):
-        get_artifact_repository("s3://bucket/x")
+    with pytest.raises(InvalidParameterError, match="gs"):
+        get_artifact_repository("gs://bucket/x")

@@ -1,6 +1,7 @@
 """Artifact repositories, pluggable by URI scheme through import strings.
 
-Today: the local repository (``file://`` URIs and plain paths). Every repository confines paths to its
+Today: the local repository (``file://`` URIs and plain paths) and S3 (``s3://bucket/prefix``, needs
+the ``s3`` extra). Every repository confines paths to its
 root: absolute paths, ``..`` and symlinks leading outside are refused with
 :class:`~tureen.exceptions.InvalidParameterError`.
 
@@ -21,6 +22,7 @@ __all__ = ["get_artifact_repository", "register_artifact_repository"]
 _REPOS: dict[str, Any] = {
     "": "tureen.artifacts.local:LocalArtifactRepository",
     "file": "tureen.artifacts.local:LocalArtifactRepository",
+    "s3": "tureen.artifacts.s3:S3ArtifactRepository",
 }
 
 
@@ -41,7 +43,7 @@ def get_artifact_repository(uri: str) -> Any:
     target = _REPOS.get(scheme)
     if target is None:
         raise InvalidParameterError(f"Unsupported artifact URI {uri!r}: no artifact repository for scheme "
-                                    f"{scheme!r} (supported: local paths and file://)")
+                                    f"{scheme!r} (supported: local paths, file:// and s3://)")
     if isinstance(target, str):
         module_name, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module_name), attr)

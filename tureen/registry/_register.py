@@ -22,7 +22,9 @@ def _resolve_source(model_uri: str, client: Any) -> tuple[str, str | None, str |
         run = client.get_run(run_id)
         repo = get_artifact_repository(run.info.artifact_uri)
         local = getattr(repo, "local_path", None)
-        if path and local is not None and (Path(local()) / path / "MLmodel").is_file():
+        from tureen.tracking._uri import has_mlmodel
+
+        if path and ((Path(local()) / path / "MLmodel").is_file() if local is not None else has_mlmodel(repo, path)):
             return f"{run.info.artifact_uri.rstrip('/')}/{path}", run_id, None
         first = path.partition("/")[0]
         models = client._store.find_logged_models(run_id, first) if first else []

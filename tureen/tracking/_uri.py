@@ -8,6 +8,7 @@ puts files). Errors say which part did not resolve and what exists instead.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ResourceNotFoundError
 
@@ -35,6 +36,11 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     return run_id, check_relative_path(path)
 
 
+def has_mlmodel(repo: Any, path: str) -> bool:
+    """Whether ``path`` of a (remote) artifact repository is a model directory (holds an ``MLmodel`` file)."""
+    return any(not f.is_dir and f.path.rsplit("/", 1)[-1] == "MLmodel" for f in repo.list_artifacts(path))
+
+
 def resolve_runs_uri(uri: str, client: object | None = None) -> Path:
     from tureen.artifacts import get_artifact_repository
     from tureen.artifacts._materialize import DIGEST_TAG, materialize
@@ -54,6 +60,8 @@ def resolve_runs_uri(uri: str, client: object | None = None) -> Path:
         candidate = Path(local()) / path if path else Path(local())
         if (candidate / "MLmodel").is_file():
             return candidate
+    elif has_mlmodel(repo, path):  # a remote store (s3://): download the directory once, into the cache
+        return materialize(f"{run.info.artifact_uri.rstrip('/')}/{path}" if path else run.info.artifact_uri)
     # 2. a logged model of this run, named by the first segment of the path
     first, _, sub = path.partition("/")
     models = client._store.find_logged_models(run_id, first) if first else []  # type: ignore[attr-defined]
@@ -66,7 +74,7 @@ def resolve_runs_uri(uri: str, client: object | None = None) -> Path:
                                         f"{sub!r}")
         return target
     logged = [m.name for m in client._store.find_logged_models(run_id)]  # type: ignore[attr-defined]
-    top = [f.path for f in repo.list_artifacts()] if local is not None else []
+    top = [f.path for f in repo.list_artifacts()]
     raise ResourceNotFoundError(
         f"Cannot resolve {uri!r}: run {run_id} has no model at {path or '/'!r}. Models logged by this run: "
         f"{', '.join(sorted(set(logged))) or 'none'}; top-level run artifacts: {', '.join(top) or 'none'}")
