@@ -168,3 +168,26 @@ def test_tureen_ui_refuses_a_bad_store_uri():
                          capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert res.returncode == 1 and "Unsupported tracking URI" in res.stderr
+
+
+def test_tracking_server_serves_the_ui_with_proxied_artifacts(tmp_path):
+    """``tureen server``'s app has the UI at ``/``; a run's ``mlflow-artifacts:/`` files preview through it."""
+    from tureen.server.app import create_app
+
+    app = create_app(backend_store_uri=f"sqlite:///{tmp_path / 's.db'}", artifacts_destination=str(tmp_path / "art"))
+    http = app.test_client()
+    eid = http.post("/api/2.0/mlflow/experiments/create", json={"name": "served <b>"}).json["experiment_id"]
+    run = http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid, "run_name": "r1"}).json["run"]
+    uri = run["info"]["artifact_uri"]
+    assert uri.startswith("mlflow-artifacts:")
+    rest = uri.split("mlflow-artifacts:", 1)[1].lstrip("/")
+    put = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{rest}/notes.txt", data=b"proxied hello")
+    assert put.status_code == 200
+    home = http.get("/")
+    assert home.status_code == 200 and "served &lt;b&gt;" in home.get_data(as_text=True)
+    rid = run["info"]["run_id"]
+    listing = http.get(f"/runs/{rid}/artifacts").get_data(as_text=True)
+    assert "notes.txt" in listing
+    preview = http.get(f"/runs/{rid}/artifacts/preview", query_string={"path": "notes.txt"})
+    assert preview.status_code == 200 and "proxied hello" in preview.get_data(as_text=True)
+    assert http.get("/api/2.0/mlflow/experiments/get", query_string={"experiment_id": eid}).status_code == 200

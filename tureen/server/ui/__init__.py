@@ -19,15 +19,19 @@ from typing import Any, Callable
 __all__ = ["install", "create_ui_app"]
 
 
-def install(app: Any, client_factory: Callable[[], Any], url_prefix: str = "") -> None:
+def install(app: Any, client_factory: Callable[[], Any], url_prefix: str = "",
+            artifact_repo: Callable[[str], Any] | None = None) -> None:
     """Register the UI's blueprint on a Flask ``app``; ``client_factory()`` gives a ``TrackingClient``.
 
     The pages live at ``url_prefix`` + ``/`` (the experiments list), ``/experiments/<id>`` (its runs),
     ``/runs/<id>``, ``/charts``, ``/compare``, ``/models`` …; the static files under ``/ui-static/``.
+    ``artifact_repo(uri)`` opens an artifact URI as the host app sees it (the tracking server maps its
+    ``mlflow-artifacts:/`` URIs to its artifact destination); by default
+    :func:`tureen.artifacts.get_artifact_repository`.
     """
     from tureen.server.ui._views import make_blueprint
 
-    app.register_blueprint(make_blueprint(client_factory), url_prefix=url_prefix or None)
+    app.register_blueprint(make_blueprint(client_factory, artifact_repo), url_prefix=url_prefix or None)
 
 
 def create_ui_app(tracking_uri: str | None = None, registry_uri: str | None = None) -> Any:

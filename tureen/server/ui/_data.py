@@ -158,20 +158,28 @@ def child_runs(client: Any, experiment_id: str, parent_ids: Sequence[str], limit
 # ======================================================================================================
 # artifacts
 # ======================================================================================================
-def _repo(client: Any, run_id: str) -> Any:
+def open_repo(uri: str, resolver: Any = None) -> Any:
+    """The artifact repository of ``uri`` (through the host app's ``resolver`` when it has one)."""
+    if resolver is not None:
+        return resolver(uri)
     from tureen.artifacts import get_artifact_repository
 
-    return get_artifact_repository(client.get_run(run_id).info.artifact_uri)
+    return get_artifact_repository(uri)
 
 
-def artifact_bytes(client: Any, run_id: str, path: str, limit: int = PREVIEW_LIMIT) -> tuple[bytes, int, bool]:
+def _repo(client: Any, run_id: str, resolver: Any = None) -> Any:
+    return open_repo(client.get_run(run_id).info.artifact_uri, resolver)
+
+
+def artifact_bytes(client: Any, run_id: str, path: str, limit: int = PREVIEW_LIMIT,
+                   resolver: Any = None) -> tuple[bytes, int, bool]:
     """``(first bytes, total size, truncated)`` of one artifact file, confined to the run's artifact root."""
     from tureen.artifacts.local import check_relative_path
 
     rel = check_relative_path(path)
     if not rel:
         raise InvalidParameterError("Give the path of an artifact file")
-    repo = _repo(client, run_id)
+    repo = _repo(client, run_id, resolver)
     return read_repo_file(repo, rel, limit)
 
 

@@ -164,7 +164,7 @@ class RunsState:
 # ======================================================================================================
 # the blueprint
 # ======================================================================================================
-def make_blueprint(client_factory: Callable[[], Any]) -> Any:
+def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[str], Any] | None = None) -> Any:
     from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
     from flask import Response
 
@@ -492,7 +492,7 @@ def make_blueprint(client_factory: Callable[[], Any]) -> Any:
 
         try:
             path = check_relative_path(request.args.get("path") or "")
-            files = d._repo(client(), run_id).list_artifacts(path or None)
+            files = d._repo(client(), run_id, artifact_repo).list_artifacts(path or None)
         except TureenError as exc:
             return error_page(exc)
         return render_template("ui/_artifacts.html", run_id=run_id, path=path, files=files,
@@ -502,7 +502,7 @@ def make_blueprint(client_factory: Callable[[], Any]) -> Any:
     def artifact_preview(run_id: str) -> Any:
         path = request.args.get("path") or ""
         try:
-            data, size, truncated = d.artifact_bytes(client(), run_id, path)
+            data, size, truncated = d.artifact_bytes(client(), run_id, path, resolver=artifact_repo)
         except TureenError as exc:
             return error_page(exc)
         kind = d.preview_kind(path)
@@ -526,7 +526,7 @@ def make_blueprint(client_factory: Callable[[], Any]) -> Any:
             for extra in ("requirements.txt", "python_env.yaml", "conda.yaml"):
                 try:
                     raw, _s, _t = d.artifact_bytes(client(), run_id, f"{folder}/{extra}" if folder else extra,
-                                                   64_000)
+                                                   64_000, resolver=artifact_repo)
                     ctx.setdefault("extras", []).append((extra, d.decode_text(raw) or ""))
                 except TureenError:
                     continue
@@ -539,7 +539,8 @@ def make_blueprint(client_factory: Callable[[], Any]) -> Any:
         """The bytes of an artifact: images inline, everything else as a download (never rendered as HTML)."""
         path = request.args.get("path") or ""
         try:
-            data, size, truncated = d.artifact_bytes(client(), run_id, path, limit=50_000_000)
+            data, size, truncated = d.artifact_bytes(client(), run_id, path, limit=50_000_000,
+                                                      resolver=artifact_repo)
         except TureenError as exc:
             return error_page(exc)
         if truncated:
@@ -753,9 +754,7 @@ def make_blueprint(client_factory: Callable[[], Any]) -> Any:
         info: dict[str, Any] = {}
         requirements = None
         try:
-            from tureen.artifacts import get_artifact_repository
-
-            repo = get_artifact_repository(uri)
+            repo = d.open_repo(uri, artifact_repo)
             raw, _s, _t = d.read_repo_file(repo, "MLmodel", 1_000_000)
             info = d.mlmodel_info(d.decode_text(raw) or "")
             try:
