@@ -140,15 +140,17 @@ class RunsState:
                 items.append((k, str(item)))
         return items
 
-    def order_by(self) -> list[str]:
+    def order_by(self) -> list[str] | None:
         kind, _, key = self.sort.partition(":")
         direction = self.dir.upper()
+        if kind == "attr" and key == "start_time" and direction == "DESC":
+            return None  # the store's own order, which walks the (experiment, start_time) index
         if kind == "attr" and key in ("start_time", "end_time", "run_name", "status", "user_id"):
             return [f"attributes.{key} {direction}"]
         if kind in ("m", "p", "t") and key:
             entity = {"m": "metrics", "p": "params", "t": "tags"}[kind]
             return [f"{entity}.{quote_key(key)} {direction}"]
-        return ["attributes.start_time DESC"]
+        return None
 
     def filter_string(self) -> str:
         parts = [self.filter] if self.filter else []
