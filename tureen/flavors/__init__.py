@@ -32,6 +32,7 @@ FLAVORS: dict[str, str] = {
     "xgboost": "tureen.flavors.xgboost",
     "lightgbm": "tureen.flavors.lightgbm",
     "statsmodels": "tureen.flavors.statsmodels",
+    "onnx": "tureen.flavors.onnx",
 }
 
 _ENTRY_POINTS_LOADED = False
