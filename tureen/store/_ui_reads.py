@@ -7,7 +7,7 @@
 * :meth:`UiReadsMixin.metric_history_window` — a metric history downsampled in SQL to at most about
   ``max_points`` points: buckets over x keep their minimum and maximum, so a spike is never dropped.
 
-They are mixed into :class:`~tureen.tracking.stores.sql.SqlStore`; other stores (REST) simply lack them
+They are mixed into :class:`~tureen.store.sql.SqlStore`; other stores (REST) simply lack them
 and the UI falls back to the public methods.
 
 Example:
@@ -25,8 +25,8 @@ from sqlalchemy import Integer, cast, func, literal, select
 from tureen.exceptions import InvalidParameterError
 from tureen.tracking import _validation as v
 from tureen.tracking.entities import PagedList, Run, RunData, RunInfo, RunOutputs
-from tureen.tracking.stores import _schema as s
-from tureen.tracking.stores._sqlcommon import experiment_id_of
+from tureen.store import _schema as s
+from tureen.store._common import experiment_id_of
 
 __all__ = ["UiReadsMixin", "ALWAYS_TAGS"]
 
@@ -183,7 +183,7 @@ class UiReadsMixin:
                 return out
             finite = base + [m.c.is_nan == False]  # noqa: E712 - NaN points are counted, not drawn
             if count <= max_points:
-                rows = conn.execute(select(col, m.c.value).where(*finite).order_by(col, m.c.id)).all()
+                rows = conn.execute(select(col, m.c.value).where(*finite).order_by(col, m.c.timestamp)).all()
                 out["x"] = [r[0] for r in rows]
                 out["y"] = [r[1] for r in rows]
                 return out
