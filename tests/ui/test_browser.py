@@ -230,6 +230,9 @@ def test_run_description_edit(page, ui_data):
     box = page.css("#description")
     box.send_keys("edited in the browser")
     page.css("form.desc button").click()
+    from selenium.webdriver.support import expected_conditions as ec
+
+    page.wait(ec.staleness_of(box))  # the page reloaded after the post
     page.wait(lambda d: d.find_element("css selector", "#description").get_attribute("value") == "edited in the browser")
     assert ui_data["client"].get_run(rid).data.tags["mlflow.note.content"] == "edited in the browser"
 
