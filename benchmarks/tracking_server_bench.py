@@ -56,7 +56,7 @@ def work(i, q):
     n = int(op[len("log_batch"):]) if op.startswith("log_batch") else 0
     step = 0
     if op == "artifact_download":
-        c.log_artifact(setup["file"], f"c{i}")
+        c.log_artifact(run_id, setup["file"], f"c{i}")
     deadline = time.monotonic() + seconds
     count = 0
     while True:
@@ -80,7 +80,7 @@ def work(i, q):
                 got = c.get_metric_history(setup["history_run"], "loss")
                 assert len(got) == 10000, len(got)
             elif op == "artifact_upload":
-                c.log_artifact(setup["file"], f"u{i}")
+                c.log_artifact(run_id, setup["file"], f"u{i}")
             elif op == "artifact_download":
                 d = tempfile.mkdtemp()
                 p = c.download_artifacts(run_id, f"c{i}", d)
@@ -197,6 +197,8 @@ def seed(url: str, db: Path, n_runs: int, n_points: int) -> dict[str, Any]:
 
 def measure(mlflow_python: str, url: str, op: str, clients: int, seconds: float, setup: dict[str, Any]) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
+    # MLflow's telemetry breaks in forked client processes (a KeyError on its session id): off on both sides
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     proc = subprocess.run([mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), json.dumps(setup)],
                           capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:
