@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"))
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
 REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu",
-                "matplotlib"]
+                "matplotlib", "statsmodels", "spacy", "onnx", "onnxruntime", "pyspark"]
 
 
 def _stamp() -> str:

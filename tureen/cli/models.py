@@ -65,27 +65,26 @@ def _integrity(root: Path, model: Any) -> tuple[str, str | None]:
 
 
 def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
-    import importlib
-
-    from tureen.flavors import FLAVORS, get_flavor_module, loader_module_for
+    """Per flavor section: whether loading it passes the unsafe gate (the flavor's declared answer), None if
+    no registered flavor reads it."""
+    from tureen.flavors import FLAVORS, flavor_for_loader, get_flavor
 
     out: dict[str, bool | None] = {}
     for name, conf in model.flavors.items():
-        module_name = FLAVORS.get(name)
-        if name == "python_function":
-            module_name = loader_module_for(conf.get("loader_module", ""))
-            if module_name != "tureen.pyfunc.model":
-                continue
-        if module_name is None:
-            out[name] = None
-            continue
         try:
-            module = importlib.import_module(module_name) if name == "python_function" else get_flavor_module(name)
+            if name == "python_function":
+                # only custom models keep their data in the pyfunc section; others answer in their own
+                flavor = flavor_for_loader(conf.get("loader_module", ""))
+                if flavor is None or flavor.name != "python_function":
+                    continue
+            elif name in FLAVORS:
+                flavor = get_flavor(name)
+            else:
+                out[name] = None
+                continue
+            out[name] = bool(flavor.needs_pickle(root, conf))
         except Exception:  # noqa: BLE001 - unknown/unavailable flavor: say "unknown"
             out[name] = None
-            continue
-        check = getattr(module, "needs_pickle", None)
-        out[name] = bool(check(root, conf)) if check else None
     return out
 
 

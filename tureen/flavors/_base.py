@@ -175,7 +175,7 @@ class SaveSpec:
     predict: Callable[[Any], Any] | None = None
     #: the flavor's own requirements; a function when they depend on what write_data chose (called after it)
     default_requirements: list[str] | Callable[[], list[str]] = field(default_factory=list)
-    requirement_objects: list[Any] = field(default_factory=list)
+    requirement_objects: list[Any] | Callable[[], list[Any]] = field(default_factory=list)
     #: validate the (possibly inferred) signature for this flavor; raise InvalidParameterError
     check_signature: Callable[[Any], None] | None = None
     #: whether to infer a signature from the example when none is given
@@ -285,7 +285,9 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
         from tureen.env import infer_requirements, write_environment
 
         defaults = spec.default_requirements
-        reqs = infer_requirements(spec.requirement_objects, defaults() if callable(defaults) else defaults)
+        objects = spec.requirement_objects
+        reqs = infer_requirements(objects() if callable(objects) else objects,
+                                  defaults() if callable(defaults) else defaults)
         write_environment(tmp, reqs, pip_requirements=pip_requirements,
                           extra_pip_requirements=extra_pip_requirements)
         model.tureen = {"version": __version__, "files": file_digests(tmp)}
@@ -346,10 +348,6 @@ def warn_version_mismatch(package: str, saved: str | None, installed: str) -> bo
     return True
 
 
-_FLAVOR_BY_PACKAGE = {"torch": "pytorch", "keras": "tensorflow", "tensorflow": "tensorflow", "tf_keras": "tensorflow",
-                      "xgboost": "xgboost", "lightgbm": "lightgbm", "sklearn": "sklearn"}
-
-
 def class_path(obj: Any) -> str:
     """``module.QualifiedName`` of an object's class, as MLmodel's ``model_class`` keys record it.
 
@@ -368,8 +366,14 @@ def suggest_flavor(obj: Any) -> str:
         ' For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel.'
     """
     top = type(obj).__module__.split(".")[0]
-    if top in _FLAVOR_BY_PACKAGE:
-        return f" Use tureen.flavors.{_FLAVOR_BY_PACKAGE[top]} for it."
+    from tureen.flavors import FLAVORS, get_flavor
+
+    for name in FLAVORS:  # the packages each flavor declares it saves
+        try:
+            if top in get_flavor(name).packages:
+                return f" Use tureen.flavors.{name} for it."
+        except Exception:  # noqa: BLE001 - a broken third-party flavor gives no hint
+            continue
     if hasattr(obj, "fit") and hasattr(obj, "get_params"):
         return " It looks like a scikit-learn estimator: use tureen.flavors.sklearn for it."
     return " For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel."

@@ -14,8 +14,6 @@ without tureen, and tureen loads MLflow's LightGBM models without MLflow.
 
 from __future__ import annotations
 
-import functools
-
 import os
 import pickle
 import warnings
@@ -23,18 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, class_path, log_model_via_tracking, resolve_data_file, save_model_dir,
-                                  suggest_flavor, unsafe_load, verify_model_dir, warn_version_mismatch)
+from tureen.flavors._base import class_path, resolve_data_file, suggest_flavor, unsafe_load, warn_version_mismatch
+from tureen.flavors._flavor import Flavor, Predictor, Written
 
-__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
+__all__ = ["FLAVOR", "FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
            "get_default_pip_requirements"]
 
 FLAVOR_NAME = "lightgbm"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 BOOSTER_FILE = "model.lgb"
-#: LightGBM's OpenMP pool, created while loading, deadlocks in forked children: servers must load per worker
-FORK_SAFE = False
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 #: types of a LightGBM estimator that this module trusts inside a skops file (MLflow writes the first four)
 SAFE_SKOPS_TYPES = frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier",
@@ -77,101 +73,101 @@ def _check_model(model: Any) -> Any:
     return lgb
 
 
-def save_model(lgb_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
-               signature: Any = None, input_example: Any = None, pip_requirements: Any = None,
-               extra_pip_requirements: Any = None, metadata: dict[str, Any] | None = None, code_paths: Any = None,
-               extra_files: Any = None, skops_trusted_types: list[str] | None = None,
-               mlflow_model: Any = None) -> Any:
-    """Save a LightGBM model as an MLmodel directory at ``path``.
+class LightGBMFlavor(Flavor):
+    """LightGBM's text model file for Boosters, skops for the scikit-learn wrappers; MLflow's ``lightgbm``."""
 
-    Args:
-        lgb_model: a ``lightgbm.Booster`` or a fitted ``LGBMClassifier`` / ``LGBMRegressor`` / ``LGBMRanker``.
-        path: a new (or empty) directory.
-        serialization_format: for the scikit-learn wrappers only: ``"skops"`` (default when the estimator
-            round-trips with skops; otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or
-            ``"pickle"``. Boosters are always saved as LightGBM's text model file.
-        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
-        input_example: example input (DataFrame or ndarray), saved with the model.
-        skops_trusted_types: further types (beyond LightGBM's own) you trust inside the skops file.
+    name = FLAVOR_NAME
+    loader_module = "mlflow.lightgbm"
+    packages = {"lightgbm": "lightgbm"}
+    extra = "lightgbm"
+    #: LightGBM's OpenMP pool, created while loading, deadlocks in forked children: servers load per worker
+    fork_safe = False
+    autolog_module = "tureen.autolog._lightgbm"
 
-    Returns:
-        The written :class:`~tureen.models.Model`.
+    def write(self, model: Any, root: Path, *, serialization_format: str | None = None,
+              skops_trusted_types: list[str] | None = None) -> Written:
+        """Write a LightGBM model.
 
-    Example:
-        >>> import lightgbm as lgb  # doctest: +SKIP
-        >>> save_model(lgb.LGBMRegressor(n_estimators=5).fit(X, y), "lgb_model", input_example=X[:5])  # doctest: +SKIP
-    """
-    lgb = _check_model(lgb_model)
-    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
-        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
-                                    f"{', '.join(SERIALIZATION_FORMATS)}")
-    is_booster = isinstance(lgb_model, lgb.Booster)
-    chosen: dict[str, Any] = {}
+        Args:
+            model: a ``lightgbm.Booster`` or a fitted ``LGBMClassifier`` / ``LGBMRegressor`` / ``LGBMRanker``.
+            serialization_format: for the scikit-learn wrappers only: ``"skops"`` (default when the estimator
+                round-trips with skops; otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or
+                ``"pickle"``. Boosters are always saved as LightGBM's text model file.
+            skops_trusted_types: further types (beyond LightGBM's own) you trust inside the skops file.
 
-    def write_data(root: Path) -> dict[str, Any]:
-        fmt = serialization_format
-        trusted: list[str] | None = None
-        if is_booster:
-            lgb_model.save_model(str(root / BOOSTER_FILE))
-            chosen["format"] = None
-            return {"lgb_version": lgb.__version__, "data": BOOSTER_FILE, "model_class": BOOSTER_CLASS,
-                    "code": None, "serialization_format": None, "skops_trusted_types": None}
-        if fmt in (None, "skops"):
+        Example:
+            >>> import lightgbm as lgb  # doctest: +SKIP
+            >>> save_model(lgb.LGBMRegressor(n_estimators=5).fit(X, y), "lgb_model", input_example=X[:5])  # doctest: +SKIP
+        """
+        lgb_model = model
+        lgb = _check_model(lgb_model)
+        if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+            raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
+                                        f"{', '.join(SERIALIZATION_FORMATS)}")
+        conf, fmt = _write_data(lgb, lgb_model, root, serialization_format, skops_trusted_types)
+        return Written(conf=conf, pyfunc={"data": conf["data"]}, predict=_LGBPyfunc(lgb_model).predict,
+                       requirements=get_default_pip_requirements(fmt))
+
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+        return _load_from_dir(root, conf, allow_pickle)
+
+    def predictor(self, raw: Any, **context: Any) -> Predictor:
+        return _LGBPyfunc(raw)
+
+    def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
+        if (conf.get("model_class") or BOOSTER_CLASS) == BOOSTER_CLASS:
+            return False
+        if (conf.get("serialization_format") or "cloudpickle") != "skops":
+            return True
+        try:
             from tureen.flavors._skops import import_skops_io
 
-            sio = import_skops_io()
-            file = root / _FILES["skops"]
-            sio.dump(lgb_model, file)
-            untrusted = set(sio.get_untrusted_types(file=file))
-            not_allowed = sorted(untrusted - SAFE_SKOPS_TYPES - set(skops_trusted_types or []))
-            if not not_allowed:
-                fmt = "skops"
-                # MLflow loads with exactly this list: it must cover every type in the file
-                trusted = sorted(untrusted | (SAFE_SKOPS_TYPES - {"lightgbm.sklearn.LGBMRanker"}))
-            else:
-                file.unlink()
-                if fmt == "skops":
-                    raise InvalidParameterError(
-                        f"skops cannot save this {type(lgb_model).__name__} with trusted types only; untrusted: "
-                        f"{not_allowed}. Pass skops_trusted_types=[...] if you trust them, or use "
-                        "serialization_format='cloudpickle'")
-                warnings.warn(f"{type(lgb_model).__name__} does not round-trip with skops' trusted types "
-                              f"({', '.join(not_allowed)}); saving with cloudpickle instead, which needs pickle "
-                              "loading", UserWarning, stacklevel=4)
-                fmt = "cloudpickle"
-        if fmt in ("cloudpickle", "pickle"):
-            dumper: Any = pickle
-            if fmt == "cloudpickle":
-                import cloudpickle as dumper
-            with open(root / _FILES[fmt], "wb") as f:
-                dumper.dump(lgb_model, f, protocol=pickle.DEFAULT_PROTOCOL)
-        chosen["format"] = fmt
-        return {"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": class_path(lgb_model),
-                "code": None, "serialization_format": fmt, "skops_trusted_types": trusted}
-
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
-        return {"loader_module": "mlflow.lightgbm", "data": conf["data"]}
-
-    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-                    predict=_LGBPyfunc(lgb_model).predict,  # the format is only known once write_data ran:
-                    default_requirements=lambda: get_default_pip_requirements(chosen.get("format")),
-                    requirement_objects=[])
-    return save_model_dir(path, spec, signature=signature, input_example=input_example,
-                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                          mlflow_model=mlflow_model)
+            return bool(set(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("data", "model.skops")))
+                        - SAFE_SKOPS_TYPES)
+        except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
+            return True
 
 
-def log_model(lgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> Any:
-    """Save the model into the active run's artifacts (and register it); returns a ModelInfo.
+def _write_data(lgb: Any, lgb_model: Any, root: Path, serialization_format: str | None,
+                skops_trusted_types: list[str] | None) -> tuple[dict[str, Any], str | None]:
+    """Write the model file; return the flavor section and the format chosen."""
+    fmt = serialization_format
+    trusted: list[str] | None = None
+    if isinstance(lgb_model, lgb.Booster):
+        lgb_model.save_model(str(root / BOOSTER_FILE))
+        return ({"lgb_version": lgb.__version__, "data": BOOSTER_FILE, "model_class": BOOSTER_CLASS,
+                 "code": None, "serialization_format": None, "skops_trusted_types": None}, None)
+    if fmt in (None, "skops"):
+        from tureen.flavors._skops import import_skops_io
 
-    Example:
-        >>> info = log_model(booster, name="model", registered_model_name="churn")  # doctest: +SKIP
-    """
-    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, lgb_model),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
+        sio = import_skops_io()
+        file = root / _FILES["skops"]
+        sio.dump(lgb_model, file)
+        untrusted = set(sio.get_untrusted_types(file=file))
+        not_allowed = sorted(untrusted - SAFE_SKOPS_TYPES - set(skops_trusted_types or []))
+        if not not_allowed:
+            fmt = "skops"
+            # MLflow loads with exactly this list: it must cover every type in the file
+            trusted = sorted(untrusted | (SAFE_SKOPS_TYPES - {"lightgbm.sklearn.LGBMRanker"}))
+        else:
+            file.unlink()
+            if fmt == "skops":
+                raise InvalidParameterError(
+                    f"skops cannot save this {type(lgb_model).__name__} with trusted types only; untrusted: "
+                    f"{not_allowed}. Pass skops_trusted_types=[...] if you trust them, or use "
+                    "serialization_format='cloudpickle'")
+            warnings.warn(f"{type(lgb_model).__name__} does not round-trip with skops' trusted types "
+                          f"({', '.join(not_allowed)}); saving with cloudpickle instead, which needs pickle "
+                          "loading", UserWarning, stacklevel=6)
+            fmt = "cloudpickle"
+    if fmt in ("cloudpickle", "pickle"):
+        dumper: Any = pickle
+        if fmt == "cloudpickle":
+            import cloudpickle as dumper
+        with open(root / _FILES[fmt], "wb") as f:
+            dumper.dump(lgb_model, f, protocol=pickle.DEFAULT_PROTOCOL)
+    return ({"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": class_path(lgb_model),
+             "code": None, "serialization_format": fmt, "skops_trusted_types": trusted}, fmt)
 
 
 def _read_skops(file: Path, allow_pickle: bool | None) -> Any:
@@ -227,49 +223,12 @@ def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None) 
     raise ModelFormatError(f"Unknown lightgbm serialization_format {fmt!r} in MLmodel")
 
 
-def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None,
-               verify: bool = True) -> Any:
-    """Load the native LightGBM model (Booster or scikit-learn wrapper) from any model URI.
-
-    Example:
-        >>> booster = load_model("lgb_model")  # doctest: +SKIP
-    """
-    from tureen.flavors._base import add_code_to_path
-    from tureen.models.mlmodel import Model
-    from tureen.uri import resolve_model_uri
-
-    root = resolve_model_uri(model_uri)
-    meta = Model.load(root)
-    if verify:
-        verify_model_dir(root, meta)
-    conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf, allow_pickle)
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
-    if (conf.get("model_class") or BOOSTER_CLASS) == BOOSTER_CLASS:
-        return False
-    if (conf.get("serialization_format") or "cloudpickle") != "skops":
-        return True
-    try:
-        from tureen.flavors._skops import import_skops_io
-
-        return bool(set(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("data", "model.skops")))
-                    - SAFE_SKOPS_TYPES)
-    except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
-        return True
-
-
-class _LGBPyfunc:
+class _LGBPyfunc(Predictor):
     """pyfunc implementation: the model's ``predict``, with input errors reported as typed errors."""
 
     def __init__(self, model: Any) -> None:
+        super().__init__(model)
         self.lgb_model = model
-
-    def get_raw_model(self) -> Any:
-        return self.lgb_model
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         lgb = _lgb()
@@ -280,21 +239,10 @@ class _LGBPyfunc:
                                          f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
 
 
-def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _LGBPyfunc:
-    from tureen.models.mlmodel import Model
-
-    p = Path(path)
-    root = p.parent if p.is_file() else p  # pyfunc 'data' names the model file itself
-    conf = Model.load(root).get_flavor(FLAVOR_NAME)
-    return _LGBPyfunc(_load_from_dir(root, conf, allow_pickle))
-
-
-def autolog(**kwargs: Any) -> None:
-    """Turn on autologging for lightgbm (arguments: see :mod:`tureen.autolog._lightgbm`).
-
-    Example:
-        >>> autolog(log_input_examples=True)  # doctest: +SKIP
-    """
-    from tureen.autolog._lightgbm import autolog as _autolog
-
-    _autolog(**kwargs)
+FLAVOR = LightGBMFlavor()
+save_model = FLAVOR.save_model
+log_model = FLAVOR.log_model
+load_model = FLAVOR.load_model
+needs_pickle = FLAVOR.needs_pickle
+_load_pyfunc = FLAVOR._load_pyfunc
+autolog = FLAVOR.autolog

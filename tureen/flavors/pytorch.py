@@ -25,8 +25,6 @@ DataFrame (same index) for DataFrame input.
 
 from __future__ import annotations
 
-import functools
-
 import importlib
 import importlib.util
 import io
@@ -39,10 +37,10 @@ from typing import Any
 
 from tureen.exceptions import (InvalidParameterError, ModelFormatError, SchemaEnforcementError,
                                UnsupportedModelError)
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, save_model_dir, suggest_flavor, unsafe_load,
-                                  verify_model_dir, warn_version_mismatch)
+from tureen.flavors._base import suggest_flavor, unsafe_load, warn_version_mismatch
+from tureen.flavors._flavor import Flavor, Predictor, Written
 
-__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
+__all__ = ["FLAVOR", "FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
            "get_default_pip_requirements"]
 
 FLAVOR_NAME = "pytorch"
@@ -167,61 +165,64 @@ def _importable_class(model: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def save_model(pytorch_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
-               model_init_kwargs: dict[str, Any] | None = None, signature: Any = None, input_example: Any = None,
-               pip_requirements: Any = None, extra_pip_requirements: Any = None,
-               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
-               mlflow_model: Any = None) -> Any:
-    """Save a ``torch.nn.Module`` as an MLmodel directory at ``path``.
+class PyTorchFlavor(Flavor):
+    """``torch.nn.Module`` as a torch.export program by default; MLflow's ``pytorch`` section and loader."""
 
-    Args:
-        pytorch_model: the module to save.
-        path: a new (or empty) directory.
-        serialization_format: ``None`` (default: ``pt2`` when the model exports with ``input_example``,
-            otherwise ``pickle`` with a warning), ``"pt2"`` (fail if it does not export), ``"state_dict"``
-            (needs ``model_init_kwargs`` and an importable class) or ``"pickle"``.
-        model_init_kwargs: keyword arguments that rebuild the module's class (``state_dict`` format).
-        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
-        input_example: an ndarray, tensor or DataFrame (a batch of inputs); ``torch.export`` traces it.
+    name = FLAVOR_NAME
+    loader_module = "mlflow.pytorch"
+    packages = {"torch": "torch", "lightning": "lightning", "pytorch_lightning": "pytorch-lightning"}
+    extra = "pytorch"
+    autolog_module = "tureen.autolog._lightning"
 
-    Returns:
-        The written :class:`~tureen.models.Model`.
+    def prepare_example(self, input_example: Any) -> Any:
+        """Tensors in the example are saved as numpy arrays (the example files hold numpy values)."""
+        data, params = input_example, None
+        if isinstance(input_example, tuple) and len(input_example) == 2 and isinstance(input_example[1], dict):
+            data, params = input_example
+        if type(data).__module__.split(".")[0] == "torch" and hasattr(data, "detach"):
+            data = data.detach().cpu().numpy()
+            return data if params is None else (data, params)
+        return input_example
 
-    Example:
-        >>> net = torch.nn.Linear(3, 1)  # doctest: +SKIP
-        >>> save_model(net, "net_model", input_example=np.zeros((4, 3), dtype="float32"))  # doctest: +SKIP
-    """
-    torch = _torch()
-    if isinstance(pytorch_model, type):
-        raise UnsupportedModelError(f"save_model needs a module instance, got the class {pytorch_model.__name__}")
-    if not isinstance(pytorch_model, torch.nn.Module):
-        raise UnsupportedModelError(f"The pytorch flavor saves torch.nn.Module objects; got "
-                                    f"{type(pytorch_model).__module__}.{type(pytorch_model).__qualname__}."
-                                    + suggest_flavor(pytorch_model))
-    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
-        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
-                                    f"{', '.join(SERIALIZATION_FORMATS)}")
-    is_script = isinstance(pytorch_model, torch.jit.ScriptModule)
-    if serialization_format in ("pt2", "state_dict") and is_script:
-        raise InvalidParameterError("TorchScript modules can only be saved with serialization_format='pickle'")
-    if serialization_format == "state_dict":
-        if model_init_kwargs is None:
-            raise InvalidParameterError("serialization_format='state_dict' needs model_init_kwargs={...}: the "
-                                        "arguments that rebuild the module before its weights are loaded")
-        model_class = _importable_class(pytorch_model)
-    elif model_init_kwargs is not None:
-        raise InvalidParameterError("model_init_kwargs is only used with serialization_format='state_dict'")
+    def write(self, model: Any, root: Path, *, serialization_format: str | None = None,
+              model_init_kwargs: dict[str, Any] | None = None, input_example: Any = None) -> Written:
+        """Write a ``torch.nn.Module``.
 
-    example_data = input_example
-    if isinstance(input_example, tuple) and len(input_example) == 2 and isinstance(input_example[1], dict):
-        example_data = input_example[0]
-    if isinstance(example_data, torch.Tensor):  # the example files hold numpy values
-        example_data = example_data.detach().cpu().numpy()
-        input_example = example_data if input_example is not None and not isinstance(input_example, tuple) \
-            else (example_data, input_example[1])
-    chosen: dict[str, Any] = {}
+        Args:
+            model: the module to save.
+            serialization_format: ``None`` (default: ``pt2`` when the model exports with ``input_example``,
+                otherwise ``pickle`` with a warning), ``"pt2"`` (fail if it does not export), ``"state_dict"``
+                (needs ``model_init_kwargs`` and an importable class) or ``"pickle"``.
+            model_init_kwargs: keyword arguments that rebuild the module's class (``state_dict`` format).
+            input_example: an ndarray, tensor or DataFrame (a batch of inputs); ``torch.export`` traces it.
 
-    def write_data(root: Path) -> dict[str, Any]:
+        Example:
+            >>> net = torch.nn.Linear(3, 1)  # doctest: +SKIP
+            >>> save_model(net, "net_model", input_example=np.zeros((4, 3), dtype="float32"))  # doctest: +SKIP
+        """
+        pytorch_model, example_data = model, input_example
+        torch = _torch()
+        if isinstance(pytorch_model, type):
+            raise UnsupportedModelError(f"save_model needs a module instance, got the class {pytorch_model.__name__}")
+        if not isinstance(pytorch_model, torch.nn.Module):
+            raise UnsupportedModelError(f"The pytorch flavor saves torch.nn.Module objects; got "
+                                        f"{type(pytorch_model).__module__}.{type(pytorch_model).__qualname__}."
+                                        + suggest_flavor(pytorch_model))
+        if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+            raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; choose one of "
+                                        f"{', '.join(SERIALIZATION_FORMATS)}")
+        is_script = isinstance(pytorch_model, torch.jit.ScriptModule)
+        if serialization_format in ("pt2", "state_dict") and is_script:
+            raise InvalidParameterError("TorchScript modules can only be saved with serialization_format='pickle'")
+        model_class = None
+        if serialization_format == "state_dict":
+            if model_init_kwargs is None:
+                raise InvalidParameterError("serialization_format='state_dict' needs model_init_kwargs={...}: the "
+                                            "arguments that rebuild the module before its weights are loaded")
+            model_class = _importable_class(pytorch_model)
+        elif model_init_kwargs is not None:
+            raise InvalidParameterError("model_init_kwargs is only used with serialization_format='state_dict'")
+
         data = root / DATA_DIR
         data.mkdir()
         fmt = serialization_format
@@ -244,7 +245,7 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str], *, serializatio
                 warnings.warn(f"{type(pytorch_model).__name__} was saved as a full pickle (loading it needs "
                               f"allow_pickle), not as a torch.export program: {reason}. For a pickle-free "
                               "save pass an input example it exports with, or use serialization_format="
-                              "'state_dict' with model_init_kwargs.", UserWarning, stacklevel=4)
+                              "'state_dict' with model_init_kwargs.", UserWarning, stacklevel=6)
                 fmt = "pickle"
         if fmt is None:
             fmt = "pickle"
@@ -261,39 +262,43 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str], *, serializatio
             torch.save(pytorch_model.state_dict(), str(data / STATE_DICT_FILE))
             conf.update(serialization_format="state_dict", model_class=model_class,
                         model_init_kwargs=dict(model_init_kwargs or {}))
-        chosen["format"] = fmt
-        return conf
 
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
-        # MLflow's loader reads pt2 and pickle models; the state-dict format is tureen's own
-        loader = "tureen.flavors.pytorch" if chosen["format"] == "state_dict" else "mlflow.pytorch"
-        return {"loader_module": loader, "data": DATA_DIR, "pickle_module_name": MLFLOW_PICKLE_MODULE,
-                "config": {"device": None}}
+        def predict(x: Any) -> Any:
+            with _EvalMode(pytorch_model):
+                return _TorchPyfunc(pytorch_model, "cpu").predict(x)
 
-    def predict(data: Any) -> Any:
-        with _EvalMode(pytorch_model):
-            return _TorchPyfunc(pytorch_model, "cpu").predict(data)
+        pyfunc: dict[str, Any] = {"data": DATA_DIR, "pickle_module_name": MLFLOW_PICKLE_MODULE,
+                                  "config": {"device": None}}
+        if fmt == "state_dict":  # MLflow's loader reads pt2 and pickle models; the state-dict format is ours
+            pyfunc["loader_module"] = "tureen.flavors.pytorch"
+        return Written(conf=conf, pyfunc=pyfunc, predict=predict, requirements=get_default_pip_requirements(fmt))
 
-    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf, predict=predict,
-                    # the format is only known once write_data ran
-                    default_requirements=lambda: get_default_pip_requirements(chosen.get("format", "pt2")),
-                    requirement_objects=[])
-    return save_model_dir(path, spec, signature=signature, input_example=input_example,
-                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                          mlflow_model=mlflow_model)
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None, device: Any = None,
+             map_location: Any = None) -> Any:
+        """The module in eval mode; ``device`` (alias ``map_location``): where to put the weights."""
+        return _load_from_dir(root, conf, allow_pickle, device or map_location)
 
+    def load_pyfunc(self, root: Path, *, allow_pickle: bool | None = None,
+                    model_config: dict[str, Any] | None = None, meta: Any = None) -> Predictor:
+        from tureen.models.mlmodel import Model
 
-def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> Any:
-    """Save the module into the active run's artifacts (and register it); returns a ModelInfo.
+        torch = _torch()
+        meta = meta if meta is not None else Model.load(root)
+        conf = meta.get_flavor(FLAVOR_NAME)
+        config = dict(model_config or {})
+        device = config.get("device") or _default_device(torch)
+        model = _load_from_dir(Path(root), conf, allow_pickle, device if device != "cpu" else None)
+        impl = _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
+        _warm_up(impl, meta.get_input_schema())
+        return impl
 
-    Example:
-        >>> info = log_model(net, name="model", input_example=x)  # doctest: +SKIP
-    """
-    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, pytorch_model),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
+    def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
+        data = Path(root) / (conf.get("model_data") or DATA_DIR)
+        if conf.get("serialization_format") == "state_dict":
+            return False
+        if (data / PT2_FILE).exists() and not (data / PICKLE_FILE).exists():
+            return bool(_pt2_needs_pickle(_torch(), data / PT2_FILE))
+        return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -440,41 +445,6 @@ def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None, 
     return model
 
 
-def load_model(model_uri: str | os.PathLike[str], *, device: Any = None, map_location: Any = None,
-               allow_pickle: bool | None = None, verify: bool = True) -> Any:
-    """Load the ``torch.nn.Module`` (in eval mode) from any model URI.
-
-    Args:
-        model_uri: where the model is.
-        device: where to put the weights (``"cpu"``, ``"cuda:0"``, ...); ``map_location`` is an alias.
-        allow_pickle: allow the pickle formats (default: ``TUREEN_ALLOW_PICKLE``).
-
-    Example:
-        >>> net = load_model("net_model", device="cpu")  # doctest: +SKIP
-    """
-    from tureen.flavors._base import add_code_to_path
-    from tureen.models.mlmodel import Model
-    from tureen.uri import resolve_model_uri
-
-    root = resolve_model_uri(model_uri)
-    meta = Model.load(root)
-    if verify:
-        verify_model_dir(root, meta)
-    conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf, allow_pickle, device or map_location)
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
-    data = Path(root) / (conf.get("model_data") or DATA_DIR)
-    if conf.get("serialization_format") == "state_dict":
-        return False
-    if (data / PT2_FILE).exists() and not (data / PICKLE_FILE).exists():
-        return bool(_pt2_needs_pickle(_torch(), data / PT2_FILE))
-    return True
-
-
 # ------------------------------------------------------------------------------------------------
 # pyfunc
 
@@ -486,17 +456,15 @@ def _default_device(torch: Any) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class _TorchPyfunc:
+class _TorchPyfunc(Predictor):
     """pyfunc implementation: arrays/DataFrames -> tensors -> the module (eval, no_grad) -> numpy."""
 
     def __init__(self, model: Any, device: str, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(model)
         self.pytorch_model = model
         self.device = device
         self.batch_size = max(1, int(batch_size))
         self._dtype = _floating_dtype(_torch(), model) if hasattr(model, "parameters") else None
-
-    def get_raw_model(self) -> Any:
-        return self.pytorch_model
 
     def _tensor(self, torch: Any, value: Any) -> Any:
         import numpy as np
@@ -571,23 +539,6 @@ def _to_numpy(torch: Any, outputs: list[Any]) -> Any:
                                  "(or tuples/dicts of tensors)")
 
 
-def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
-                 allow_pickle: bool | None = None) -> _TorchPyfunc:
-    from tureen.models.mlmodel import Model
-
-    torch = _torch()
-    data = Path(path)
-    root = data.parent if (data.parent / "MLmodel").exists() else data
-    meta = Model.load(root)
-    conf = meta.get_flavor(FLAVOR_NAME)
-    config = dict(model_config or {})
-    device = config.get("device") or _default_device(torch)
-    model = _load_from_dir(root, conf, allow_pickle, device if device != "cpu" else None)
-    impl = _TorchPyfunc(model, device, int(config.get("batch_size") or DEFAULT_BATCH_SIZE))
-    _warm_up(impl, meta.get_input_schema())
-    return impl
-
-
 def _warm_up(impl: _TorchPyfunc, schema: Any) -> None:
     """Run the module once on zeros shaped like the signature's input, so that its one-time initialisation
     (kernel selection, lazy modules, exported-graph set-up) happens at load rather than on the first request."""
@@ -604,12 +555,10 @@ def _warm_up(impl: _TorchPyfunc, schema: Any) -> None:
         pass
 
 
-def autolog(**kwargs: Any) -> None:
-    """Turn on autologging for PyTorch Lightning Trainer.fit (arguments: see :mod:`tureen.autolog._lightning`).
-
-    Example:
-        >>> autolog(log_input_examples=True)  # doctest: +SKIP
-    """
-    from tureen.autolog._lightning import autolog as _autolog
-
-    _autolog(**kwargs)
+FLAVOR = PyTorchFlavor()
+save_model = FLAVOR.save_model
+log_model = FLAVOR.log_model
+load_model = FLAVOR.load_model
+needs_pickle = FLAVOR.needs_pickle
+_load_pyfunc = FLAVOR._load_pyfunc
+autolog = FLAVOR.autolog

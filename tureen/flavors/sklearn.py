@@ -12,8 +12,6 @@ without tureen, and tureen loads MLflow's sklearn models without MLflow.
 
 from __future__ import annotations
 
-import functools
-
 import os
 import pickle
 import warnings
@@ -21,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
-                                  unsafe_load, verify_model_dir)
+from tureen.flavors._base import resolve_data_file, suggest_flavor, unsafe_load
+from tureen.flavors._flavor import Flavor, Predictor, Written
 
-__all__ = ["FLAVOR_NAME", "save_model", "log_model", "load_model", "get_default_pip_requirements",
+__all__ = ["FLAVOR", "FLAVOR_NAME", "save_model", "log_model", "load_model", "get_default_pip_requirements",
            "SERIALIZATION_FORMATS", "PREDICT_FNS"]
 
 FLAVOR_NAME = "sklearn"
@@ -49,19 +47,10 @@ def _check_estimator(model: Any) -> None:
     if isinstance(model, type):
         raise UnsupportedModelError(f"save_model needs a fitted estimator instance, got the class {model.__name__}")
     if not (hasattr(model, "fit") and hasattr(model, "get_params")):
-        hint = _suggest_flavor(model)
+        hint = suggest_flavor(model)
         raise UnsupportedModelError(f"The sklearn flavor saves scikit-learn estimators (objects with fit and "
                                     f"get_params); got {type(model).__module__}.{type(model).__qualname__}."
                                     + hint)
-
-
-def _suggest_flavor(model: Any) -> str:
-    top = type(model).__module__.split(".")[0]
-    known = {"torch": "pytorch", "keras": "tensorflow", "tensorflow": "tensorflow", "xgboost": "xgboost",
-             "lightgbm": "lightgbm"}
-    if top in known:
-        return f" Use tureen.flavors.{known[top]} for it."
-    return " For arbitrary Python objects, wrap them in a tureen.pyfunc.PythonModel."
 
 
 def _dump_skops(model: Any, file: Path, trusted: list[str] | None) -> list[str] | None:
@@ -85,48 +74,46 @@ class _NeedsPickle(Exception):
         self.types = types
 
 
-def save_model(sk_model: Any, path: str | os.PathLike[str], *, serialization_format: str | None = None,
-               pyfunc_predict_fn: str = "predict", signature: Any = None, input_example: Any = None,
-               pip_requirements: Any = None, extra_pip_requirements: Any = None,
-               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
-               skops_trusted_types: list[str] | None = None, mlflow_model: Any = None) -> Any:
-    """Save a scikit-learn estimator as an MLmodel directory at ``path``.
+class SklearnFlavor(Flavor):
+    """scikit-learn estimators with skops by default; MLflow's ``sklearn`` section and loader."""
 
-    Args:
-        sk_model: a fitted estimator or pipeline.
-        path: a new (or empty) directory.
-        serialization_format: ``"skops"`` (default when the estimator round-trips with skops' trusted types;
-            otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or ``"pickle"``.
-        pyfunc_predict_fn: the estimator method pyfunc ``predict`` calls.
-        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
-        input_example: example input (DataFrame, ndarray, ...), saved with the model.
-        skops_trusted_types: extra types you trust for skops (types outside skops' safe defaults).
+    name = FLAVOR_NAME
+    loader_module = "mlflow.sklearn"
+    packages = {"sklearn": "scikit-learn", "skops": "skops"}
+    extra = "sklearn"
+    autolog_module = "tureen.autolog._sklearn"
 
-    Returns:
-        The written :class:`~tureen.models.Model`.
+    def write(self, model: Any, root: Path, *, serialization_format: str | None = None,
+              pyfunc_predict_fn: str = "predict", skops_trusted_types: list[str] | None = None) -> Written:
+        """Write a scikit-learn estimator.
 
-    Example:
-        >>> from sklearn.linear_model import LogisticRegression  # doctest: +SKIP
-        >>> save_model(LogisticRegression().fit([[0], [1]], [0, 1]), "churn_model")  # doctest: +SKIP
-    """
-    _check_estimator(sk_model)
-    if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
-        raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; "
-                                    f"choose one of {', '.join(SERIALIZATION_FORMATS)}")
-    if pyfunc_predict_fn not in PREDICT_FNS:
-        raise InvalidParameterError(f"Unknown pyfunc_predict_fn {pyfunc_predict_fn!r}; "
-                                    f"choose one of {', '.join(PREDICT_FNS)}")
-    has_predict_fn = hasattr(sk_model, pyfunc_predict_fn)
-    if not has_predict_fn and pyfunc_predict_fn != "predict":
-        raise InvalidParameterError(f"The estimator {type(sk_model).__name__} has no method {pyfunc_predict_fn!r}")
-    if not has_predict_fn:
-        warnings.warn(f"{type(sk_model).__name__} has no predict method: the model is saved without the "
-                      "python_function flavor (pyfunc cannot load it)", UserWarning, stacklevel=2)
-    import sklearn
+        Args:
+            model: a fitted estimator or pipeline.
+            serialization_format: ``"skops"`` (default when the estimator round-trips with skops' trusted
+                types; otherwise ``"cloudpickle"``, with a warning), ``"cloudpickle"`` or ``"pickle"``.
+            pyfunc_predict_fn: the estimator method pyfunc ``predict`` calls.
+            skops_trusted_types: extra types you trust for skops (types outside skops' safe defaults).
 
-    chosen: dict[str, Any] = {}
+        Example:
+            >>> from sklearn.linear_model import LogisticRegression  # doctest: +SKIP
+            >>> save_model(LogisticRegression().fit([[0], [1]], [0, 1]), "churn_model")  # doctest: +SKIP
+        """
+        sk_model = model
+        _check_estimator(sk_model)
+        if serialization_format is not None and serialization_format not in SERIALIZATION_FORMATS:
+            raise InvalidParameterError(f"Unknown serialization_format {serialization_format!r}; "
+                                        f"choose one of {', '.join(SERIALIZATION_FORMATS)}")
+        if pyfunc_predict_fn not in PREDICT_FNS:
+            raise InvalidParameterError(f"Unknown pyfunc_predict_fn {pyfunc_predict_fn!r}; "
+                                        f"choose one of {', '.join(PREDICT_FNS)}")
+        has_predict_fn = hasattr(sk_model, pyfunc_predict_fn)
+        if not has_predict_fn and pyfunc_predict_fn != "predict":
+            raise InvalidParameterError(f"The estimator {type(sk_model).__name__} has no method {pyfunc_predict_fn!r}")
+        if not has_predict_fn:
+            warnings.warn(f"{type(sk_model).__name__} has no predict method: the model is saved without the "
+                          "python_function flavor (pyfunc cannot load it)", UserWarning, stacklevel=4)
+        import sklearn
 
-    def write_data(root: Path) -> dict[str, Any]:
         fmt = serialization_format
         trusted = None
         if fmt in (None, "skops"):
@@ -142,7 +129,7 @@ def save_model(sk_model: Any, path: str | os.PathLike[str], *, serialization_for
                         "serialization_format='cloudpickle'") from None
                 warnings.warn(f"{type(sk_model).__name__} does not round-trip with skops' trusted types "
                               f"({', '.join(exc.types)}); saving with cloudpickle instead, which needs "
-                              "pickle loading", UserWarning, stacklevel=4)
+                              "pickle loading", UserWarning, stacklevel=6)
                 fmt = "cloudpickle"
         if fmt in ("cloudpickle", "pickle"):
             dumper: Any = pickle
@@ -150,39 +137,29 @@ def save_model(sk_model: Any, path: str | os.PathLike[str], *, serialization_for
                 import cloudpickle as dumper
             with open(root / _FILES[fmt], "wb") as f:
                 dumper.dump(sk_model, f, protocol=pickle.DEFAULT_PROTOCOL)
-        chosen["format"] = fmt
-        return {"pickled_model": _FILES[fmt], "sklearn_version": sklearn.__version__,
+        conf = {"pickled_model": _FILES[fmt], "sklearn_version": sklearn.__version__,
                 "serialization_format": fmt, "code": None, "skops_trusted_types": trusted}
+        pyfunc = {"model_path": conf["pickled_model"], "predict_fn": pyfunc_predict_fn} if has_predict_fn else None
+        return Written(conf=conf, pyfunc=pyfunc,
+                       predict=getattr(sk_model, pyfunc_predict_fn) if has_predict_fn else None,
+                       requirements=get_default_pip_requirements(fmt), requirement_objects=[sk_model])
 
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any] | None:
-        if not has_predict_fn:
-            return None
-        return {"loader_module": "mlflow.sklearn", "model_path": conf["pickled_model"],
-                "predict_fn": pyfunc_predict_fn}
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+        return _load_from_dir(root, conf, allow_pickle)
 
-    spec = SaveSpec(
-        flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-        predict=getattr(sk_model, pyfunc_predict_fn) if has_predict_fn else None,
-        # they depend on the format chosen inside write_data
-        default_requirements=lambda: get_default_pip_requirements(chosen.get("format", "skops")),
-        requirement_objects=[sk_model],
-    )
-    return save_model_dir(path, spec, signature=signature, input_example=input_example,
-                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                          mlflow_model=mlflow_model)
+    def predictor(self, raw: Any, **context: Any) -> Predictor:
+        return _SklearnPyfunc(raw)
 
+    def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
+        fmt = conf.get("serialization_format") or "pickle"
+        if fmt != "skops":
+            return True
+        try:
+            from tureen.flavors._skops import import_skops_io
 
-def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> Any:
-    """Save the estimator into the active run's artifacts (and register it); returns a ModelInfo.
-
-    Example:
-        >>> info = log_model(clf, name="model", registered_model_name="churn")  # doctest: +SKIP
-    """
-    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, sk_model),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
+            return bool(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
+        except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
+            return True
 
 
 def _read(file: Path, fmt: str, trusted: Any, allow_pickle: bool | None) -> Any:
@@ -227,31 +204,14 @@ def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None) 
                  allow_pickle)
 
 
-def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None,
-               verify: bool = True) -> Any:
-    """Load the native scikit-learn estimator from any model URI.
-
-    Example:
-        >>> clf = load_model("churn_model")  # doctest: +SKIP
-    """
-    from tureen.models.mlmodel import Model
-    from tureen.uri import resolve_model_uri
-
-    root = resolve_model_uri(model_uri)
-    model = Model.load(root)
-    if verify:
-        verify_model_dir(root, model)
-    return _load_from_dir(root, model.get_flavor(FLAVOR_NAME), allow_pickle)
-
-
-class _SklearnPyfunc:
+class _SklearnPyfunc(Predictor):
     """pyfunc implementation: exposes the estimator's prediction methods."""
 
-    def __init__(self, model: Any) -> None:
-        self.sklearn_model = model
+    predict_fns = PREDICT_FNS
 
-    def get_raw_model(self) -> Any:
-        return self.sklearn_model
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.sklearn_model = model
 
     def __getattr__(self, name: str) -> Any:
         if name in PREDICT_FNS:
@@ -341,36 +301,10 @@ def _quiet_unnamed_input_warning() -> None:
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
-def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> _SklearnPyfunc:
-    from tureen.models.mlmodel import Model
-
-    p = Path(path)
-    if p.is_file():  # older models: pyfunc 'data' names the pickle itself; the format is in the sibling MLmodel
-        conf = Model.load(p.parent).flavors.get(FLAVOR_NAME, {})
-        return _SklearnPyfunc(_read(p, conf.get("serialization_format") or "pickle", None, allow_pickle))
-    conf = Model.load(p).get_flavor(FLAVOR_NAME)
-    return _SklearnPyfunc(_load_from_dir(p, conf, allow_pickle))
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Whether loading this model passes the unsafe gate (for ``tureen models inspect``)."""
-    fmt = conf.get("serialization_format") or "pickle"
-    if fmt != "skops":
-        return True
-    try:
-        from tureen.flavors._skops import import_skops_io
-
-        return bool(import_skops_io().get_untrusted_types(file=Path(root) / conf.get("pickled_model", "model.skops")))
-    except Exception:  # noqa: BLE001 - a corrupt file is reported by verify/load, not here
-        return True
-
-
-def autolog(**kwargs: Any) -> None:
-    """Turn on autologging for sklearn (arguments: see :mod:`tureen.autolog._sklearn`).
-
-    Example:
-        >>> autolog(log_input_examples=True)  # doctest: +SKIP
-    """
-    from tureen.autolog._sklearn import autolog as _autolog
-
-    _autolog(**kwargs)
+FLAVOR = SklearnFlavor()
+save_model = FLAVOR.save_model
+log_model = FLAVOR.log_model
+load_model = FLAVOR.load_model
+needs_pickle = FLAVOR.needs_pickle
+_load_pyfunc = FLAVOR._load_pyfunc
+autolog = FLAVOR.autolog

@@ -1,4 +1,4 @@
-"""The TensorFlow / Keras flavor: Keras 3 models as ``.keras`` files, ``tf.Module`` objects as SavedModels.
+"""The TensorFlow flavor: ``tf.Module`` objects as SavedModels; Keras 3 models go to :mod:`tureen.flavors.keras`.
 
 * A Keras 3 model (``keras.Model``) is saved as MLflow's ``keras`` flavor: ``data/model.keras`` (the Keras v3
   zip of JSON config + weights, no pickle) and ``loader_module: mlflow.keras``. It loads with Keras'
@@ -17,38 +17,24 @@ for multi-output models).
 
 from __future__ import annotations
 
-import functools
-
 import os
 from pathlib import Path
 from typing import Any
 
-from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
-                                  suggest_flavor, unsafe_load, verify_model_dir, warn_version_mismatch)
+from tureen.exceptions import ModelFormatError, UnsupportedModelError
+from tureen.flavors._base import resolve_data_file, suggest_flavor, warn_version_mismatch
+from tureen.flavors._flavor import Flavor, Predictor, Written
+from tureen.flavors.keras import (DATA_DIR, DIRECT_CALL_ROWS, KERAS_FILE, KERAS_MODULE_FILE,  # noqa: F401
+                                  CUSTOM_OBJECT_FILES, _check_signature, _custom_objects, _input_error, _installed,
+                                  _is_keras_model, _KerasPyfunc, _load_keras_file, _load_keras_flavor, _numpy)
+from tureen.flavors.keras import FLAVOR as KERAS_FLAVOR
+from tureen.flavors.keras import FLAVOR_NAME as KERAS_FLAVOR_NAME
 
-__all__ = ["FLAVOR_NAME", "KERAS_FLAVOR_NAME", "save_model", "log_model", "load_model",
+__all__ = ["FLAVOR", "KERAS_FLAVOR", "FLAVOR_NAME", "KERAS_FLAVOR_NAME", "save_model", "log_model", "load_model",
            "get_default_pip_requirements"]
 
 FLAVOR_NAME = "tensorflow"
-KERAS_FLAVOR_NAME = "keras"
-DATA_DIR = "data"
-KERAS_FILE = "model.keras"
-KERAS_MODULE_FILE = "keras_module.txt"
 TF2_DIR = "tf2model"
-CUSTOM_OBJECT_FILES = ("custom_objects.cloudpickle", "global_custom_objects.cloudpickle")
-#: TensorFlow's runtime deadlocks in children forked after a SavedModel was loaded: servers must load per worker
-FORK_SAFE = False
-DIRECT_CALL_ROWS = 4096  # below this, call the model directly (much faster than Model.predict)
-
-
-def _installed(*dists: str) -> str:
-    from tureen.env import _version, pin
-
-    for d in dists:
-        if _version(d):
-            return pin(d)
-    return dists[0]
 
 
 def get_default_pip_requirements(keras_model: bool = True) -> list[str]:
@@ -70,178 +56,10 @@ def _tf() -> Any:
     return import_optional("tensorflow", "the tensorflow flavor")
 
 
-def _keras() -> Any:
-    from tureen._optional import import_optional
-
-    return import_optional("keras", "the tensorflow flavor (Keras models)")
-
-
-def _is_keras_model(obj: Any) -> bool:
-    # decide by class names first so that a non-Keras object never imports Keras
-    if not any(c.__module__.split(".")[0] in ("keras", "tf_keras") for c in type(obj).__mro__):
-        return False
-    return isinstance(obj, _keras().Model)
-
-
 def _is_tf_module(obj: Any) -> bool:
     if not any(c.__module__.split(".")[0] == "tensorflow" for c in type(obj).__mro__):
         return False
     return isinstance(obj, _tf().Module)
-
-
-def _check_signature(signature: Any) -> None:
-    inputs = signature.inputs
-    if inputs is None or not inputs.is_tensor_spec():
-        return
-    for spec in inputs.inputs:
-        if not spec.shape or spec.shape[0] != -1:
-            raise InvalidParameterError(f"Every tensor input of a TensorFlow model signature needs a variable "
-                                        f"first (batch) dimension -1; got shape {list(spec.shape)}")
-
-
-def save_model(model: Any, path: str | os.PathLike[str], *, signature: Any = None, input_example: Any = None,
-               pip_requirements: Any = None, extra_pip_requirements: Any = None,
-               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
-               mlflow_model: Any = None) -> Any:
-    """Save a Keras 3 model or a ``tf.Module`` as an MLmodel directory at ``path``.
-
-    Args:
-        model: a ``keras.Model`` (saved as ``data/model.keras``) or a ``tf.Module`` with a traced
-            ``__call__`` (saved as a SavedModel in ``tf2model/``).
-        path: a new (or empty) directory.
-        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
-            Tensor inputs need a variable first dimension (-1).
-        input_example: a DataFrame, an array, or a dict of arrays for multi-input models.
-
-    Returns:
-        The written :class:`~tureen.models.Model`.
-
-    Example:
-        >>> save_model(keras_model, "keras_model", input_example=x[:4])  # doctest: +SKIP
-    """
-    if isinstance(model, type):
-        raise UnsupportedModelError(f"save_model needs a model instance, got the class {model.__name__}")
-    if _is_keras_model(model):
-        return _save_keras(model, path, signature=signature, input_example=input_example,
-                           pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                           metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                           mlflow_model=mlflow_model)
-    if _is_tf_module(model):
-        return _save_module(model, path, signature=signature, input_example=input_example,
-                            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                            metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                            mlflow_model=mlflow_model)
-    raise UnsupportedModelError(f"The tensorflow flavor saves Keras 3 models (keras.Model) and tf.Module "
-                                f"objects; got {type(model).__module__}.{type(model).__qualname__}."
-                                + suggest_flavor(model))
-
-
-def _save_keras(model: Any, path: Any, **kw: Any) -> Any:
-    keras = _keras()
-
-    def write_data(root: Path) -> dict[str, Any]:
-        data = root / DATA_DIR
-        data.mkdir()
-        (data / KERAS_MODULE_FILE).write_text("keras", encoding="utf-8")
-        model.save(str(data / KERAS_FILE))
-        return {"data": DATA_DIR, "keras_version": keras.__version__, "keras_backend": keras.backend.backend(),
-                "save_exported_model": False}
-
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
-        return {"loader_module": "mlflow.keras"}
-
-    reqs = [_installed("keras")]
-    if keras.backend.backend() == "tensorflow":
-        reqs.append(_installed("tensorflow", "tensorflow-cpu"))
-    elif keras.backend.backend() == "torch":
-        reqs.append(_installed("torch"))
-    elif keras.backend.backend() == "jax":
-        reqs.append(_installed("jax"))
-    spec = SaveSpec(flavor_name=KERAS_FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-                    predict=_KerasPyfunc(model).predict, default_requirements=reqs,
-                    check_signature=_check_signature)
-    return save_model_dir(path, spec, **kw)
-
-
-def _save_module(module: Any, path: Any, **kw: Any) -> Any:
-    tf = _tf()
-
-    def write_data(root: Path) -> dict[str, Any]:
-        tf.saved_model.save(module, str(root / TF2_DIR))
-        return {"saved_model_dir": TF2_DIR, "model_type": "tf2-module", "code": None}
-
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
-        return {"loader_module": "mlflow.tensorflow"}
-
-    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-                    predict=_ModulePyfunc(module).predict,
-                    default_requirements=get_default_pip_requirements(keras_model=False),
-                    check_signature=_check_signature)
-    return save_model_dir(path, spec, **kw)
-
-
-def log_model(model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> Any:
-    """Save the model into the active run's artifacts (and register it); returns a ModelInfo.
-
-    Example:
-        >>> info = log_model(keras_model, name="model", input_example=x[:4])  # doctest: +SKIP
-    """
-    flavor = KERAS_FLAVOR_NAME if _is_keras_model(model) else FLAVOR_NAME
-    return log_model_via_tracking(flavor, functools.partial(save_model, model),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
-
-
-# ------------------------------------------------------------------------------------------------
-# loading
-
-
-def _custom_objects(data: Path, allow_pickle: bool | None) -> dict[str, Any]:
-    objects: dict[str, Any] = {}
-    for name in CUSTOM_OBJECT_FILES:
-        file = data / name
-        if not file.is_file():
-            continue
-
-        def load(file: Path = file) -> Any:
-            import pickle
-
-            with open(file, "rb") as f:
-                return pickle.load(f)
-
-        loaded = unsafe_load(load, what=f"Keras custom objects {name} (cloudpickle)", allow_pickle=allow_pickle)
-        if isinstance(loaded, dict):
-            objects.update(loaded)
-    return objects
-
-
-def _load_keras_file(file: Path, custom_objects: dict[str, Any], allow_pickle: bool | None) -> Any:
-    keras = _keras()
-    try:
-        return keras.saving.load_model(str(file), custom_objects=custom_objects or None, safe_mode=True)
-    except ValueError as exc:
-        if "safe_mode" not in str(exc) and "unsafe" not in str(exc).lower():
-            raise ModelFormatError(f"The Keras model {file.name} cannot be loaded: {exc}") from exc
-    # the config holds Python bytecode (a Lambda layer): running it is the caller's decision
-    return unsafe_load(lambda: keras.saving.load_model(str(file), custom_objects=custom_objects or None,
-                                                       safe_mode=False),
-                       what=f"Keras model {file.name} with Python bytecode (Lambda layers)",
-                       allow_pickle=allow_pickle)
-
-
-def _load_keras_flavor(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> Any:
-    keras = _keras()
-    warn_version_mismatch("keras", conf.get("keras_version"), keras.__version__)
-    target = resolve_data_file(root, conf.get("data") or DATA_DIR, "keras model")
-    if conf.get("save_exported_model"):
-        tf = _tf()
-        export_dir = target / "model" if target.is_dir() else target
-        return tf.saved_model.load(str(export_dir))
-    file = target / KERAS_FILE if target.is_dir() else target
-    if not file.exists():
-        raise ModelFormatError(f"The Keras model file {file.name} is missing")
-    return _load_keras_file(file, {}, allow_pickle)
 
 
 def _model_type(meta: Any) -> str:
@@ -280,115 +98,11 @@ def _load_tensorflow_flavor(root: Path, meta: Any, allow_pickle: bool | None) ->
     raise ModelFormatError(f"Unknown tensorflow model_type {kind!r} in MLmodel")
 
 
-def _load_meta(root: Path, allow_pickle: bool | None) -> Any:
-    from tureen.models.mlmodel import Model
-
-    meta = Model.load(root)
-    if KERAS_FLAVOR_NAME in meta.flavors and FLAVOR_NAME not in meta.flavors:
-        return meta, _load_keras_flavor(root, meta.flavors[KERAS_FLAVOR_NAME], allow_pickle)
-    if FLAVOR_NAME in meta.flavors or KERAS_FLAVOR_NAME in meta.flavors:
-        return meta, _load_tensorflow_flavor(root, meta, allow_pickle)
-    raise ModelFormatError(f"The model has no tensorflow or keras flavor; it has {', '.join(sorted(meta.flavors))}")
-
-
-def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None, verify: bool = True) -> Any:
-    """Load the native model: a ``keras.Model``, or the loaded SavedModel object for a ``tf.Module``.
-
-    Example:
-        >>> model = load_model("keras_model")  # doctest: +SKIP
-    """
-    from tureen.flavors._base import add_code_to_path
-    from tureen.models.mlmodel import Model
-    from tureen.uri import resolve_model_uri
-
-    root = resolve_model_uri(model_uri)
-    meta = Model.load(root)
-    if verify:
-        verify_model_dir(root, meta)
-    conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
-    add_code_to_path(root, conf.get("code"))
-    return _load_meta(root, allow_pickle)[1]
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Whether loading this model passes the unsafe gate (custom-object pickles; Lambda layers are found at load)."""
-    data = Path(root) / (conf.get("data") or DATA_DIR)
-    return any((data / name).is_file() for name in CUSTOM_OBJECT_FILES)
-
-
-# ------------------------------------------------------------------------------------------------
-# pyfunc
-
-
-def _input_error(exc: Exception) -> SchemaEnforcementError:
-    text = " ".join(str(exc).split())
-    if len(text) > 400:
-        text = text[:400] + "..."
-    return SchemaEnforcementError(f"The input does not fit the TensorFlow model: {text}", [str(exc)])
-
-
-def _numpy(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {k: _numpy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_numpy(v) for v in value]
-    if hasattr(value, "numpy"):
-        return value.numpy()
-    return np.asarray(value)
-
-
-class _KerasPyfunc:
-    """pyfunc implementation for Keras models (and exported Keras SavedModels)."""
-
-    def __init__(self, model: Any, exported: bool = False) -> None:
-        self.keras_model = model
-        self.exported = exported
-
-    def get_raw_model(self) -> Any:
-        return self.keras_model
-
-    def _call(self, x: Any) -> Any:
-        import numpy as np
-
-        if self.exported:
-            return _numpy(self.keras_model.serve(x))
-        rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
-        if rows > DIRECT_CALL_ROWS:
-            return _numpy(self.keras_model.predict(x, batch_size=1024, verbose=0))
-        if isinstance(x, np.ndarray) and x.dtype == np.float64:
-            x = x.astype(np.float32)
-        return _numpy(self.keras_model(x, training=False))
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        import numpy as np
-
-        tf = _tf()
-        errors = (ValueError, TypeError, KeyError, tf.errors.InvalidArgumentError)
-        if type(data).__name__ == "DataFrame":
-            import pandas as pd
-
-            try:
-                values = data.to_numpy(dtype=np.float32)
-                return pd.DataFrame(self._call(values), index=data.index)
-            except errors as exc:
-                raise _input_error(exc) from None
-        if isinstance(data, (list, tuple)):
-            data = np.asarray(data)
-        if not isinstance(data, (np.ndarray, dict)):
-            raise SchemaEnforcementError(f"The Keras model takes a DataFrame, an array or a dict of arrays; got "
-                                         f"{type(data).__name__}", [f"unsupported input {type(data).__name__}"])
-        try:
-            return self._call(data)
-        except errors as exc:
-            raise _input_error(exc) from None
-
-
-class _ModulePyfunc:
+class _ModulePyfunc(Predictor):
     """pyfunc implementation for tf.Module SavedModels (and tf1 signature functions)."""
 
     def __init__(self, model: Any) -> None:
+        super().__init__(model)
         self.model = model
         self._dtypes = self._input_dtypes(model)
 
@@ -403,9 +117,6 @@ class _ModulePyfunc:
             return [getattr(a, "dtype", None) for a in args]
         except Exception:  # noqa: BLE001 - a module without traced signatures: keep the input dtypes
             return []
-
-    def get_raw_model(self) -> Any:
-        return self.model
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
@@ -434,24 +145,98 @@ class _ModulePyfunc:
         return out
 
 
-def _load_pyfunc(path: str, model_config: Any = None, allow_pickle: bool | None = None) -> Any:
-    p = Path(path)
-    root = p if (p / "MLmodel").exists() else p.parent
-    meta, model = _load_meta(root, allow_pickle)
+def _load_any(root: Path, meta: Any, allow_pickle: bool | None) -> Any:
     if KERAS_FLAVOR_NAME in meta.flavors and FLAVOR_NAME not in meta.flavors:
-        return _KerasPyfunc(model, exported=bool(meta.flavors[KERAS_FLAVOR_NAME].get("save_exported_model")))
-    if _model_type(meta) == "keras" and hasattr(model, "predict"):
-        return _KerasPyfunc(model)
-    return _ModulePyfunc(model)
+        return _load_keras_flavor(root, meta.flavors[KERAS_FLAVOR_NAME], allow_pickle)
+    if FLAVOR_NAME in meta.flavors or KERAS_FLAVOR_NAME in meta.flavors:
+        return _load_tensorflow_flavor(root, meta, allow_pickle)
+    raise ModelFormatError(f"The model has no tensorflow or keras flavor; it has {', '.join(sorted(meta.flavors))}")
 
 
+class TensorFlowFlavor(Flavor):
+    """``tf.Module`` SavedModels (and MLflow's tensorflow-flavor Keras models); ``loader_module: mlflow.tensorflow``."""
 
-def autolog(**kwargs: Any) -> None:
-    """Turn on autologging for Keras 3 Model.fit (arguments: see :mod:`tureen.autolog._keras`).
+    name = FLAVOR_NAME
+    loader_module = "mlflow.tensorflow"
+    packages = {"tensorflow": "tensorflow-cpu"}
+    extra = "tensorflow"
+    #: TensorFlow's runtime deadlocks in children forked after a SavedModel was loaded: servers load per worker
+    fork_safe = False
+    autolog_module = "tureen.autolog._keras"
 
-    Example:
-        >>> autolog(log_input_examples=True)  # doctest: +SKIP
-    """
-    from tureen.autolog._keras import autolog as _autolog
+    def save_model(self, model: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Save a ``tf.Module`` (SavedModel in ``tf2model/``) or a Keras 3 model (the ``keras`` flavor).
 
-    _autolog(**kwargs)
+        Example:
+            >>> save_model(keras_model, "keras_model", input_example=x[:4])  # doctest: +SKIP
+        """
+        if _is_keras_model(model):
+            return KERAS_FLAVOR.save_model(model, path, **kwargs)
+        return super().save_model(model, path, **kwargs)
+
+    def log_model(self, model: Any, name: str | None = None, **kwargs: Any) -> Any:
+        if _is_keras_model(model):
+            return KERAS_FLAVOR.log_model(model, name, **kwargs)
+        return super().log_model(model, name, **kwargs)
+
+    def write(self, model: Any, root: Path) -> Written:
+        """Write a ``tf.Module`` with a traced ``__call__`` as a SavedModel."""
+        if isinstance(model, type):
+            raise UnsupportedModelError(f"save_model needs a model instance, got the class {model.__name__}")
+        if not _is_tf_module(model):
+            raise UnsupportedModelError(f"The tensorflow flavor saves Keras 3 models (keras.Model) and tf.Module "
+                                        f"objects; got {type(model).__module__}.{type(model).__qualname__}."
+                                        + suggest_flavor(model))
+        tf = _tf()
+        tf.saved_model.save(model, str(root / TF2_DIR))
+        return Written(conf={"saved_model_dir": TF2_DIR, "model_type": "tf2-module", "code": None}, pyfunc={},
+                       predict=_ModulePyfunc(model).predict,
+                       requirements=get_default_pip_requirements(keras_model=False))
+
+    def check_signature(self, signature: Any) -> None:
+        _check_signature(signature)
+
+    def load_model(self, model_uri: Any, *, allow_pickle: bool | None = None, verify: bool = True,
+                   **options: Any) -> Any:
+        """The native model: a ``keras.Model``, or the loaded SavedModel object for a ``tf.Module``."""
+        from tureen.flavors._base import add_code_to_path, verify_model_dir
+        from tureen.models.mlmodel import Model
+        from tureen.uri import resolve_model_uri
+
+        root = resolve_model_uri(model_uri)
+        meta = Model.load(root)
+        if verify:
+            verify_model_dir(root, meta)
+        conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
+        add_code_to_path(root, conf.get("code"))
+        return _load_any(root, meta, allow_pickle)
+
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+        from tureen.models.mlmodel import Model
+
+        return _load_tensorflow_flavor(root, Model.load(root), allow_pickle)
+
+    def load_pyfunc(self, root: Path, *, allow_pickle: bool | None = None,
+                    model_config: dict[str, Any] | None = None, meta: Any = None) -> Predictor:
+        from tureen.models.mlmodel import Model
+
+        meta = meta if meta is not None else Model.load(root)
+        model = _load_any(Path(root), meta, allow_pickle)
+        if KERAS_FLAVOR_NAME in meta.flavors and FLAVOR_NAME not in meta.flavors:
+            return _KerasPyfunc(model, exported=bool(meta.flavors[KERAS_FLAVOR_NAME].get("save_exported_model")))
+        if _model_type(meta) == "keras" and hasattr(model, "predict"):
+            return _KerasPyfunc(model)
+        return _ModulePyfunc(model)
+
+    def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
+        data = Path(root) / (conf.get("data") or DATA_DIR)
+        return any((data / name).is_file() for name in CUSTOM_OBJECT_FILES)
+
+
+FLAVOR = TensorFlowFlavor()
+save_model = FLAVOR.save_model
+log_model = FLAVOR.log_model
+load_model = FLAVOR.load_model
+needs_pickle = FLAVOR.needs_pickle
+_load_pyfunc = FLAVOR._load_pyfunc
+autolog = FLAVOR.autolog

@@ -15,25 +15,21 @@ without tureen, and tureen loads MLflow's XGBoost models without MLflow.
 
 from __future__ import annotations
 
-import functools
-
 import inspect
 import os
 from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, class_path, log_model_via_tracking, resolve_data_file, save_model_dir,
-                                  suggest_flavor, verify_model_dir, warn_version_mismatch)
+from tureen.flavors._base import class_path, resolve_data_file, suggest_flavor, warn_version_mismatch
+from tureen.flavors._flavor import Flavor, Predictor, Written
 
-__all__ = ["FLAVOR_NAME", "MODEL_FORMATS", "save_model", "log_model", "load_model", "get_default_pip_requirements"]
+__all__ = ["FLAVOR", "FLAVOR_NAME", "MODEL_FORMATS", "save_model", "log_model", "load_model", "get_default_pip_requirements"]
 
 FLAVOR_NAME = "xgboost"
 MODEL_FORMATS = ("ubj", "json")
 _READ_FORMATS = ("ubj", "json", "xgb", "deprecated")
 PREDICT_FNS = ("predict", "predict_proba")
-#: a loaded model may be shared with forked worker processes (see the load below)
-FORK_SAFE = True
 
 
 def get_default_pip_requirements() -> list[str]:
@@ -72,78 +68,60 @@ def _check_model(model: Any) -> Any:
     return xgb
 
 
-def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: str = "ubj",
-               pyfunc_predict_fn: str = "predict", signature: Any = None, input_example: Any = None,
-               pip_requirements: Any = None, extra_pip_requirements: Any = None,
-               metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
-               mlflow_model: Any = None) -> Any:
-    """Save an XGBoost model as an MLmodel directory at ``path``.
+class XGBoostFlavor(Flavor):
+    """XGBoost's own formats; MLflow's ``xgboost`` section and ``loader_module: mlflow.xgboost``."""
 
-    Args:
-        xgb_model: an ``xgboost.Booster`` or a fitted ``XGBClassifier`` / ``XGBRegressor`` / ``XGBRanker``.
-        path: a new (or empty) directory.
-        model_format: ``"ubj"`` (default) or ``"json"``.
-        pyfunc_predict_fn: ``"predict"`` (default) or ``"predict_proba"`` (classifiers): what pyfunc
-            ``predict`` returns. MLflow's own pyfunc loader knows only ``predict``.
-        signature: a :class:`~tureen.models.ModelSignature`; inferred from ``input_example`` when omitted.
-        input_example: example input (DataFrame or ndarray), saved with the model.
-        extra_files: files copied into ``extra_files/`` of the model.
+    name = FLAVOR_NAME
+    loader_module = "mlflow.xgboost"
+    packages = {"xgboost": "xgboost-cpu"}
+    extra = "xgboost"
+    # a single-threaded load leaves no OpenMP pool behind (see read), so forked workers can predict
+    fork_safe = True
+    autolog_module = "tureen.autolog._xgboost"
 
-    Returns:
-        The written :class:`~tureen.models.Model`.
+    def write(self, model: Any, root: Path, *, model_format: str = "ubj",
+              pyfunc_predict_fn: str = "predict") -> Written:
+        """Write an XGBoost model in XGBoost's own format.
 
-    Example:
-        >>> import xgboost as xgb  # doctest: +SKIP
-        >>> save_model(xgb.XGBClassifier(n_estimators=5).fit(X, y), "xgb_model", input_example=X[:5])  # doctest: +SKIP
-    """
-    xgb = _check_model(xgb_model)
-    if model_format not in MODEL_FORMATS:
-        raise InvalidParameterError(f"Unknown model_format {model_format!r}; choose one of "
-                                    f"{', '.join(MODEL_FORMATS)}")
-    if pyfunc_predict_fn not in PREDICT_FNS:
-        raise InvalidParameterError(f"Unknown pyfunc_predict_fn {pyfunc_predict_fn!r}; choose one of "
-                                    f"{', '.join(PREDICT_FNS)}")
-    if pyfunc_predict_fn == "predict_proba" and not hasattr(xgb_model, "predict_proba"):
-        raise InvalidParameterError(f"pyfunc_predict_fn='predict_proba' needs a classifier; "
-                                    f"{type(xgb_model).__name__} has no predict_proba")
-    file_name = f"model.{model_format}"
-    wrapper = _XGBPyfunc(xgb_model)
-    defaults = get_default_pip_requirements()
-    if isinstance(xgb_model, xgb.XGBModel):  # the wrappers import scikit-learn when rebuilt at load
-        from tureen.env import pin
+        Args:
+            model: an ``xgboost.Booster`` or a fitted ``XGBClassifier`` / ``XGBRegressor`` / ``XGBRanker``.
+            model_format: ``"ubj"`` (default) or ``"json"``.
+            pyfunc_predict_fn: ``"predict"`` (default) or ``"predict_proba"`` (classifiers): what pyfunc
+                ``predict`` returns. MLflow's own pyfunc loader knows only ``predict``.
 
-        defaults.append(pin("scikit-learn"))
+        Example:
+            >>> import xgboost as xgb  # doctest: +SKIP
+            >>> save_model(xgb.XGBClassifier(n_estimators=5).fit(X, y), "xgb_model", input_example=X[:5])  # doctest: +SKIP
+        """
+        xgb = _check_model(model)
+        if model_format not in MODEL_FORMATS:
+            raise InvalidParameterError(f"Unknown model_format {model_format!r}; choose one of "
+                                        f"{', '.join(MODEL_FORMATS)}")
+        if pyfunc_predict_fn not in PREDICT_FNS:
+            raise InvalidParameterError(f"Unknown pyfunc_predict_fn {pyfunc_predict_fn!r}; choose one of "
+                                        f"{', '.join(PREDICT_FNS)}")
+        if pyfunc_predict_fn == "predict_proba" and not hasattr(model, "predict_proba"):
+            raise InvalidParameterError(f"pyfunc_predict_fn='predict_proba' needs a classifier; "
+                                        f"{type(model).__name__} has no predict_proba")
+        file_name = f"model.{model_format}"
+        reqs = get_default_pip_requirements()
+        if isinstance(model, xgb.XGBModel):  # the wrappers import scikit-learn when rebuilt at load
+            from tureen.env import pin
 
-    def write_data(root: Path) -> dict[str, Any]:
-        xgb_model.save_model(str(root / file_name))
-        return {"xgb_version": xgb.__version__, "data": file_name, "model_class": class_path(xgb_model),
-                "model_format": model_format, "code": None}
-
-    def pyfunc_conf(conf: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"loader_module": "mlflow.xgboost", "data": conf["data"]}
+            reqs.append(pin("scikit-learn"))
+        model.save_model(str(root / file_name))
+        pyfunc: dict[str, Any] = {"data": file_name}
         if pyfunc_predict_fn != "predict":
-            out["predict_fn"] = pyfunc_predict_fn
-        return out
+            pyfunc["predict_fn"] = pyfunc_predict_fn
+        return Written(conf={"xgb_version": xgb.__version__, "data": file_name, "model_class": class_path(model),
+                             "model_format": model_format, "code": None},
+                       pyfunc=pyfunc, predict=getattr(_XGBPyfunc(model), pyfunc_predict_fn), requirements=reqs)
 
-    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf,
-                    predict=getattr(wrapper, pyfunc_predict_fn),
-                    default_requirements=defaults, requirement_objects=[])
-    return save_model_dir(path, spec, signature=signature, input_example=input_example,
-                          pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                          metadata=metadata, code_paths=code_paths, extra_files=extra_files,
-                          mlflow_model=mlflow_model)
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+        return _load_from_dir(root, conf)
 
-
-def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> Any:
-    """Save the model into the active run's artifacts (and register it); returns a ModelInfo.
-
-    Example:
-        >>> info = log_model(booster, name="model", registered_model_name="churn")  # doctest: +SKIP
-    """
-    return log_model_via_tracking(FLAVOR_NAME, functools.partial(save_model, xgb_model),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
+    def predictor(self, raw: Any, **context: Any) -> Predictor:
+        return _XGBPyfunc(raw)
 
 
 def _model_class(name: str | None) -> Any:
@@ -184,30 +162,6 @@ def _load_from_dir(root: Path, conf: dict[str, Any]) -> Any:
     return model
 
 
-def load_model(model_uri: str | os.PathLike[str], *, verify: bool = True) -> Any:
-    """Load the native XGBoost model (Booster or scikit-learn wrapper) from any model URI.
-
-    Example:
-        >>> booster = load_model("xgb_model")  # doctest: +SKIP
-    """
-    from tureen.flavors._base import add_code_to_path
-    from tureen.models.mlmodel import Model
-    from tureen.uri import resolve_model_uri
-
-    root = resolve_model_uri(model_uri)
-    meta = Model.load(root)
-    if verify:
-        verify_model_dir(root, meta)
-    conf = meta.get_flavor(FLAVOR_NAME)
-    add_code_to_path(root, conf.get("code"))
-    return _load_from_dir(root, conf)
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """XGBoost models never need pickle."""
-    return False
-
-
 def _accepted(func: Any, params: dict[str, Any] | None) -> dict[str, Any]:
     if not params:
         return {}
@@ -220,14 +174,14 @@ def _accepted(func: Any, params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in accepted}
 
 
-class _XGBPyfunc:
+class _XGBPyfunc(Predictor):
     """pyfunc implementation: ``predict`` (and ``predict_proba`` for classifiers) with feature validation."""
 
-    def __init__(self, model: Any) -> None:
-        self.xgb_model = model
+    predict_fns = PREDICT_FNS
 
-    def get_raw_model(self) -> Any:
-        return self.xgb_model
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.xgb_model = model
 
     def _call(self, method: str, data: Any, params: dict[str, Any] | None) -> Any:
         xgb = _xgb()
@@ -255,21 +209,9 @@ class _XGBPyfunc:
         return self._call("predict_proba", data, params)
 
 
-def _load_pyfunc(path: str, model_config: Any = None) -> _XGBPyfunc:
-    from tureen.models.mlmodel import Model
-
-    p = Path(path)
-    root = p.parent if p.is_file() else p  # pyfunc 'data' names the model file itself
-    conf = Model.load(root).get_flavor(FLAVOR_NAME)
-    return _XGBPyfunc(_load_from_dir(root, conf))
-
-
-def autolog(**kwargs: Any) -> None:
-    """Turn on autologging for xgboost (arguments: see :mod:`tureen.autolog._xgboost`).
-
-    Example:
-        >>> autolog(log_input_examples=True)  # doctest: +SKIP
-    """
-    from tureen.autolog._xgboost import autolog as _autolog
-
-    _autolog(**kwargs)
+FLAVOR = XGBoostFlavor()
+save_model = FLAVOR.save_model
+log_model = FLAVOR.log_model
+load_model = FLAVOR.load_model
+_load_pyfunc = FLAVOR._load_pyfunc
+autolog = FLAVOR.autolog

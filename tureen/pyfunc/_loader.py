@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
-from tureen.flavors import loader_module_for
+from tureen.flavors import flavor_for_loader
+from tureen.flavors._flavor import Predictor
 from tureen.flavors._base import add_code_to_path, verify_model_dir
 from tureen.models.mlmodel import Model
 
@@ -34,10 +35,13 @@ class PyFuncModel:
         self._predict_fn_name = predict_fn
         self._predict = getattr(impl, predict_fn)
         self._extra_columns = extra_columns
-        try:
-            self._takes_params = "params" in inspect.signature(self._predict).parameters
-        except (TypeError, ValueError):
-            self._takes_params = False
+        if isinstance(impl, Predictor):
+            self._takes_params = True  # the Predictor contract: predict(data, params=None)
+        else:  # a foreign loader's object (MLflow's convention): ask its signature
+            try:
+                self._takes_params = "params" in inspect.signature(self._predict).parameters
+            except (TypeError, ValueError):
+                self._takes_params = False
         sig = model_meta.signature
         self._input_schema = sig.inputs if sig is not None else None
         self._params_schema = sig.params if sig is not None else None
@@ -92,8 +96,10 @@ class PyFuncModel:
         builds it only then.
         """
         schema = self._input_schema
-        factory = getattr(self._impl, "block_predictor", None)
-        if (factory is None or schema is None or self._skip_inputs or self._params_schema is not None
+        if not isinstance(self._impl, Predictor):
+            return None
+        factory = self._impl.block_predictor
+        if (schema is None or self._skip_inputs or self._params_schema is not None
                 or self._extra_columns != "error"):
             return None
         uniform = schema.uniform_numeric()
@@ -109,6 +115,8 @@ class PyFuncModel:
 
     def get_raw_model(self) -> Any:
         """The native model object (estimator, booster, module, ...)."""
+        if isinstance(self._impl, Predictor):
+            return self._impl.get_raw_model()
         getter = getattr(self._impl, "get_raw_model", None)
         return getter() if getter is not None else self._impl
 
@@ -165,22 +173,30 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     data_path = root / conf["data"] if conf.get("data") else root
     if conf.get("data") and not data_path.exists():
         raise ModelFormatError(f"The model's data path {conf['data']!r} is missing from {str(root)!r}")
-    module_name = loader_module_for(loader)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
-    load = module._load_pyfunc
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(load).parameters
-    if "allow_pickle" in params:
-        kwargs["allow_pickle"] = allow_pickle
-    if "model_config" in params:
-        kwargs["model_config"] = config or None
-    impl = load(str(data_path), **kwargs)
+    flavor = flavor_for_loader(loader)
+    if flavor is not None:
+        # a registered flavor: its declared loader, always handed the caller's trust decision
+        impl = flavor.load_pyfunc(root, allow_pickle=allow_pickle, model_config=config or None, meta=meta)
+    else:
+        impl = _foreign_loader(loader, data_path, config)
     predict_fn = conf.get("predict_fn") or "predict"
-    if not hasattr(impl, predict_fn):
+    known = impl.predict_fns if isinstance(impl, Predictor) else None
+    if (known is not None and predict_fn not in known) or not hasattr(impl, predict_fn):
         raise ModelFormatError(f"The model's pyfunc implementation has no method {predict_fn!r}")
     return PyFuncModel(meta, impl, root=root, predict_fn=predict_fn, extra_columns=extra_columns)
+
+
+def _foreign_loader(loader: str, data_path: Path, config: dict[str, Any]) -> Any:
+    """A ``loader_module`` no registered flavor declares: MLflow's convention, ``_load_pyfunc(path[, config])``."""
+    try:
+        module = importlib.import_module(loader)
+    except ImportError as exc:
+        raise ModelFormatError(f"The model's loader module {loader!r} cannot be imported: {exc}") from exc
+    load = getattr(module, "_load_pyfunc", None)
+    if load is None:
+        raise ModelFormatError(f"The model's loader module {loader!r} has no _load_pyfunc")
+    if config:
+        return load(str(data_path), config)
+    return load(str(data_path))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, TureenError, UnsupportedModelError
-from tureen.flavors._base import (SaveSpec, log_model_via_tracking, resolve_data_file, save_model_dir,
-                                  unsafe_load)
+from tureen.flavors._base import resolve_data_file, unsafe_load
+from tureen.flavors._flavor import Flavor, Predictor, Written
 
-__all__ = ["PythonModel", "PythonModelContext", "save_model", "log_model", "FLAVOR_NAME"]
+__all__ = ["PythonModel", "PythonModelContext", "save_model", "log_model", "FLAVOR", "FLAVOR_NAME"]
 
 FLAVOR_NAME = "python_function"
 LOADER_MODULE = "tureen.pyfunc.model"
@@ -98,15 +98,13 @@ def _call_convention(func: Callable[..., Any]) -> tuple[bool, bool]:
     return takes_context, takes_params
 
 
-class _PythonModelPyfunc:
+class _PythonModelPyfunc(Predictor):
     def __init__(self, python_model: Any, context: PythonModelContext) -> None:
+        super().__init__(python_model)
         self.python_model = python_model
         self.context = context
         self._func = _raw_predict(python_model)
         self._ctx, self._params = _call_convention(self._func)
-
-    def get_raw_model(self) -> Any:
-        return self.python_model
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         args = (self.context, data) if self._ctx else (data,)
@@ -181,24 +179,14 @@ def _load_python_model(file: Path, compression: str | None, allow_pickle: bool |
     return unsafe_load(load, what=f"custom Python model {file.name}", allow_pickle=allow_pickle)
 
 
-def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None,
-                 allow_pickle: bool | None = None) -> _PythonModelPyfunc:
-    from tureen.models.mlmodel import Model
-
-    root = Path(path)
-    conf = Model.load(root).get_flavor(FLAVOR_NAME)
-    file = resolve_data_file(root, conf.get("python_model"), "python model")
-    python_model = _load_python_model(file, conf.get("python_model_compression"), allow_pickle)
+def _context(root: Path, conf: dict[str, Any], model_config: dict[str, Any] | None) -> PythonModelContext:
     artifacts = {}
     for name, entry in (conf.get("artifacts") or {}).items():
         rel = entry.get("path") if isinstance(entry, dict) else entry
         artifacts[name] = str(resolve_data_file(root, rel, f"artifact {name!r}"))
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
-    context = PythonModelContext(artifacts, config)
-    if hasattr(python_model, "load_context"):
-        python_model.load_context(context)
-    return _PythonModelPyfunc(python_model, context)
+    return PythonModelContext(artifacts, config)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,12 +228,87 @@ def _copy_artifacts(root: Path, artifacts: dict[str, Any] | None) -> tuple[dict[
     return section, local
 
 
+class PythonModelFlavor(Flavor):
+    """Custom models: a cloudpickled :class:`PythonModel` (or function) in the python_function section."""
+
+    name = FLAVOR_NAME
+    loader_module = LOADER_MODULE
+    also_reads = ("mlflow.pyfunc.model",)
+    packages = {"cloudpickle": "cloudpickle"}
+
+    def write(self, model: Any, root: Path, *, artifacts: dict[str, Any] | None = None,
+              model_config: dict[str, Any] | None = None) -> Written:
+        """Pickle the model and copy its artifacts; the section written is python_function itself."""
+        python_model = model
+        if python_model is None:
+            raise InvalidParameterError("save_model needs python_model=<a PythonModel instance or a function>")
+        if isinstance(python_model, type):
+            raise UnsupportedModelError(f"python_model must be an instance, got the class {python_model.__name__}")
+        if not isinstance(python_model, PythonModel):
+            if callable(python_model) and not hasattr(python_model, "predict"):
+                python_model = _FunctionModel(python_model)
+            elif not callable(getattr(python_model, "predict", None)):
+                raise UnsupportedModelError(f"python_model must be a tureen.pyfunc.PythonModel or a function, got "
+                                            f"{type(python_model).__module__}.{type(python_model).__qualname__}")
+        if model_config is not None and not isinstance(model_config, dict):
+            raise InvalidParameterError("model_config must be a dict")
+        import platform
+
+        import cloudpickle
+
+        from tureen.flavors._base import ENV_SECTION
+
+        section, local = _copy_artifacts(root, artifacts)
+        with open(root / PYTHON_MODEL_FILE, "wb") as f:
+            cloudpickle.dump(python_model, f)
+        context = PythonModelContext(local, model_config)
+
+        def predict(data: Any) -> Any:
+            python_model.load_context(context)
+            return _PythonModelPyfunc(python_model, context).predict(data)
+
+        conf: dict[str, Any] = {"loader_module": LOADER_MODULE, "python_model": PYTHON_MODEL_FILE,
+                                "cloudpickle_version": cloudpickle.__version__,
+                                "streamable": type(python_model).__dict__.get("predict_stream") is not None}
+        if section:
+            conf["artifacts"] = section
+        if model_config:
+            conf["config"] = model_config
+        conf.update({"code": None, "env": dict(ENV_SECTION), "python_version": platform.python_version()})
+        # the flavor section is python_function itself: no second pyfunc section
+        return Written(conf=conf, pyfunc=None, predict=predict, requirements=["cloudpickle"],
+                       requirement_objects=[python_model])
+
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+        file = resolve_data_file(root, conf.get("python_model"), "python model")
+        return _load_python_model(file, conf.get("python_model_compression"), allow_pickle)
+
+    def predictor(self, raw: Any, *, root: Path, conf: dict[str, Any], model_config: dict[str, Any] | None,
+                  **context: Any) -> Predictor:
+        ctx = _context(root, conf, model_config)
+        if hasattr(raw, "load_context"):
+            raw.load_context(ctx)
+        return _PythonModelPyfunc(raw, ctx)
+
+    def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
+        """Custom models are cloudpickled: loading always passes the unsafe gate."""
+        return True
+
+
+FLAVOR = PythonModelFlavor()
+needs_pickle = FLAVOR.needs_pickle
+_load_pyfunc = FLAVOR._load_pyfunc
+
+
 def save_model(path: str | os.PathLike[str], python_model: Any = None, *, artifacts: dict[str, Any] | None = None,
                code_paths: Any = None, signature: Any = None, input_example: Any = None,
                pip_requirements: Any = None, extra_pip_requirements: Any = None,
                metadata: dict[str, Any] | None = None, model_config: dict[str, Any] | None = None,
                mlflow_model: Any = None) -> Any:
     """Save a custom :class:`PythonModel` (or a plain function) as an MLmodel directory.
+
+    MLflow's argument order (``path`` first, ``python_model=`` by keyword); the work is
+    :meth:`PythonModelFlavor.write` under the shared :meth:`Flavor.save_model`.
 
     Args:
         path: a new (or empty) directory.
@@ -258,76 +321,10 @@ def save_model(path: str | os.PathLike[str], python_model: Any = None, *, artifa
     Example:
         >>> save_model("doubler", python_model=Doubler())  # doctest: +SKIP
     """
-    if python_model is None:
-        raise InvalidParameterError("save_model needs python_model=<a PythonModel instance or a function>")
-    if isinstance(python_model, type):
-        raise UnsupportedModelError(f"python_model must be an instance, got the class {python_model.__name__}")
-    if not isinstance(python_model, PythonModel):
-        if callable(python_model) and not hasattr(python_model, "predict"):
-            python_model = _FunctionModel(python_model)
-        elif not callable(getattr(python_model, "predict", None)):
-            raise UnsupportedModelError(f"python_model must be a tureen.pyfunc.PythonModel or a function, got "
-                                        f"{type(python_model).__module__}.{type(python_model).__qualname__}")
-    if model_config is not None and not isinstance(model_config, dict):
-        raise InvalidParameterError("model_config must be a dict")
-    import cloudpickle
-
-    state: dict[str, Any] = {}
-
-    def write_data(root: Path) -> dict[str, Any]:
-        section, local = _copy_artifacts(root, artifacts)
-        with open(root / PYTHON_MODEL_FILE, "wb") as f:
-            cloudpickle.dump(python_model, f)
-        state["section"] = section
-        state["context"] = PythonModelContext(local, model_config)
-        return {}
-
-    def predict(data: Any) -> Any:
-        ctx = state["context"]
-        python_model.load_context(ctx)
-        return _PythonModelPyfunc(python_model, ctx).predict(data)
-
-    def pyfunc_conf(_: dict[str, Any]) -> dict[str, Any]:
-        conf: dict[str, Any] = {"loader_module": LOADER_MODULE, "python_model": PYTHON_MODEL_FILE,
-                                "cloudpickle_version": cloudpickle.__version__,
-                                "streamable": type(python_model).__dict__.get("predict_stream") is not None}
-        if state.get("section"):
-            conf["artifacts"] = state["section"]
-        if model_config:
-            conf["config"] = model_config
-        return conf
-
-    spec = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_data, pyfunc_conf=pyfunc_conf, predict=predict,
-                    default_requirements=["cloudpickle"], requirement_objects=[python_model])
-    model = _save_pyfunc_only(path, spec, signature=signature, input_example=input_example,
-                              pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-                              metadata=metadata, code_paths=code_paths, mlflow_model=mlflow_model)
-    return model
-
-
-def _save_pyfunc_only(path: Any, spec: SaveSpec, **kw: Any) -> Any:
-    """Custom models have only the python_function section: merge the flavor section into it."""
-    inner_pyfunc = spec.pyfunc_conf
-    assert inner_pyfunc is not None
-
-    def write_and_describe(root: Path) -> dict[str, Any]:
-        return spec.write_data(root)
-
-    merged = SaveSpec(flavor_name=FLAVOR_NAME, write_data=write_and_describe,
-                      pyfunc_conf=None, predict=spec.predict, default_requirements=spec.default_requirements,
-                      requirement_objects=spec.requirement_objects)
-
-    def pyfunc_as_flavor(root: Path) -> dict[str, Any]:
-        conf = write_and_describe(root)
-        import platform
-
-        from tureen.flavors._base import ENV_SECTION
-
-        return {**inner_pyfunc(conf), "code": conf.get("code"), "env": dict(ENV_SECTION),
-                "python_version": platform.python_version()}
-
-    merged.write_data = pyfunc_as_flavor
-    return save_model_dir(path, merged, **kw)
+    return FLAVOR.save_model(python_model, path, artifacts=artifacts, model_config=model_config,
+                             code_paths=code_paths, signature=signature, input_example=input_example,
+                             pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+                             metadata=metadata, mlflow_model=mlflow_model)
 
 
 def log_model(name: str | None = None, python_model: Any = None, *, artifact_path: str | None = None,
@@ -337,11 +334,5 @@ def log_model(name: str | None = None, python_model: Any = None, *, artifact_pat
     Example:
         >>> log_model(name="model", python_model=Doubler())  # doctest: +SKIP
     """
-    return log_model_via_tracking(FLAVOR_NAME, lambda path, **kw: save_model(path, python_model, **kw),
-                                  name=name, artifact_path=artifact_path,
-                                  registered_model_name=registered_model_name, **kwargs)
-
-
-def needs_pickle(root: Path, conf: dict[str, Any]) -> bool:
-    """Custom models are cloudpickled: loading always passes the unsafe gate."""
-    return True
+    return FLAVOR.log_model(python_model, name, artifact_path=artifact_path,
+                            registered_model_name=registered_model_name, **kwargs)

@@ -122,34 +122,32 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
 
 
 def fork_unsafe_flavors(model_dir: Any) -> list[str]:
-    """Flavors of the model whose runtime breaks in workers forked after loading (their ``FORK_SAFE = False``).
+    """Flavors of the model whose runtime breaks in workers forked after loading (declared ``fork_safe = False``).
 
     Example:
         >>> fork_unsafe_flavors("churn_model")  # doctest: +SKIP
         []
     """
-    import importlib
-
-    from tureen.flavors import FLAVORS, loader_module_for
+    from tureen.flavors import FLAVORS, flavor_for_loader, get_flavor
     from tureen.models.mlmodel import Model
 
     try:
         meta = Model.load(model_dir)
     except Exception:  # noqa: BLE001 - loading reports a bad MLmodel properly later
         return []
-    modules = {FLAVORS[name]: name for name in meta.flavors if name in FLAVORS}
+    flavors = []
+    for name in meta.flavors:
+        if name in FLAVORS:
+            try:
+                flavors.append(get_flavor(name))
+            except Exception:  # noqa: BLE001 - an unavailable flavor is reported at load
+                continue
     loader = (meta.flavors.get("python_function") or {}).get("loader_module")
     if loader:
-        modules.setdefault(loader_module_for(loader), loader.rsplit(".", 1)[-1])
-    unsafe = []
-    for module_name, label in modules.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if getattr(module, "FORK_SAFE", True) is False and label not in unsafe:
-            unsafe.append(label)
-    return sorted(unsafe)
+        flavor = flavor_for_loader(loader)
+        if flavor is not None:
+            flavors.append(flavor)
+    return sorted({f.name for f in flavors if not f.fork_safe})
 
 
 def _curl_example(model_dir: Any, url: str) -> str | None:

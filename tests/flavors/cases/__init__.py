@@ -8,10 +8,12 @@ Adding a flavor = adding ``cases/<flavor>.py``; ``test_conformance.py`` runs eve
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-CASE_MODULES = ["sklearn", "python_model", "xgboost", "lightgbm", "pytorch", "tensorflow"]
+#: every ``cases/<flavor>.py`` (discovered: adding a flavor's case file is all it takes)
+CASE_MODULES = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if not p.name.startswith("_"))
 
 
 @dataclass
