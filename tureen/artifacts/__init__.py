@@ -22,6 +22,9 @@ __all__ = ["get_artifact_repository", "register_artifact_repository"]
 _REPOS: dict[str, Any] = {
     "": "tureen.artifacts.local:LocalArtifactRepository",
     "file": "tureen.artifacts.local:LocalArtifactRepository",
+    "mlflow-artifacts": "tureen.artifacts.http:MlflowArtifactsRepository",
+    "http": "tureen.artifacts.http:MlflowArtifactsRepository",
+    "https": "tureen.artifacts.http:MlflowArtifactsRepository",
     "s3": "tureen.artifacts.s3:S3ArtifactRepository",
 }
 

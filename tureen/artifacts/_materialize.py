@@ -74,22 +74,28 @@ def materialize(artifact_uri: str, expected_digest: str | None = None) -> Path:
     cache_root = tureen_home() / "cache" / "artifacts"
     key = hashlib.sha256(artifact_uri.encode("utf-8")).hexdigest()
     target = cache_root / key
-    marker = target / _MARKER
-    if marker.is_file():
+    # the recorded digest lives beside the directory, never inside it: a model directory must hold only
+    # the files that were logged (the integrity check refuses any extra file)
+    marker = cache_root / f"{key}{_MARKER}"
+    if marker.is_file() and target.is_dir():
         recorded = marker.read_text().strip()
         if (expected_digest is None or recorded == expected_digest) and directory_digest(target) == recorded:
             return target
+    if target.exists():
         shutil.rmtree(target, ignore_errors=True)  # stale or damaged: fetch again
     cache_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_root))
     try:
         repo.download_artifacts("", str(tmp))
         _verify(tmp, expected_digest, artifact_uri)
-        (tmp / _MARKER).write_text(directory_digest(tmp))
+        digest = directory_digest(tmp)
         try:
             os.rename(tmp, target)
         except OSError:  # another process finished first: use theirs
             shutil.rmtree(tmp, ignore_errors=True)
+        marker_tmp = cache_root / f".{key}.{os.getpid()}{_MARKER}"
+        marker_tmp.write_text(digest)
+        os.replace(marker_tmp, marker)
         return target
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

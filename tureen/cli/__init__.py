@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "artifacts": ("tureen.cli.artifacts:artifacts", "List and download run artifacts."),
     "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
+    "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
 }
 
 

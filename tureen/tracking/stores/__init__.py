@@ -2,8 +2,8 @@
 
 A store is chosen from the tracking URI's scheme; its module (and so its dependencies, e.g. sqlalchemy
 or psycopg) is imported only when a URI of that scheme is used. Third parties add schemes with
-:func:`register_store`. The one store shipped today is the SQL store (SQLite, PostgreSQL), which serves
-both tracking and the model registry.
+:func:`register_store`. The SQL store (SQLite, PostgreSQL) serves both tracking and the model registry; the REST store
+(``http(s)://``) talks to a tracking server (``tureen server`` or ``mlflow server``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ _STORES: dict[str, Any] = {
     "postgresql": _SQL,
     "postgres": _SQL,
     "mysql": _SQL,
+    "http": "tureen.tracking.stores.rest:RestStore",
+    "https": "tureen.tracking.stores.rest:RestStore",
 }
 
 _cache: dict[tuple[str, str | None], Any] = {}
@@ -65,8 +67,8 @@ def get_store(uri: str, artifact_root: str | None = None) -> Any:
             if scheme in ("", "file"):
                 hint = (" (a plain directory or file: tracking store is not supported; use "
                         "'sqlite:///path/to/tureen.db')")
-            elif scheme in ("http", "https", "databricks"):
-                hint = " (remote tracking servers are not supported yet; use a sqlite:// or postgresql:// URI)"
+            elif scheme == "databricks":
+                hint = " (Databricks workspaces are not supported; use a tureen or MLflow server's http(s):// URI)"
             raise InvalidParameterError(f"Unsupported tracking URI {uri!r}{hint}; supported schemes: "
                                         f"{', '.join(sorted(_STORES))}")
         if isinstance(target, str):

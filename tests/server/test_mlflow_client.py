@@ -1,0 +1,79 @@
+"""MLflow 3.17's own Python client, unchanged, end to end against ``tureen server`` (real gunicorn), and
+tureen's client against ``mlflow server``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import fresh_tureen_db, start_tureen_server
+
+pytestmark = pytest.mark.mlflow
+
+SCRIPT = Path(__file__).parent / "scripts" / "mlflow_client_e2e.py"
+
+
+def _mlflow_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # a server error must fail the test, not wait minutes
+    return env
+
+
+def test_mlflow_client_end_to_end_against_tureen_server(tmp_path, tureen_template_db, mlflow_python):
+    import json
+
+    from tureen.tracking import TrackingClient
+
+    with start_tureen_server(fresh_tureen_db(tureen_template_db, tmp_path), tmp_path, workers=2) as url:
+        proc = subprocess.run([str(mlflow_python), str(SCRIPT), url], capture_output=True, text=True, timeout=600,
+                              env=_mlflow_env(), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-4000:] + url.logs()[-3000:]
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert seen["runs"] == 1 and seen["params"] == {"C": "1.0"}
+        assert seen["hist"][-5:] == [0.5, 0.6, 0.7, 0.8, 0.9]
+        assert seen["arts"] == ["docs/notes.txt"] and seen["notes"] == "hi"
+        assert seen["pred"] == [0, 1] and seen["stage"] == "Staging" and seen["alias_version"] == "1"
+        # what MLflow wrote, tureen's REST store reads back the same way
+        client = TrackingClient(url)
+        mv = client.get_model_version_by_alias("churn", "champion")
+        assert mv.model_id == seen["model_id"] and client.get_logged_model(mv.model_id).status == "LOGGED_MODEL_READY"
+        assert "Traceback" not in url.logs()
+    # the artifacts landed under the server's destination, in MLflow's layout
+    assert list((tmp_path / "mlartifacts").glob("*/models/m-*/artifacts/MLmodel"))
+
+
+def test_tureen_client_against_mlflow_server(tmp_path, mlflow_server, mlflow_python, monkeypatch):
+    """tureen's fluent API logs a model to ``mlflow server``; MLflow's client loads it back, and tureen
+    resolves ``models:/name@alias`` through the server (downloaded once, cached, digest verified)."""
+    import json
+
+    from sklearn.linear_model import LogisticRegression
+
+    from tureen import pyfunc
+    from tureen.flavors import sklearn as tsk
+    from tureen.tracking import TrackingClient, fluent
+
+    monkeypatch.setenv("TUREEN_TRACKING_URI", mlflow_server)
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    fluent.set_experiment("from-tureen")
+    with fluent.start_run() as run:
+        fluent.log_params({"C": 1.0})
+        fluent.log_metric("acc", 0.75)
+        info = tsk.log_model(LogisticRegression().fit(X, y), name="model", registered_model_name="churn")
+    client = TrackingClient(mlflow_server)
+    client.set_registered_model_alias("churn", "champion", "1")
+    assert pyfunc.load_model("models:/churn@champion").predict(np.array([[0.0], [3.0]])).tolist() == [0, 1]
+    code = ("import json, sys, mlflow, numpy as np; mlflow.set_tracking_uri(sys.argv[1]); "
+            "m = mlflow.pyfunc.load_model('models:/churn@champion'); r = mlflow.get_run(sys.argv[2]); "
+            "print(json.dumps({'pred': m.predict(np.array([[0.0], [3.0]])).tolist(), 'params': r.data.params, "
+            "'metrics': r.data.metrics}))")
+    proc = subprocess.run([str(mlflow_python), "-c", code, mlflow_server, run.info.run_id], capture_output=True,
+                          text=True, timeout=300, env=_mlflow_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {"pred": [0, 1], "params": {"C": "1.0"}, "metrics": {"acc": 0.75}}
+    assert info.model_uri.startswith("models:/m-")
