@@ -135,3 +135,15 @@ def test_a_reader_reads_and_writes_nothing(world):
     # and the things read are still there: nothing above deleted the experiment
     r = http.get(f"{API}/experiments/get", query_string={"experiment_id": world["exp"]}, headers=basic(ADMIN))
     assert r.status_code == 200
+
+
+def test_every_route_of_the_app_is_in_the_permission_table(world):
+    """Else it is refused to everyone, admins too (fail closed): a new route must get an entry."""
+    from tureen.server.auth._rules import lookup
+
+    missing = [(method, rule.rule) for rule in world["app"].url_map.iter_rules()
+               for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}) if lookup(rule.rule, method) is None]
+    assert not missing, missing
+    http = world["app"].test_client()
+    r = http.get(f"{API}/experiments/get", query_string={"experiment_id": world["exp"]}, headers=basic(ADMIN))
+    assert r.status_code == 200
