@@ -69,3 +69,17 @@ def test_last_admin_is_kept(run):
     assert r.exit_code != 0 and "last admin" in str(r.exception)
     r = run("create", "root", "--password-stdin", stdin="root-password\n")
     assert r.exit_code != 0 and "already exists" in str(r.exception)
+
+
+def test_server_with_auth_and_no_admin_refuses_to_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUREEN_AUTH_", "MLFLOW_AUTH_"))}
+    env.update(TUREEN_HOME=str(tmp_path), TUREEN_AUTH_DATABASE_URI=f"sqlite:///{tmp_path / 'auth.db'}")
+    proc = subprocess.run([sys.executable, "-m", "tureen.cli", "server", "--auth", "--backend-store-uri",
+                           f"sqlite:///{tmp_path / 'm.db'}", "--port", "0"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 1
+    assert "TUREEN_AUTH_ADMIN_PASSWORD" in proc.stderr and "Traceback" not in proc.stderr
