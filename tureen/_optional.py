@@ -24,6 +24,7 @@ _EXTRAS = {
     "boto3": ("boto3", "s3"),
     "botocore": ("boto3", "s3"),
     "argon2": ("argon2-cffi", "auth"),
+    "requests": ("requests", "server"),
 }
 
 

@@ -31,6 +31,8 @@ FLAVORS: dict[str, str] = {
     "keras": "tureen.flavors.keras",
     "xgboost": "tureen.flavors.xgboost",
     "lightgbm": "tureen.flavors.lightgbm",
+    "statsmodels": "tureen.flavors.statsmodels",
+    "onnx": "tureen.flavors.onnx",
 }
 
 _ENTRY_POINTS_LOADED = False

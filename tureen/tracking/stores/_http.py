@@ -61,7 +61,9 @@ class HttpClient:
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
         if session is None or getattr(self._local, "pid", None) != os.getpid():
-            import requests
+            from tureen._optional import import_optional
+
+            requests = import_optional("requests", "http(s):// tracking URIs")
 
             session = requests.Session()
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
@@ -99,8 +101,9 @@ class HttpClient:
 
         ``data`` is a factory (called again on a retry, e.g. to reopen a file being uploaded).
         """
-        import requests
+        from tureen._optional import import_optional
 
+        requests = import_optional("requests", "http(s):// tracking URIs")
         retries = int(_number("HTTP_REQUEST_MAX_RETRIES", 5))
         backoff = _number("HTTP_REQUEST_BACKOFF_FACTOR", 0.5)
         timeout = timeout or _number("HTTP_REQUEST_TIMEOUT", 120)
