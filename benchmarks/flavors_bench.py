@@ -2,12 +2,14 @@
 
 One command, tureen beside MLflow 3.x measured in the same run:
 
-    .venv/bin/python benchmarks/flavors_bench.py [xgboost lightgbm pytorch tensorflow]
+    .venv/bin/python benchmarks/flavors_bench.py [xgboost lightgbm pytorch tensorflow statsmodels onnx]
 
 Each measurement is a fresh interpreter: "save" builds the model (untimed) and times ``save_model`` with the
 tool's defaults (MLflow infers requirements in a subprocess; tureen in process); "load" times ``import`` of the
 pyfunc loader + ``pyfunc.load_model`` of the model that tool saved, and "predict" the first 1-row ``predict``
-after it. Medians of 3 runs. tureen runs in the project venv, MLflow 3.17.2 in the peer venv; both have the
+after it; "warm predict" is the median 1-row pyfunc ``predict`` after that, beside the same call on the raw
+model (``get_raw_model()``), whose ratio should stay within 1.3x. Medians of 3 runs, tureen and MLflow
+alternating. tureen runs in the project venv, MLflow 3.17.2 in the peer venv; both have the
 same framework versions. Also checked: ``import tureen.flavors.<name>`` does not import the framework.
 """
 
@@ -38,8 +40,26 @@ BUILD = {
                 "torch.nn.Linear(64, 1)).eval()\nex = X[:5]"),
     "tensorflow": ("import keras\nkeras.utils.set_random_seed(0)\nmodel = keras.Sequential([keras.Input((8,)), "
                    "keras.layers.Dense(64, activation='relu'), keras.layers.Dense(1)])\nex = X[:5]"),
+    "statsmodels": "import statsmodels.api as sm\nmodel = sm.OLS(y.astype(float), df).fit()\nex = df.head(5)",
+    "onnx": ("import onnx\nfrom onnx import TensorProto, helper, numpy_helper\nr = np.random.default_rng(1)\n"
+             "w1 = numpy_helper.from_array(r.normal(size=(8, 64)).astype('float32'), 'w1')\n"
+             "w2 = numpy_helper.from_array(r.normal(size=(64, 1)).astype('float32'), 'w2')\n"
+             "nodes = [helper.make_node('MatMul', ['x', 'w1'], ['h']), helper.make_node('Relu', ['h'], ['r']), "
+             "helper.make_node('MatMul', ['r', 'w2'], ['y'])]\n"
+             "g = helper.make_graph(nodes, 'mlp', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [None, 8])], "
+             "[helper.make_tensor_value_info('y', TensorProto.FLOAT, [None, 1])], initializer=[w1, w2])\n"
+             "model = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])\nmodel.ir_version = 8\n"
+             "ex = X[:5]"),
 }
-ONE_ROW = {"xgboost": "df.head(1)", "lightgbm": "df.head(1)", "pytorch": "X[:1]", "tensorflow": "X[:1]"}
+ONE_ROW = {"xgboost": "df.head(1)", "lightgbm": "df.head(1)", "pytorch": "X[:1]", "tensorflow": "X[:1]",
+           "statsmodels": "df.head(1)", "onnx": "X[:1]"}
+#: the same 1-row prediction made directly on the framework's own object (``raw = model.get_raw_model()``)
+RAW_CALL = {
+    "xgboost": "raw.predict(row)", "lightgbm": "raw.predict(row)", "statsmodels": "raw.predict(row)",
+    "pytorch": "raw(torch.from_numpy(row))", "tensorflow": "raw(row, training=False)",
+    "onnx": "raw.run(None, {'x': row})",
+}
+RAW_SETUP = {"pytorch": "import torch\ntorch.set_grad_enabled(False)"}
 
 SAVE = {
     "tureen": {
@@ -47,6 +67,8 @@ SAVE = {
         "lightgbm": "from tureen.flavors import lightgbm as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
         "pytorch": "from tureen.flavors import pytorch as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
         "tensorflow": "from tureen.flavors import tensorflow as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "statsmodels": "from tureen.flavors import statsmodels as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "onnx": "from tureen.flavors import onnx as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
     },
     "mlflow": {
         "xgboost": "import mlflow.xgboost as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
@@ -58,6 +80,8 @@ SAVE = {
         "tensorflow": ("import mlflow.keras as f\nfrom mlflow.models import infer_signature\n"
                        "sig = infer_signature(ex, model(ex).numpy())\n"
                        "save = lambda p: (os.makedirs(p), f.save_model(model, p, input_example=ex, signature=sig))"),
+        "statsmodels": "import mlflow.statsmodels as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "onnx": "import mlflow.onnx as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
     },
 }
 
@@ -90,7 +114,16 @@ model = pyfunc.load_model(sys.argv[1])
 t2 = time.perf_counter()
 model.predict(row)
 t3 = time.perf_counter()
-print(json.dumps({{"load": t2 - t1, "predict": t3 - t2}}))
+{raw_setup}
+raw = model.get_raw_model()
+def timed(fn, n=200):
+    out = []
+    for _ in range(n):
+        s = time.perf_counter(); fn(); out.append(time.perf_counter() - s)
+    return sorted(out)[n // 2]
+warm = timed(lambda: model.predict(row))
+direct = timed(lambda: {raw_call})
+print(json.dumps({{"load": t2 - t1, "predict": t3 - t2, "warm": warm, "raw": direct}}))
 """
 
 IMPORT_CHECK = """
@@ -98,21 +131,25 @@ import sys, json
 import tureen.flavors.{name}
 print(json.dumps({{"imported": any(m == "{fw}" or m.startswith("{fw}.") for m in sys.modules)}}))
 """
-FRAMEWORK = {"xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch", "tensorflow": "tensorflow"}
+FRAMEWORK = {"xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch", "tensorflow": "tensorflow",
+             "statsmodels": "statsmodels", "onnx": "onnx"}
 
 
-def measure(tool: str, python: str, flavor: str, workdir: Path) -> dict[str, float]:
-    saves, loads, predicts = [], [], []
+def measure(pythons: dict[str, str], flavor: str, workdir: Path) -> dict[str, dict[str, float]]:
+    """Both tools, alternating run by run, so that the shared machine's load hits both alike."""
+    runs: dict[str, dict[str, list[float]]] = {tool: {} for tool in pythons}
     for i in range(REPEAT):
-        path = workdir / f"{tool}-{flavor}-{i}"
-        code = SAVE_SCRIPT.format(data=DATA, build=BUILD[flavor], save=SAVE[tool][flavor])
-        saves.append(run_json(python, code, str(path))["save"])
-        pkg = "tureen" if tool == "tureen" else "mlflow"
-        out = run_json(python, LOAD_SCRIPT.format(row=ONE_ROW[flavor], pkg=pkg), str(workdir / f"{tool}-{flavor}-0"))
-        loads.append(out["load"])
-        predicts.append(out["predict"])
-    return {"save": statistics.median(saves), "load": statistics.median(loads),
-            "predict": statistics.median(predicts)}
+        for tool, python in pythons.items():
+            path = workdir / f"{tool}-{flavor}-{i}"
+            code = SAVE_SCRIPT.format(data=DATA, build=BUILD[flavor], save=SAVE[tool][flavor])
+            runs[tool].setdefault("save", []).append(run_json(python, code, str(path))["save"])
+            pkg = "tureen" if tool == "tureen" else "mlflow"
+            script = LOAD_SCRIPT.format(row=ONE_ROW[flavor], pkg=pkg, raw_call=RAW_CALL[flavor],
+                                        raw_setup=RAW_SETUP.get(flavor, ""))
+            out = run_json(python, script, str(workdir / f"{tool}-{flavor}-0"))
+            for key, value in out.items():
+                runs[tool].setdefault(key, []).append(value)
+    return {tool: {k: statistics.median(v) for k, v in steps.items()} for tool, steps in runs.items()}
 
 
 def main(argv: list[str]) -> int:
@@ -124,14 +161,19 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for flavor in flavors:
             lazy = not run_json(tureen_py, IMPORT_CHECK.format(name=flavor, fw=FRAMEWORK[flavor]))["imported"]
-            t = measure("tureen", tureen_py, flavor, Path(tmp))
-            m = measure("mlflow", mlflow_py, flavor, Path(tmp))
+            both = measure({"tureen": tureen_py, "mlflow": mlflow_py}, flavor, Path(tmp))
+            t, m = both["tureen"], both["mlflow"]
             for step, label in (("save", "save_model"), ("load", "pyfunc.load_model (fresh)"),
-                                ("predict", "first 1-row predict")):
+                                ("predict", "first 1-row predict"), ("warm", "warm 1-row predict")):
                 ratio = m[step] / t[step] if t[step] else float("inf")
-                print(f"{flavor:<11} {label:<24} {t[step] * 1000:>7.1f}ms {m[step] * 1000:>12.1f}ms {ratio:>6.1f}x")
+                print(f"{flavor:<11} {label:<24} {t[step] * 1000:>7.2f}ms {m[step] * 1000:>12.2f}ms {ratio:>6.1f}x")
                 if t[step] > m[step] * 1.1 + 0.005:
                     failures.append(f"{flavor} {label}")
+            over = t["warm"] / t["raw"] if t["raw"] else float("inf")
+            print(f"{flavor:<11} {'raw framework 1-row call':<24} {t['raw'] * 1000:>7.3f}ms {m['raw'] * 1000:>12.3f}ms"
+                  f"   pyfunc/raw: tureen {over:.2f}x, MLflow {m['warm'] / m['raw'] if m['raw'] else 0:.2f}x")
+            if over > 1.3:
+                failures.append(f"{flavor} pyfunc over raw {over:.2f}x")
             print(f"{flavor:<11} {'import is lazy':<24} {'yes' if lazy else 'NO':>9}")
             if not lazy:
                 failures.append(f"{flavor} import")

@@ -161,6 +161,9 @@ def _merge_user(inferred: list[str], pip_requirements: Any, extra_pip_requiremen
         if isinstance(value, str):
             raise InvalidParameterError(f"{what} must be a list of requirement strings or a requirements file "
                                         f"path; {value!r} is not a file")
+        if not isinstance(value, (list, tuple)):
+            raise InvalidParameterError(f"{what} must be a list of requirement strings or a requirements file "
+                                        f"path, got {type(value).__name__}")
         if not all(isinstance(x, str) and x.strip() for x in value):
             raise InvalidParameterError(f"{what} must hold non-empty strings")
         return [x.strip() for x in value]

@@ -16,7 +16,9 @@ the serving and tracking layers answer with. The tree::
     ├── ResourceAlreadyExistsError           RESOURCE_ALREADY_EXISTS  400
     ├── InvalidStateError                    INVALID_STATE            400
     ├── ModelFormatError                     INVALID_MODEL            400  (no/corrupt MLmodel, missing file)
-    │   └── ModelIntegrityError              MODEL_INTEGRITY_FAILED   400  (digest mismatch: tampered/truncated)
+    │   ├── ModelIntegrityError              MODEL_INTEGRITY_FAILED   400  (digest mismatch: tampered/truncated)
+    │   │   └── UnverifiedModelError         MODEL_INTEGRITY_FAILED   400  (no digests, verified models required)
+    │   └── ModelPathError                   INVALID_MODEL            400  (a path leaves the model dir, symlink)
     ├── UnsafeDeserializationError           PERMISSION_DENIED        403  (pickle load refused by the gate)
     ├── MissingDependencyError               MISSING_DEPENDENCY       500  (names the extra to install)
     ├── RequestTooLargeError                 REQUEST_LIMIT_EXCEEDED   413
@@ -48,6 +50,9 @@ __all__ = [
     "InvalidStateError",
     "ModelFormatError",
     "ModelIntegrityError",
+    "UnverifiedModelError",
+    "UnverifiedModelWarning",
+    "ModelPathError",
     "UnsafeDeserializationError",
     "MissingDependencyError",
     "RequestTooLargeError",
@@ -144,6 +149,18 @@ class ModelFormatError(TureenError):
 
 class ModelIntegrityError(ModelFormatError):
     error_code = "MODEL_INTEGRITY_FAILED"
+
+
+class UnverifiedModelError(ModelIntegrityError):
+    """The model records no digests (or not for its MLmodel) and the caller asked for verified models only."""
+
+
+class ModelPathError(ModelFormatError):
+    """A path the model names (or a symlink inside it) points outside the model directory."""
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model is loaded without an integrity check: it records no digests (e.g. saved by MLflow)."""
 
 
 class UnsafeDeserializationError(TureenError):

@@ -82,6 +82,13 @@ def resolve_model_uri(uri: str | os.PathLike[str]) -> Path:
     scheme, _ = split_scheme(uri)
     if scheme in ("", "file"):
         path = _local_path(uri)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links...
+            raise InvalidParameterError(f"Invalid model path {uri[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
+                                        ) from None
         if not path.exists():
             raise ResourceNotFoundError(f"No model at {uri!r}: the path {str(path)!r} does not exist")
         if not path.is_dir():

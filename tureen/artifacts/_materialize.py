@@ -16,32 +16,40 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from tureen.exceptions import ModelIntegrityError, ResourceNotFoundError
+from tureen.exceptions import ModelIntegrityError, ModelPathError, ResourceNotFoundError
 
 DIGEST_TAG = "tureen.artifacts.digest"
-_MARKER = ".tureen-download-digest"
+_MARKER = ".tureen-download-digest"  # suffix of the file beside each download
 
 
 def directory_digest(path: str | os.PathLike[str]) -> str:
-    """Example:
-        >>> directory_digest("/nonexistent-dir")  # doctest: +SKIP
+    """SHA-256 over the sorted ``(relative path, sha256 of content)`` of every file below ``path``.
+
+    Every file counts (``.pyc`` and ``__pycache__`` too); a symlink or special file is refused.
+
+    Raises:
+        ModelPathError: the directory holds a symlink or a special file.
+
+    Example:
+        >>> directory_digest("/nonexistent-dir")
+        'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
     """
+    from tureen.flavors._integrity import sha256_file
+    from tureen.models._paths import check_no_symlinks
+
     root = Path(path)
+    check_no_symlinks(root)
     lines = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+    for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
-            if name == _MARKER or name.endswith(".pyc"):
-                continue
             p = Path(dirpath) / name
-            h = hashlib.sha256()
-            with open(p, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            lines.append(f"{p.relative_to(root).as_posix()}\0{h.hexdigest()}\n")
+            if not p.is_file():
+                from tureen.exceptions import ModelPathError
+
+                raise ModelPathError(f"{str(p)!r} is not a regular file; it cannot be part of a model")
+            lines.append(f"{p.relative_to(root).as_posix()}\0{sha256_file(p)}\n")
     outer = hashlib.sha256()
     for line in sorted(lines):
         outer.update(line.encode("utf-8"))
@@ -74,17 +82,23 @@ def materialize(artifact_uri: str, expected_digest: str | None = None) -> Path:
     cache_root = tureen_home() / "cache" / "artifacts"
     key = hashlib.sha256(artifact_uri.encode("utf-8")).hexdigest()
     target = cache_root / key
-    # the recorded digest lives beside the directory, never inside it: a model directory must hold only
-    # the files that were logged (the integrity check refuses any extra file)
+    # the marker lives beside the download, not in it, so the downloaded files are exactly the model's
     marker = cache_root / f"{key}{_MARKER}"
-    if marker.is_file() and target.is_dir():
-        recorded = marker.read_text().strip()
-        if (expected_digest is None or recorded == expected_digest) and directory_digest(target) == recorded:
-            return target
     if target.exists():
-        shutil.rmtree(target, ignore_errors=True)  # stale or damaged: fetch again
+        recorded = marker.read_text().strip() if marker.is_file() else None
+        try:
+            fresh = recorded is not None and (expected_digest is None or recorded == expected_digest) and \
+                directory_digest(target) == recorded
+        except ModelPathError:
+            fresh = False
+        if fresh:
+            return target
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # stale, damaged or half published: fetch again
     cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_root))
+    from tureen._tmp import make_temp_dir
+
+    tmp = make_temp_dir(cache_root, key[:16])
     try:
         repo.download_artifacts("", str(tmp))
         _verify(tmp, expected_digest, artifact_uri)
@@ -93,7 +107,8 @@ def materialize(artifact_uri: str, expected_digest: str | None = None) -> Path:
             os.rename(tmp, target)
         except OSError:  # another process finished first: use theirs
             shutil.rmtree(tmp, ignore_errors=True)
-        marker_tmp = cache_root / f".{key}.{os.getpid()}{_MARKER}"
+            return target
+        marker_tmp = cache_root / f".{key}{_MARKER}.{os.getpid()}"
         marker_tmp.write_text(digest)
         os.replace(marker_tmp, marker)
         return target

@@ -165,9 +165,17 @@ class LocalArtifactRepository:
         if artifact_file.endswith((".yaml", ".yml")):
             import yaml
 
-            text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
+            try:
+                text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
+            except yaml.YAMLError as exc:
+                raise InvalidParameterError(f"log_dict: {artifact_file!r} cannot hold this value as YAML: {exc}"
+                                            ) from None
         else:
-            text = json.dumps(dictionary, indent=2)
+            try:
+                text = json.dumps(dictionary, indent=2)
+            except (TypeError, ValueError) as exc:
+                raise InvalidParameterError(f"log_dict: {artifact_file!r} cannot hold this value as JSON: {exc}"
+                                            ) from None
         self.log_text(text, artifact_file)
 
     # -- reading -----------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ class LazyGroup(click.Group):
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name != module_name:
+                # the part is not there (the module or a package above it): the command does not exist
+                if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
                     raise
                 return None
             return getattr(module, attr)
@@ -69,16 +70,41 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="tureen")
-def cli() -> None:
+@click.option("--verified-only", is_flag=True, default=False,
+              help="Refuse models without integrity digests (e.g. saved by MLflow); same as TUREEN_VERIFIED_ONLY=true.")
+@click.pass_context
+def cli(ctx: click.Context, verified_only: bool) -> None:
     """tureen: package, track, register and serve models in MLflow's format, faster and safer."""
+    if verified_only:
+        import os
+
+        # through the environment, so every load in this command (and the server workers it starts) sees it
+        before = os.environ.get("TUREEN_VERIFIED_ONLY")
+        os.environ["TUREEN_VERIFIED_ONLY"] = "true"
+
+        def restore() -> None:
+            if before is None:
+                os.environ.pop("TUREEN_VERIFIED_ONLY", None)
+            else:
+                os.environ["TUREEN_VERIFIED_ONLY"] = before
+
+        ctx.call_on_close(restore)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: typed tureen errors become one clear line on stderr and exit code 1 (2 for bad usage)."""
     from tureen.exceptions import TureenError
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates
+            click.echo(f"Error: argument {arg.encode('utf-8', 'backslashreplace').decode()[:200]!r} is not "
+                       "valid UTF-8", err=True)
+            sys.exit(2)
     try:
-        cli.main(args=argv, prog_name="tureen", standalone_mode=False)
+        cli.main(args=args, prog_name="tureen", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -92,6 +118,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path given on the command line: too long, not permitted, not a directory...
+        where = f": {str(exc.filename)[:200]!r}" if exc.filename else ""
+        click.echo(f"Error (INVALID_PARAMETER_VALUE): {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line: a bug of ours still gets one clear line
+        import os
+        import traceback
+
+        if os.environ.get("TUREEN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+            traceback.print_exc()
+        click.echo(f"Error (INTERNAL_ERROR): unexpected {type(exc).__name__}: {exc} (this is a bug in tureen; "
+                   "set TUREEN_DEBUG=1 for the traceback and please report it)", err=True)
+        sys.exit(1)
     else:
         sys.exit(0)
 

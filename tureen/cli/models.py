@@ -54,14 +54,16 @@ def models() -> None:
 
 
 def _integrity(root: Path, model: Any) -> tuple[str, str | None]:
-    from tureen.exceptions import ModelIntegrityError
-    from tureen.flavors._base import verify_model_dir
+    from tureen.exceptions import ModelFormatError, UnverifiedModelError
+    from tureen.flavors._integrity import verify_model_dir
 
     try:
-        ok = verify_model_dir(root, model)
-    except ModelIntegrityError as exc:
+        ok = verify_model_dir(root, model, verified_only=True)
+    except UnverifiedModelError:
+        return "unverified (no digests recorded: not saved by tureen, or its digest section was removed)", None
+    except ModelFormatError as exc:  # integrity failures, symlinks, unreadable MLmodel
         return "FAILED", exc.message
-    return ("verified", None) if ok else ("unverified (no digests recorded: not saved by tureen)", None)
+    return ("verified", None) if ok else ("unverified", None)
 
 
 def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
@@ -94,9 +96,18 @@ def describe_model(uri: str) -> dict[str, Any]:
     from tureen.models.mlmodel import Model
     from tureen.uri import resolve_model_uri
 
+    from tureen.exceptions import ModelPathError
+    from tureen.models._paths import check_model_paths, check_no_symlinks
+
     root = resolve_model_uri(uri)
     model = Model.load(root)
     status, problem = _integrity(root, model)
+    try:  # a symlink or a path leaving the directory: read nothing more from it (it could be any file)
+        check_no_symlinks(root)
+        check_model_paths(root, model)
+        confined = True
+    except ModelPathError:
+        confined = False
     formats = {}
     for name, conf in model.flavors.items():
         fmt = conf.get("serialization_format") or conf.get("model_format") or conf.get("save_format")
@@ -108,8 +119,8 @@ def describe_model(uri: str) -> dict[str, Any]:
         "signature": model.signature.to_dict() if model.signature is not None else None,
         "saved_input_example_info": model.saved_input_example_info,
         "formats": formats,
-        "needs_pickle": _needs_pickle(root, model),
-        "requirements": read_requirements(root),
+        "needs_pickle": _needs_pickle(root, model) if confined else {},
+        "requirements": read_requirements(root) if confined else [],
         "integrity": status,
         "integrity_problem": problem,
         "model_uuid": model.model_uuid,
@@ -179,21 +190,20 @@ def _pick_uri(arg: str | None, opt: str | None) -> str:
 @click.argument("model_uri", required=False)
 @click.option("-m", "--model-uri", "model_uri_opt", help="Model URI (alternative to the argument).")
 def verify_cmd(model_uri: str | None, model_uri_opt: str | None) -> None:
-    """Check every file of a model against the SHA-256 digests recorded when it was saved.
+    """Check every byte of a model (each file and the MLmodel itself) against the SHA-256 digests recorded
+    when it was saved.
 
-    Exits 0 when all files match, 1 when a file was changed, truncated, removed or added, or when the model
-    carries no digests (not saved by tureen) and so cannot be verified.
+    Exits 0 when everything matches; 1 when a file was changed, truncated, removed, added or renamed, the
+    MLmodel was edited, the directory holds a symlink, or the model carries no digests (not saved by tureen,
+    or its digest section was removed) and so cannot be verified.
     """
-    from tureen.exceptions import ModelIntegrityError
-    from tureen.flavors._base import verify_model_dir
+    from tureen.flavors._integrity import verify_model_dir
     from tureen.uri import resolve_model_uri
 
     uri = _pick_uri(model_uri, model_uri_opt)
     root = resolve_model_uri(uri)
-    if not verify_model_dir(root):
-        raise ModelIntegrityError(f"Model at {str(root)!r} records no file digests (it was not saved by tureen), "
-                                  "so it cannot be verified")
+    verify_model_dir(root, verified_only=True)
     from tureen.models.mlmodel import Model
 
-    n = len(Model.load(root).tureen.get("files", {}))
-    click.echo(f"OK: all {n} files of {root} match their recorded SHA-256 digests")
+    n = len(Model.load(root).tureen.get("files", {})) + 1
+    click.echo(f"OK: all {n} files of {root} (MLmodel included) match their recorded SHA-256 digests")

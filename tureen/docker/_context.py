@@ -524,8 +524,18 @@ def _sh_quote(value: str) -> str:
 
 def _copy_model(src: Path, dst: Path) -> None:
     """Copy the model with world-readable modes: the image runs as a non-root user, and model directories
-    are often created 0700 by temporary-directory helpers."""
-    shutil.copytree(src, dst, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    are often created 0700 by temporary-directory helpers.
+
+    A symlink in the model is refused, never followed: it could pull any file of the building machine
+    into the image. Every file is copied (caches too), so the image's model still matches its digests.
+
+    Raises:
+        ModelPathError: the model directory holds a symlink or a special file.
+    """
+    from tureen.flavors._integrity import model_files
+
+    model_files(src)  # refuses symlinks and special files before anything is copied
+    shutil.copytree(src, dst, symlinks=True)
     for root, dirs, files in os.walk(dst):
         os.chmod(root, 0o755)
         for d in dirs:
@@ -543,7 +553,14 @@ def write_context(model_dir: Path, target: Path, *, model_label: str, base_image
 
     ``target_python`` is the image's Python version when known (``build_image`` probes the base image);
     without it, the Python of the default base image is used when no base image is given.
+
+    Raises:
+        ModelPathError: the model directory holds a symlink or special file (refused before anything is
+            read from the model or written to ``target``).
     """
+    from tureen.flavors._integrity import model_files
+
+    model_files(model_dir)
     certs = _check_certs(list(extra_ca_certs or ()))
     index_url = _check_url(pip_index_url, "--pip-index-url") if pip_index_url else None
     if isinstance(pip_extra_index_urls, str):

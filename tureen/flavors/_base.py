@@ -9,19 +9,19 @@ requirements and environment files, the MLmodel file with file digests.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import platform
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from tureen.exceptions import (InvalidParameterError, ModelFormatError, ModelIntegrityError,
+from tureen.exceptions import (InvalidParameterError, ModelFormatError,
                                ResourceAlreadyExistsError, SchemaEnforcementError, UnsafeDeserializationError)
-from tureen.models.mlmodel import MLMODEL_FILE_NAME, Model
+from tureen.flavors._integrity import file_digests, seal_model_dir, sha256_file, verify_model_dir
+from tureen.models._paths import confined_path
+from tureen.models.mlmodel import Model
 
 __all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pickle_allowed",
            "unsafe_load", "ENV_SECTION", "copy_code_paths", "add_code_to_path", "warn_version_mismatch",
@@ -30,8 +30,6 @@ __all__ = ["SaveSpec", "save_model_dir", "verify_model_dir", "file_digests", "pi
 ENV_SECTION = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
 CODE_DIR = "code"
 EXTRA_FILES_DIR = "extra_files"
-# files that may appear in a model directory after it was saved, and are not part of the model
-_NOT_DIGESTED = {MLMODEL_FILE_NAME, "registered_model_meta"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -72,60 +70,7 @@ def unsafe_load(loader: Callable[[], Any], *, what: str, allow_pickle: bool | No
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _model_files(root: Path) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-        for name in filenames:
-            rel = Path(dirpath, name).relative_to(root).as_posix()
-            if rel not in _NOT_DIGESTED and not name.endswith(".pyc"):
-                out.append(rel)
-    return sorted(out)
-
-
-def file_digests(root: str | Path) -> dict[str, str]:
-    """SHA-256 of every file of the model (MLmodel itself excluded)."""
-    r = Path(root)
-    return {rel: "sha256:" + _sha256(r / rel) for rel in _model_files(r)}
-
-
-def verify_model_dir(root: str | Path, model: Model | None = None) -> bool:
-    """Check every file against the digests recorded at save time.
-
-    Returns False when the model carries no digests (e.g. saved by MLflow), True when all match.
-
-    Raises:
-        ModelIntegrityError: a file was changed, truncated, removed or added.
-    """
-    r = Path(root)
-    model = model or Model.load(r)
-    recorded = model.tureen.get("files")
-    if not recorded:
-        return False
-    if not isinstance(recorded, dict):
-        raise ModelIntegrityError("The model's recorded file digests are corrupt")
-    problems = []
-    present = set(_model_files(r))
-    for rel, digest in sorted(recorded.items()):
-        path = r / rel
-        if rel not in present:
-            problems.append(f"{rel}: missing")
-            continue
-        algo, _, want = str(digest).partition(":")
-        if algo != "sha256" or _sha256(path) != want:
-            problems.append(f"{rel}: content differs from the saved digest (tampered or truncated)")
-    for rel in sorted(present - set(recorded)):
-        problems.append(f"{rel}: not part of the saved model")
-    if problems:
-        raise ModelIntegrityError(f"Model at {str(r)!r} failed its integrity check: " + "; ".join(problems))
-    return True
+    return sha256_file(path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -194,6 +139,10 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
     """
     from tureen import __version__
 
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InvalidParameterError(f"save_model needs a directory path to save into, got {path!r}")
+    if "\0" in str(path):
+        raise InvalidParameterError(f"The model path {str(path)!r} contains a NUL byte")
     target = Path(path).expanduser()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ResourceAlreadyExistsError(f"Path {str(target)!r} already exists and is not empty; "
@@ -205,9 +154,10 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
 
         if not isinstance(signature, ModelSignature):
             raise InvalidParameterError(f"signature must be a ModelSignature, got {type(signature).__name__}")
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tureen-", dir=parent))
+    from tureen._tmp import make_temp_dir
+
+    # beside the target (so the final rename is atomic); leftovers of killed saves are swept here
+    tmp = make_temp_dir(target.parent, target.name)
     try:
         model = mlflow_model or Model()
         flavor_conf = spec.write_data(tmp)
@@ -290,8 +240,7 @@ def save_model_dir(path: str | os.PathLike[str], spec: SaveSpec, *, signature: A
                                   defaults() if callable(defaults) else defaults)
         write_environment(tmp, reqs, pip_requirements=pip_requirements,
                           extra_pip_requirements=extra_pip_requirements)
-        model.tureen = {"version": __version__, "files": file_digests(tmp)}
-        model.save(tmp)
+        seal_model_dir(tmp, model, version=__version__)
         if target.exists():
             target.rmdir()
         os.replace(tmp, target)
@@ -324,12 +273,7 @@ def resolve_data_file(root: Path, rel: str | None, what: str) -> Path:
     """A model-relative file path that must exist, confined to the model directory."""
     if not rel:
         raise ModelFormatError(f"MLmodel does not name the {what} file")
-    path = (root / rel).resolve()
-    if root.resolve() not in path.parents and path != root.resolve():
-        raise ModelFormatError(f"MLmodel names {what} file {rel!r} outside the model directory")
-    if not path.exists():
-        raise ModelFormatError(f"The model's {what} file {rel!r} is missing from {str(root)!r}")
-    return path
+    return confined_path(root, rel, f"{what} file")
 
 
 def warn_version_mismatch(package: str, saved: str | None, installed: str) -> bool:

@@ -206,19 +206,17 @@ class Flavor:
                                       registered_model_name=registered_model_name, **kwargs)
 
     def load_model(self, model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None,
-                   verify: bool = True, **options: Any) -> Any:
-        """The native model from any model URI (``allow_pickle``: the caller's trust decision)."""
-        from tureen.flavors._base import add_code_to_path, verify_model_dir
-        from tureen.models.mlmodel import Model
-        from tureen.uri import resolve_model_uri
+                   verify: bool = True, verified_only: bool | None = None, **options: Any) -> Any:
+        """The native model from any model URI (``allow_pickle``: the caller's trust decision;
+        ``verified_only``: refuse models without digests, default ``TUREEN_VERIFIED_ONLY``)."""
+        from tureen.flavors._base import add_code_to_path
+        from tureen.flavors._integrity import no_bytecode
 
-        root = resolve_model_uri(model_uri)
-        meta = Model.load(root)
-        if verify:
-            verify_model_dir(root, meta)
+        root, meta = checked_model_dir(model_uri, verify=verify, verified_only=verified_only)
         conf = meta.get_flavor(self.name)
         add_code_to_path(root, conf.get("code"))
-        return self.read(root, conf, allow_pickle=allow_pickle, **options)
+        with no_bytecode():
+            return self.read(root, conf, allow_pickle=allow_pickle, **options)
 
     def load_pyfunc(self, root: Path, *, allow_pickle: bool | None = None,
                     model_config: dict[str, Any] | None = None, meta: Any = None) -> Predictor:
@@ -252,3 +250,22 @@ def _model_root(path: Path) -> Path:
         if (candidate / "MLmodel").is_file():
             return candidate
     raise ModelFormatError(f"No MLmodel file at or above {str(path)!r}")
+
+
+def checked_model_dir(model_uri: Any, *, verify: bool = True, verified_only: bool | None = None) -> tuple[Path, Any]:
+    """``(root, Model)`` of a model URI, after the checks every load makes before reading anything:
+    digests (unless ``verify=False`` and verified models are not required), no symlinks, no path leaving the
+    directory."""
+    from tureen.flavors._integrity import require_verified, verify_model_dir
+    from tureen.models._paths import check_model_paths, check_no_symlinks
+    from tureen.models.mlmodel import Model
+    from tureen.uri import resolve_model_uri
+
+    root = resolve_model_uri(model_uri)
+    meta = Model.load(root)
+    if verify or require_verified(verified_only):
+        verify_model_dir(root, meta, verified_only=verified_only)
+    else:  # no digests checked, but symlinks and paths leaving the directory are still refused
+        check_no_symlinks(root)
+        check_model_paths(root, meta)
+    return root, meta

@@ -37,7 +37,7 @@ from typing import Any
 
 from tureen.exceptions import (InvalidParameterError, ModelFormatError, SchemaEnforcementError,
                                UnsupportedModelError)
-from tureen.flavors._base import suggest_flavor, unsafe_load, warn_version_mismatch
+from tureen.flavors._base import resolve_data_file, suggest_flavor, unsafe_load, warn_version_mismatch
 from tureen.flavors._flavor import Flavor, Predictor, Written
 
 __all__ = ["FLAVOR", "FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
@@ -293,7 +293,7 @@ class PyTorchFlavor(Flavor):
         return impl
 
     def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
-        data = Path(root) / (conf.get("model_data") or DATA_DIR)
+        data = resolve_data_file(Path(root), conf.get("model_data") or DATA_DIR, "pytorch model_data")
         if conf.get("serialization_format") == "state_dict":
             return False
         if (data / PT2_FILE).exists() and not (data / PICKLE_FILE).exists():
@@ -401,8 +401,10 @@ def _load_state_dict(torch: Any, root: Path, conf: dict[str, Any], allow_pickle:
         cls = import_class()
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ModelFormatError(f"model_class {name!r} is not a torch.nn.Module subclass")
+    state_file = resolve_data_file(root, f"{conf.get('model_data') or DATA_DIR}/{STATE_DICT_FILE}",
+                                   "pytorch state dict")
     try:
-        state = torch.load(str(root / conf.get("model_data", DATA_DIR) / STATE_DICT_FILE),
+        state = torch.load(str(state_file),
                            map_location=map_location or "cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - weights_only refuses anything that is not plain tensors
         raise ModelFormatError(f"The state dict cannot be loaded with weights_only=True: {exc}") from exc
@@ -414,9 +416,7 @@ def _load_state_dict(torch: Any, root: Path, conf: dict[str, Any], allow_pickle:
 def _load_from_dir(root: Path, conf: dict[str, Any], allow_pickle: bool | None, device: Any = None) -> Any:
     torch = _torch()
     warn_version_mismatch("torch", conf.get("pytorch_version"), str(torch.__version__))
-    data = root / (conf.get("model_data") or DATA_DIR)
-    if data.resolve() != root.resolve() and root.resolve() not in data.resolve().parents:
-        raise ModelFormatError("MLmodel's pytorch model_data points outside the model directory")
+    data = resolve_data_file(root, conf.get("model_data") or DATA_DIR, "pytorch model_data")
     map_location = torch.device(device) if device else None
     if conf.get("serialization_format") == "state_dict":
         model = _load_state_dict(torch, root, conf, allow_pickle, map_location)

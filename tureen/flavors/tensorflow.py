@@ -197,19 +197,17 @@ class TensorFlowFlavor(Flavor):
         _check_signature(signature)
 
     def load_model(self, model_uri: Any, *, allow_pickle: bool | None = None, verify: bool = True,
-                   **options: Any) -> Any:
+                   verified_only: bool | None = None, **options: Any) -> Any:
         """The native model: a ``keras.Model``, or the loaded SavedModel object for a ``tf.Module``."""
-        from tureen.flavors._base import add_code_to_path, verify_model_dir
-        from tureen.models.mlmodel import Model
-        from tureen.uri import resolve_model_uri
+        from tureen.flavors._base import add_code_to_path
+        from tureen.flavors._flavor import checked_model_dir
+        from tureen.flavors._integrity import no_bytecode
 
-        root = resolve_model_uri(model_uri)
-        meta = Model.load(root)
-        if verify:
-            verify_model_dir(root, meta)
+        root, meta = checked_model_dir(model_uri, verify=verify, verified_only=verified_only)
         conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
         add_code_to_path(root, conf.get("code"))
-        return _load_any(root, meta, allow_pickle)
+        with no_bytecode():
+            return _load_any(root, meta, allow_pickle)
 
     def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
         from tureen.models.mlmodel import Model

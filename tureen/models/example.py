@@ -118,7 +118,9 @@ def load_example(path: str | Path, info: dict[str, Any] | None, schema: Any = No
     """Read the input example back in the form it was given (DataFrame, ndarray, JSON value)."""
     if not info:
         return None
-    file = Path(path) / info.get("artifact_path", INPUT_EXAMPLE_FILE)
+    from tureen.models._paths import confined_path
+
+    file = confined_path(path, info.get("artifact_path", INPUT_EXAMPLE_FILE), "input example", must_exist=False)
     try:
         value = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -158,6 +158,12 @@ class Model:
         """
         p = Path(path)
         file = p / MLMODEL_FILE_NAME if p.is_dir() else p
+        if p.is_dir() and file.is_symlink():
+            # a model directory is untrusted: its MLmodel must not make us read a file elsewhere
+            from tureen.exceptions import ModelPathError
+
+            raise ModelPathError(f"The MLmodel file in {str(p)!r} is a symlink; symlinks inside a model "
+                                 "directory are refused")
         try:
             text = file.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -429,6 +429,9 @@ class ModelSignature:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelSignature":
+        if not isinstance(d, dict):
+            raise InvalidParameterError(f"A signature must be a mapping of inputs/outputs/params, got "
+                                        f"{type(d).__name__}")
         try:
             inputs = Schema.from_json(d["inputs"]) if d.get("inputs") else None
             outputs = Schema.from_json(d["outputs"]) if d.get("outputs") else None

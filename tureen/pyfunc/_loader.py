@@ -10,8 +10,11 @@ from typing import Any
 
 from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
 from tureen.flavors import flavor_for_loader
+from tureen.flavors._base import add_code_to_path
 from tureen.flavors._flavor import Predictor
-from tureen.flavors._base import add_code_to_path, verify_model_dir
+from tureen.flavors._integrity import no_bytecode as _no_bytecode
+from tureen.flavors._integrity import require_verified, verify_model_dir
+from tureen.models._paths import check_model_paths, check_no_symlinks, confined_path
 from tureen.models.mlmodel import Model
 
 __all__ = ["load_model", "PyFuncModel"]
@@ -127,13 +130,16 @@ class PyFuncModel:
 
 def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None, verify: bool = True,
                model_config: dict[str, Any] | None = None, extra_columns: str = "error",
-               **_compat: Any) -> PyFuncModel:
+               verified_only: bool | None = None, **_compat: Any) -> PyFuncModel:
     """Load any model as a :class:`PyFuncModel`, from a path or URI (``file://``, ``runs:/``, ``models:/``).
 
     Args:
         model_uri: where the model is.
         allow_pickle: allow pickle-based formats (default: ``TUREEN_ALLOW_PICKLE``, which defaults to true).
-        verify: check every file against the digests recorded at save time.
+        verify: check every file (and the MLmodel) against the digests recorded at save time; a model
+            without digests loads with an ``UnverifiedModelWarning``.
+        verified_only: refuse models without digests (default: ``TUREEN_VERIFIED_ONLY``, default false);
+            it applies even with ``verify=False``.
         model_config: overrides for the model's ``config`` section.
         extra_columns: ``"error"`` (default) or ``"drop"`` for input columns the signature does not declare.
 
@@ -141,6 +147,8 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
         ResourceNotFoundError: nothing at the URI, or the model has no python_function flavor.
         ModelFormatError: no or corrupt MLmodel, missing data file; ModelIntegrityError when tampered.
         UnsafeDeserializationError: the model needs pickle and it is turned off.
+        UnverifiedModelError: no digests and verified models are required; ModelPathError: a symlink in
+            the directory or a path that leaves it.
 
     Example:
         >>> load_model("churn_model").predict(df)  # doctest: +SKIP
@@ -153,8 +161,11 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
         raise InvalidParameterError(f"extra_columns must be 'error' or 'drop', got {extra_columns!r}")
     root = resolve_model_uri(model_uri)
     meta = Model.load(root)
-    if verify:
-        verify_model_dir(root, meta)
+    if verify or require_verified(verified_only):
+        verify_model_dir(root, meta, verified_only=verified_only)
+    else:
+        check_no_symlinks(root)
+        check_model_paths(root, meta)
     if (meta.metadata or {}).get("mlflow.model.isExternal") is True:
         from tureen.exceptions import BadRequestError
 
@@ -170,17 +181,16 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
 
     check_environment(root, conf.get("python_version"))
     add_code_to_path(root, conf.get("code"))
-    data_path = root / conf["data"] if conf.get("data") else root
-    if conf.get("data") and not data_path.exists():
-        raise ModelFormatError(f"The model's data path {conf['data']!r} is missing from {str(root)!r}")
+    data_path = confined_path(root, conf["data"], "data path") if conf.get("data") else root
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
     flavor = flavor_for_loader(loader)
-    if flavor is not None:
-        # a registered flavor: its declared loader, always handed the caller's trust decision
-        impl = flavor.load_pyfunc(root, allow_pickle=allow_pickle, model_config=config or None, meta=meta)
-    else:
-        impl = _foreign_loader(loader, data_path, config)
+    with _no_bytecode():  # the model's own code must not write caches into its (digested) directory
+        if flavor is not None:
+            # a registered flavor: its declared loader, always handed the caller's trust decision
+            impl = flavor.load_pyfunc(root, allow_pickle=allow_pickle, model_config=config or None, meta=meta)
+        else:
+            impl = _foreign_loader(loader, data_path, config)
     predict_fn = conf.get("predict_fn") or "predict"
     known = impl.predict_fns if isinstance(impl, Predictor) else None
     if (known is not None and predict_fn not in known) or not hasattr(impl, predict_fn):

@@ -204,27 +204,33 @@ def _copy_artifacts(root: Path, artifacts: dict[str, Any] | None) -> tuple[dict[
     section: dict[str, Any] = {}
     local: dict[str, str] = {}
     (root / ARTIFACTS_DIR).mkdir()
-    for name, uri in artifacts.items():
-        scheme, _ = split_scheme(str(uri))
-        if scheme not in ("", "file"):
-            from tureen.artifacts import download_artifacts  # tracking's artifact repositories
+    import tempfile
 
-            src = Path(download_artifacts(str(uri)))
-        else:
-            from tureen.uri import _local_path
+    with tempfile.TemporaryDirectory(prefix="tureen-artifact-downloads-") as downloads:
+        for name, uri in artifacts.items():
+            if not isinstance(name, str) or not name or not isinstance(uri, (str, os.PathLike)) or not str(uri):
+                raise InvalidParameterError(f"artifacts must map non-empty names to local paths or URIs; got "
+                                            f"{name!r}: {uri!r}")
+            scheme, _ = split_scheme(str(uri))
+            if scheme not in ("", "file"):
+                from tureen.artifacts._download import download_artifact_uri  # tracking's repositories
 
-            src = _local_path(str(uri))
-        if not src.exists():
-            raise InvalidParameterError(f"artifact {name!r}: {str(uri)!r} does not exist")
-        dest = root / ARTIFACTS_DIR / src.name
-        if dest.exists():
-            raise InvalidParameterError(f"artifact {name!r}: another artifact is already named {src.name!r}")
-        if src.is_dir():
-            shutil.copytree(src, dest)
-        else:
-            shutil.copy2(src, dest)
-        section[name] = {"path": f"{ARTIFACTS_DIR}/{src.name}", "uri": str(uri)}
-        local[name] = str(dest)
+                src = download_artifact_uri(str(uri), Path(downloads) / str(len(section)))
+            else:
+                from tureen.uri import _local_path
+
+                src = _local_path(str(uri))
+            if not src.exists():
+                raise InvalidParameterError(f"artifact {name!r}: {str(uri)!r} does not exist")
+            dest = root / ARTIFACTS_DIR / src.name
+            if dest.exists():
+                raise InvalidParameterError(f"artifact {name!r}: another artifact is already named {src.name!r}")
+            if src.is_dir():
+                shutil.copytree(src, dest)
+            else:
+                shutil.copy2(src, dest)
+            section[name] = {"path": f"{ARTIFACTS_DIR}/{src.name}", "uri": str(uri)}
+            local[name] = str(dest)
     return section, local
 
 

@@ -544,15 +544,24 @@ def _write_archive(root: Path, model_id: str) -> Path:
             return path
         tmp = path.with_suffix(".tar.partial")
 
-        def skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-            parts = info.name.split("/")
-            if "__pycache__" in parts or info.name.endswith(".pyc"):
-                return None
+        def refuse_links(info: tarfile.TarInfo) -> tarfile.TarInfo:
+            # the driver already refused symlinks when it verified the model; this is the last line: a link
+            # is never followed into the archive (it could point at any file of the driver's machine)
+            if not (info.isfile() or info.isdir()):
+                from tureen.exceptions import ModelPathError
+
+                raise ModelPathError(f"The model directory {str(root)!r} holds {info.name!r}, which is not a "
+                                     "regular file or directory (a symlink?); it is refused, not shipped")
             return info
 
-        # uncompressed: model files are mostly already compressed, and executors unpack it once
-        with tarfile.open(tmp, "w", dereference=True) as tar:
-            tar.add(str(root), arcname=_MODEL_DIR_IN_ARCHIVE, filter=skip_caches)
+        # uncompressed: model files are mostly already compressed, and executors unpack it once. Every file
+        # is shipped (caches too: the recorded digests cover them, and executors check those digests)
+        try:
+            with tarfile.open(tmp, "w", dereference=False) as tar:
+                tar.add(str(root), arcname=_MODEL_DIR_IN_ARCHIVE, filter=refuse_links)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         return path
 
@@ -616,7 +625,7 @@ def _verify_shipped(root: Path, cfg: _UdfConfig) -> None:
         problems.append("MLmodel: differs from the driver's copy")
     # a tureen model: the digests recorded at save time (the driver checked them too) cover every file;
     # a model saved by another tool has none, so compare with the digests the driver took
-    if not problems and not verify_model_dir(root):
+    if not problems and not verify_model_dir(root, warn=False):
         here = file_digests(root)
         for rel in sorted(set(cfg.digests) | set(here)):
             if rel not in here:

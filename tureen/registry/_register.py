@@ -54,6 +54,11 @@ def register_model(model_uri: str, name: str, *, tags: dict[str, Any] | None = N
     from tureen.tracking.client import TrackingClient
 
     validate_model_name(name)
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"register_model needs a model URI (runs:/, models:/ or a path), got "
+                                    f"{model_uri!r}")
     client = client or TrackingClient()
     source, run_id, model_id = _resolve_source(model_uri, client)
     try:

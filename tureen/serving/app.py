@@ -89,7 +89,14 @@ class ServingState:
         path = getattr(self.model, "model_path", None)
         if path is None:
             return None
-        file = Path(path) / info.get("serving_input_path", "serving_input_example.json")
+        from tureen.exceptions import ModelFormatError
+        from tureen.models._paths import confined_path
+
+        try:  # a path leaving the model directory is never read, so never served
+            file = confined_path(path, info.get("serving_input_path", "serving_input_example.json"),
+                                 "serving input example", must_exist=False)
+        except ModelFormatError:
+            return None
         if not info or not file.is_file():
             return None
         try:

@@ -21,7 +21,6 @@ and returns a :class:`~tureen.models.info.ModelInfo` whose ``model_uri`` is ``mo
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -57,6 +56,7 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
     """
     from tureen.artifacts import get_artifact_repository
     from tureen.artifacts._materialize import DIGEST_TAG, directory_digest
+    from tureen.flavors._integrity import seal_model_dir
     from tureen.models.info import ModelInfo
     from tureen.models.mlmodel import Model
     from tureen.tracking import fluent
@@ -81,7 +81,10 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
     repo = get_artifact_repository(lm.artifact_location)
     try:
         client.log_outputs(run_id, [LoggedModelOutput(lm.model_id, step)])
-        with tempfile.TemporaryDirectory(prefix="tureen-log-model-") as tmp:
+        from tureen._tmp import make_temp_dir
+
+        tmp = make_temp_dir(tempfile.gettempdir(), "log-model")
+        try:
             local = Path(tmp) / "model"
             save_fn(str(local))
             model = Model.load(local)
@@ -89,14 +92,17 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
             model.artifact_path = lm.artifact_location
             model.model_id = lm.model_id
             model.model_uuid = lm.model_id
-            model.save(local)
-            for pycache in local.rglob("__pycache__"):
-                shutil.rmtree(pycache, ignore_errors=True)
+            # the filled-in MLmodel gets its digests again: they cover it and every file, byte for byte
+            seal_model_dir(local, model)
             digest = directory_digest(local)
             if hasattr(repo, "publish_directory"):
                 repo.publish_directory(local)
             else:
                 repo.log_artifacts(local)
+        finally:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
         client.set_logged_model_tags(lm.model_id, {DIGEST_TAG: digest})
         client.finalize_logged_model(lm.model_id, "LOGGED_MODEL_READY")
         history_entry = {"run_id": run_id, "artifact_path": name, "utc_time_created": model.utc_time_created,

@@ -65,6 +65,8 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
         >>> set_tracking_uri("sqlite:////tmp/tureen-doc.db")  # doctest: +SKIP
     """
     global _active_experiment_id
+    if uri is not None and not isinstance(uri, (str, os.PathLike)):
+        raise InvalidParameterError(f"A tracking URI must be a string or a path, got {type(uri).__name__}")
     if uri is not None and os.fspath(uri) != _config.get_tracking_uri():
         _active_experiment_id = None  # experiment ids belong to one store
     _config.set_tracking_uri(uri)
@@ -210,8 +212,9 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
                                         f"{experiment_id}")
         if existing.info.status != RunStatus.RUNNING or run_name is not None:
             client._store.update_run_info(run_id, run_status=RunStatus.RUNNING, run_name=run_name)
-        if tags:
-            client.log_batch(run_id, tags=list(tags.items()))
+        from tureen.tracking._orphans import PROCESS_TAG, process_tag
+
+        client.log_batch(run_id, tags=[*(tags or {}).items(), (PROCESS_TAG, process_tag())])
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
@@ -219,7 +222,11 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
             parent_run = client.get_run(parent_run_id)
             if parent_run.info.lifecycle_stage != "active":
                 raise InvalidParameterError(f"Parent run {parent_run_id} is deleted")
+        from tureen.tracking._orphans import PROCESS_TAG, process_tag
+
         all_tags: dict[str, Any] = _source_tags()
+        # which process runs it, so a run left RUNNING by a killed process can be told apart (tureen runs)
+        all_tags[PROCESS_TAG] = process_tag()
         if parent:
             all_tags[PARENT_RUN_ID_TAG] = parent
         if description:
