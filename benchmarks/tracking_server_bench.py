@@ -197,6 +197,8 @@ def seed(url: str, db: Path, n_runs: int, n_points: int) -> dict[str, Any]:
 
 def measure(mlflow_python: str, url: str, op: str, clients: int, seconds: float, setup: dict[str, Any]) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
+    # MLflow's telemetry breaks in forked client processes (a KeyError on its session id): off on both sides
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     proc = subprocess.run([mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), json.dumps(setup)],
                           capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:

@@ -2,7 +2,9 @@
 
 Trains a churn classifier on generated data, logs it to a run, registers it as ``churn``, promotes the new
 version to Production (archiving the previous one) and points the ``champion`` alias at it, checks it through
-``models:/churn/Production``, then serves that URI on 127.0.0.1 until Ctrl-C, printing a sample ``curl``.
+``models:/churn/Production``, then starts ``tureen server`` (the tracking server, MLflow's REST API, with the web
+UI when it is installed) on the same store and serves that URI on 127.0.0.1 until Ctrl-C, printing both URLs
+and a sample ``curl``.
 
 Uses the default store (an embedded SQLite database under ``TUREEN_HOME``, default ``~/.tureen``), so after
 the demo ``tureen serve models:/churn/Production`` and ``tureen models versions churn`` work as shown.
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--no-serve", action="store_true", help="stop after registering and checking the model")
+    parser.add_argument("--server-port", type=int, default=None,
+                        help="port of the tracking server (default: --port + 1, or a free one)")
+    parser.add_argument("--no-server", action="store_true", help="do not start the tracking server")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import roc_auc_score
@@ -101,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     port = args.port if _port_free(host, args.port) else _free_port(host)
     if port != args.port:
         print(f"port {args.port} is busy; using {port}")
+    if not args.no_server:
+        _start_tracking_server(host, args.server_port or port + 1)
     body = json.dumps({"dataframe_split": {"columns": list(sample.columns),
                                            "data": sample.head(1).values.tolist()}})
     print("\nServing models:/churn/Production. Try, from another terminal:\n"
@@ -108,6 +115,34 @@ def main(argv: list[str] | None = None) -> None:
           "Stop with Ctrl-C.\n", flush=True)
     os.execv(sys.executable, [sys.executable, "-m", "tureen.cli", "serve", "models:/churn/Production",
                               "--host", host, "--port", str(port)])
+
+
+def _start_tracking_server(host: str, wanted: int) -> None:
+    """``tureen server`` on the demo's store, in the background of this terminal (Ctrl-C stops both)."""
+    import importlib.util
+    import subprocess
+    import time
+    import urllib.request
+
+    import tureen
+    from tureen.tracking._config import tureen_home
+
+    port = wanted if _port_free(host, wanted) else _free_port(host)
+    url = f"http://{host}:{port}"
+    subprocess.Popen([sys.executable, "-m", "tureen.cli", "server", "--backend-store-uri", tureen.get_tracking_uri(),
+                      "--artifacts-destination", str(tureen_home() / "mlartifacts"), "--host", host,
+                      "--port", str(port), "--workers", "1"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.3)
+    ui = importlib.util.find_spec("tureen.server.ui") is not None
+    print(f"Tracking server (MLflow's REST API{', web UI' if ui else ''}) on the same store: {url}\n"
+          f"  MLFLOW_TRACKING_URI={url} python your_script.py   # MLflow's client or tureen's\n"
+          f"  curl -s '{url}/api/2.0/mlflow/registered-models/get?name=churn'", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"))
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
 REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu",
+                "psycopg2-binary", "pymysql",  # MLflow on PostgreSQL and MySQL (tests/store)
                 "matplotlib", "statsmodels", "spacy", "onnx", "onnxruntime", "pyspark"]
 
 

@@ -22,7 +22,8 @@ def fresh_tracking_state(mp: pytest.MonkeyPatch, artifact_root: Path | None = No
         mp.setenv("TUREEN_TRACKING_URI", tracking_uri)
     if artifact_root is not None:
         mp.setenv("TUREEN_ARTIFACT_ROOT", str(artifact_root))
-    for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID", "TUREEN_REGISTRY_URI"):
+    for var in ("TUREEN_EXPERIMENT_NAME", "TUREEN_EXPERIMENT_ID", "TUREEN_RUN_ID", "TUREEN_REGISTRY_URI",
+                "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mp.delenv(var, raising=False)
     mp.setattr(_config, "_tracking_uri", None)
     mp.setattr(_config, "_registry_uri", None)

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - before the tracking package lands
     pass
 
 from conftest_moto import *  # noqa: F401,F403,E402  (moto's S3 server, session-scoped)
+from conftest_mariadb import *  # noqa: F401,F403,E402  (MariaDB server, session-scoped; tests/store)
 
 
 @pytest.fixture(autouse=True)

@@ -62,7 +62,7 @@ def test_numpy_training_and_post_training_eval_datasets(binary):
     with client._store._engine.connect() as conn:
         from sqlalchemy import func, select
 
-        from tureen.tracking.stores import _schema as s
+        from tureen.store import _schema as s
 
         assert conn.execute(select(func.count()).select_from(s.datasets)).scalar() == 2
         assert conn.execute(select(func.count()).select_from(s.inputs)).scalar() == 3

@@ -23,8 +23,9 @@ def _free_port() -> int:
 
 def test_demo_registers_promotes_and_serves(tmp_path):
     env = {**os.environ, "TUREEN_HOME": str(tmp_path / "home")}
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(DEMO), "--port", str(port)], env=env, stdout=subprocess.PIPE,
+    port, server_port = _free_port(), _free_port()
+    proc = subprocess.Popen([sys.executable, str(DEMO), "--port", str(port), "--server-port", str(server_port)],
+                            env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.time() + 120
@@ -44,10 +45,15 @@ def test_demo_registers_promotes_and_serves(tmp_path):
         with urllib.request.urlopen(req, timeout=10) as r:
             preds = json.loads(r.read())["predictions"]
         assert preds == [1, 0]
+        # the tracking server runs on the same store: the registered model is visible through MLflow's API
+        with urllib.request.urlopen(f"http://127.0.0.1:{server_port}/api/2.0/mlflow/registered-models/get"
+                                    "?name=churn", timeout=10) as r:
+            assert json.loads(r.read())["registered_model"]["name"] == "churn"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert "promoted to Production" in out and f"127.0.0.1:{port}/invocations" in out
+    assert "Tracking server (MLflow's REST API" in out and f"http://127.0.0.1:{server_port}" in out
     # the registry now holds the promoted version
     from tureen.tracking.client import TrackingClient
 

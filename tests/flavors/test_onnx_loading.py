@@ -93,16 +93,25 @@ def test_providers_and_session_options(built, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def _rewrite_mlmodel(path, data):
+    """Edit MLmodel as a crafted artifact would, digests recomputed (else the integrity check stops it first)."""
+    from tureen.flavors._integrity import seal_model_dir
+    from tureen.models import Model
+
+    (path / "MLmodel").write_text(yaml.safe_dump(data))
+    seal_model_dir(path, Model.load(path))
+
+
 def test_settings_in_the_artifact_are_checked(external, tmp_path):
     path = tmp_path / "m"
     shutil.copytree(external, path)
     meta = yaml.safe_load((path / "MLmodel").read_text())
     meta["flavors"]["onnx"]["onnx_session_options"] = {"intra_op_num_threads": 10**9}
-    (path / "MLmodel").write_text(yaml.safe_dump(meta))
+    _rewrite_mlmodel(path, meta)
     with pytest.raises(ModelFormatError, match="intra_op_num_threads"):
         pyfunc.load_model(path)
     meta["flavors"]["onnx"]["onnx_session_options"] = {"extra_session_config": {"session.x": "1"}}
-    (path / "MLmodel").write_text(yaml.safe_dump(meta))
+    _rewrite_mlmodel(path, meta)
     with pytest.warns(UserWarning, match="extra_session_config"):
         pyfunc.load_model(path)
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tureen.exceptions import InvalidParameterError, ResourceNotFoundError
 from tureen.tracking.entities import Dataset, DatasetInput, InputTag
-from tureen.tracking.stores import _schema as s
+from tureen.store import _schema as s
 
 CONTEXT = "mlflow.data.context"
 
@@ -222,8 +222,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path) -> str:
 
 def test_a_database_at_0002_migrates_in_place(empty_database, tmp_path):
     from tureen.tracking import TrackingClient
-    from tureen.tracking.stores._engine import make_engine
-    from tureen.tracking.stores._migrate import current_revision, migrate
+    from tureen.store._engine import make_engine
+    from tureen.store._migrate import current_revision, migrate
 
     engine = make_engine(empty_database)
     migrate(engine, default_artifact_location=lambda eid: (tmp_path / str(eid)).as_uri(), target="0002")
@@ -246,5 +246,5 @@ def test_a_database_at_0002_migrates_in_place(empty_database, tmp_path):
     client.log_inputs("a" * 32, [_input("train")])
     assert [r.info.run_id for r in client.search_runs(["0"], "datasets.context = 'train'")] == ["a" * 32]
     with client._store._engine.connect() as conn:
-        assert current_revision(conn) == s.HEAD_REVISION == "0003"
+        assert current_revision(conn) == s.HEAD_REVISION == "0004"  # and on MLflow's schema since 0004
     client._store.close()

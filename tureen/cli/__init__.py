@@ -24,7 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "artifacts": ("tureen.cli.artifacts:artifacts", "List and download run artifacts."),
     "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
+    "generate-k8s": ("tureen.cli.k8s:generate_k8s", "Write Kubernetes manifests (Deployment, Service, autoscaler, KServe) for a model image."),
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
+    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
 }
 
 
@@ -68,8 +70,24 @@ class LazyGroup(click.Group):
             return False
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the version, and which tracking/registry URI applies and why (the precedence of
+    ``set_*_uri()`` > ``TUREEN_*`` > ``MLFLOW_*`` > default)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from tureen.tracking._config import registry_uri_source, tracking_uri_source
+
+    tracking, t_source = tracking_uri_source()
+    registry, r_source = registry_uri_source()
+    click.echo(f"tureen, version {__version__}")
+    click.echo(f"tracking URI: {tracking}  (from {t_source})")
+    click.echo(f"registry URI: {registry}  (from {r_source})")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="tureen")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and the tracking/registry URIs in effect, then exit.")
 @click.option("--verified-only", is_flag=True, default=False,
               help="Refuse models without integrity digests (e.g. saved by MLflow); same as TUREEN_VERIFIED_ONLY=true.")
 @click.pass_context

@@ -267,7 +267,7 @@ def verify_model_dir(root: str | os.PathLike[str], model: Model | None = None, *
             continue
         algo, _, want = digest.partition(":")
         if algo != "sha256" or sha256_file(r / rel) != want:
-            problems.append(f"{rel}: content differs from the saved digest (edited or truncated)")
+            problems.append(f"{rel}: content differs from the saved digest (tampered or truncated)")
     for rel in sorted(present - set(recorded)):
         problems.append(f"{rel}: not part of the saved model (added or renamed)")
     if want_mlmodel is not None:

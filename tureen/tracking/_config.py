@@ -2,8 +2,14 @@
 
 With no configuration at all, tracking and registry use one embedded SQLite database
 ``$TUREEN_HOME/tureen.db`` (``TUREEN_HOME`` defaults to ``~/.tureen``) and artifacts go under
-``$TUREEN_HOME/artifacts``. ``TUREEN_TRACKING_URI`` or :func:`set_tracking_uri` point elsewhere;
-``TUREEN_REGISTRY_URI`` / :func:`set_registry_uri` default to the tracking URI.
+``$TUREEN_HOME/artifacts``.
+
+Precedence, first match wins (``tureen --version`` shows which one applied):
+
+* tracking URI: :func:`set_tracking_uri` > ``TUREEN_TRACKING_URI`` > ``MLFLOW_TRACKING_URI`` > the default;
+* registry URI: :func:`set_registry_uri` > ``TUREEN_REGISTRY_URI`` > ``MLFLOW_REGISTRY_URI`` > the tracking URI.
+
+An unchanged MLflow script that sets only ``MLFLOW_TRACKING_URI`` therefore writes where it always did.
 """
 
 from __future__ import annotations
@@ -38,8 +44,25 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     _tracking_uri = None if uri is None else _normalize(uri)
 
 
+def tracking_uri_source() -> tuple[str, str]:
+    """The tracking URI and where it came from (``set_tracking_uri()``, an environment name, or default).
+
+    Example:
+        >>> tracking_uri_source()[1] in ("set_tracking_uri()", "TUREEN_TRACKING_URI", "MLFLOW_TRACKING_URI",
+        ...                              "default")
+        True
+    """
+    if _tracking_uri:
+        return _tracking_uri, "set_tracking_uri()"
+    for name in ("TUREEN_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value, name
+    return default_tracking_uri(), "default"
+
+
 def get_tracking_uri() -> str:
-    return _tracking_uri or os.environ.get("TUREEN_TRACKING_URI") or default_tracking_uri()
+    return tracking_uri_source()[0]
 
 
 def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
@@ -47,8 +70,20 @@ def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
     _registry_uri = None if uri is None else _normalize(uri)
 
 
+def registry_uri_source() -> tuple[str, str]:
+    """The registry URI and where it came from (see the module docstring for the precedence)."""
+    if _registry_uri:
+        return _registry_uri, "set_registry_uri()"
+    for name in ("TUREEN_REGISTRY_URI", "MLFLOW_REGISTRY_URI"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value, name
+    uri, source = tracking_uri_source()
+    return uri, f"the tracking URI ({source})"
+
+
 def get_registry_uri() -> str:
-    return _registry_uri or os.environ.get("TUREEN_REGISTRY_URI") or get_tracking_uri()
+    return registry_uri_source()[0]
 
 
 def default_artifact_root(store_uri: str) -> str:

@@ -24,6 +24,7 @@ _STORES: dict[str, Any] = {
     "postgresql": _SQL,
     "postgres": _SQL,
     "mysql": _SQL,
+    "mariadb": _SQL,
     "http": "tureen.tracking.stores.rest:RestStore",
     "https": "tureen.tracking.stores.rest:RestStore",
 }

@@ -163,10 +163,13 @@ class RestStore:
         from tureen.tracking._validation import validate_run_name
 
         validate_run_name(run_name)
-        if user_id is None:
-            from tureen.tracking.stores._sqlcommon import current_user
+        if user_id is None:  # the client's user, as MLflow's client sends it
+            import getpass
 
-            user_id = current_user()
+            try:
+                user_id = getpass.getuser()
+            except (KeyError, OSError):
+                user_id = "unknown"
         tag_list = _pairs(tags, _v().validate_tag)
         if run_name is not None and not any(t["key"] == "mlflow.runName" for t in tag_list):
             tag_list.append({"key": "mlflow.runName", "value": run_name})

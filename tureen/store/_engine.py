@@ -1,7 +1,8 @@
-"""Engines for the SQL store: SQLite tuned for several processes at once, PostgreSQL with a connect timeout.
+"""Engines for the SQL store: SQLite tuned for several processes at once, PostgreSQL/MySQL with a connect timeout.
 
-SQLite: WAL journal (readers never block the writer), ``synchronous=NORMAL`` (safe in WAL mode), a busy
-timeout so a writer waits for the lock instead of failing, and ``BEGIN IMMEDIATE`` for write transactions:
+SQLite: a database tureen creates gets the WAL journal (readers never block the writer; set once at creation
+by :mod:`tureen.store._migrate`, never on a database someone else made), ``synchronous=NORMAL`` where the
+journal is WAL (safe there), a busy timeout so a writer waits for the lock instead of failing, and ``BEGIN IMMEDIATE`` for write transactions:
 a deferred transaction that reads first and writes later can fail with "database is locked" *without*
 waiting when another process committed in between, so writers take the lock up front. ``LIKE`` is made
 case-sensitive to match MLflow on every backend.
@@ -70,9 +71,11 @@ def make_engine(uri: str) -> Any:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
             cur = dbapi_conn.cursor()
             try:
-                if not memory:
-                    cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
+                # per-connection settings only: nothing here changes the database file
+                cur.execute("PRAGMA journal_mode")
+                row = cur.fetchone()
+                if row and str(row[0]).lower() == "wal":
+                    cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA case_sensitive_like=ON")
             finally:

@@ -1,19 +1,18 @@
-"""alembic environment: always run on a connection handed over by the store (never from a URL here)."""
+"""alembic environment of tureen's old layout (revisions 0001-0003), run only on a connection handed over by
+the store while it migrates such a database (see :mod:`tureen.store._migrate`)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from tureen.tracking.stores._schema import VERSION_TABLE, metadata
-
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable when someone runs the alembic CLI by hand
-    raise RuntimeError("tureen migrations run through tureen.tracking.stores.sql.upgrade_database(uri)")
+    raise RuntimeError("tureen migrations run through tureen.store.sql.upgrade_database(uri)")
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
+    target_metadata=None,
+    version_table="tureen_alembic_version",
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

@@ -1,0 +1,232 @@
+"""The plumbing under both halves of the SQL store: engine, transactions, error translation, search helpers.
+
+:class:`SqlBase` opens the database (creating or migrating it, see :mod:`tureen.store._migrate`) and gives
+the tracking half (:mod:`tureen.store._tracking`) and the registry half (:mod:`tureen.store._registry`) the
+same small toolkit: ``_read``/``_write`` transactions, dialect-specific upserts and the pieces every search
+uses (comparisons, key/value conditions, ordering, pages). Neither half calls the other's methods.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+from sqlalchemy import and_, bindparam, exists, literal, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from tureen.exceptions import InvalidParameterError, StoreUnavailableError, TureenError
+from tureen.store import _schema as s
+from tureen.store._common import to_uri
+from tureen.store._engine import make_engine, masked
+from tureen.store._migrate import ensure_schema
+from tureen.tracking._config import default_artifact_root
+from tureen.tracking._filter import Clause, decode_page_token, encode_page_token
+from tureen.tracking.entities import LifecycleStage, PagedList, ViewType
+
+__all__ = ["SqlBase"]
+
+_ACTIVE = LifecycleStage.ACTIVE
+_DELETED = LifecycleStage.DELETED
+
+
+class SqlBase:
+    """Connection plumbing and search helpers shared by the tracking and registry halves of the store."""
+
+    def __init__(self, uri: str, artifact_root: str | None = None) -> None:
+        self.uri = uri
+        self.artifact_root = to_uri(artifact_root or default_artifact_root(uri))
+        self._engine = make_engine(uri)
+        self._write_engine = self._engine.execution_options(tureen_write=True)
+        self.dialect = self._engine.dialect.name
+        with self._translate_errors():
+            self._state = ensure_schema(self._engine, masked(uri), default_artifact_location=self._default_location)
+        #: tureen's side tables are there (a database tureen created or adopted); an MLflow database that
+        #: tureen only opened has none and is never given any behind its owner's back
+        self._side_tables = self._state.adopted
+        self._build_statements()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _default_location(self, experiment_id: int) -> str:
+        return f"{self.artifact_root.rstrip('/')}/{experiment_id}"
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except TureenError:
+            raise
+        except IntegrityError as exc:
+            raise InvalidParameterError(f"The write conflicts with existing data: {exc.orig}") from None
+        except (OperationalError, DBAPIError) as exc:
+            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            reason = lines[0] if lines else type(exc).__name__
+            if "not a database" in reason:
+                raise InvalidParameterError(f"The file of {masked(self.uri)} is not a SQLite database "
+                                            f"({reason})") from None
+            raise StoreUnavailableError(f"The tracking database {masked(self.uri)} is unavailable: {reason}") \
+                from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._translate_errors(), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._translate_errors(), self._write_engine.begin() as conn:
+            yield conn
+
+    def _build_statements(self) -> None:
+        """Statements built once per store; upserts are spelled per dialect."""
+        # the inputs of a page of runs, read on every get_run/search_runs: built once, run ids bound late
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        ids = bindparam("ids", expanding=True)
+        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
+        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
+        self._select_inputs = (
+            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
+                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
+            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
+            .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest))
+        self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
+                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
+                                   .order_by(it.c.name))
+        lm = s.latest_metrics
+        self._insert_metric = self._insert_ignore(s.metrics)
+        self._insert_param = self._insert_ignore(s.params)
+        if self.dialect in ("mysql", "mariadb"):
+            from sqlalchemy import func as f
+            from sqlalchemy.dialects.mysql import insert as my_insert
+
+            ins = my_insert(lm)
+            new = ins.inserted
+            newer = or_(new.step > lm.c.step,
+                        and_(new.step == lm.c.step,
+                             or_(new.timestamp > lm.c.timestamp,
+                                 and_(new.timestamp == lm.c.timestamp, new.value > lm.c.value))))
+            # MySQL has no WHERE on its upsert: each column takes the new value only when the point is newer
+            # (the condition is on the old values, so every column is decided before any is assigned)
+            self._upsert_latest = ins.on_duplicate_key_update(
+                {c: f.if_(newer, new[c], lm.c[c]) for c in ("is_nan", "value", "timestamp", "step")})
+            return
+        ins = self._upsert(lm)
+        ex = ins.excluded
+        newer = or_(ex.step > lm.c.step,
+                    and_(ex.step == lm.c.step,
+                         or_(ex.timestamp > lm.c.timestamp,
+                             and_(ex.timestamp == lm.c.timestamp, ex.value > lm.c.value))))
+        self._upsert_latest = ins.on_conflict_do_update(
+            index_elements=[lm.c.key, lm.c.run_uuid],
+            set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
+            where=newer)
+
+    def _upsert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def _insert_ignore(self, table: Any, keys: Sequence[str] | None = None) -> Any:
+        """INSERT that skips rows whose key is already there (the first write wins)."""
+        if self.dialect in ("mysql", "mariadb"):
+            return table.insert().prefix_with("IGNORE")
+        cols = [table.c[k] for k in keys] if keys else list(table.primary_key.columns)
+        return self._upsert(table).on_conflict_do_nothing(index_elements=cols)
+
+    def _upsert_tag_stmt(self, table: Any, keys: Sequence[str], value: str = "value") -> Any:
+        ins = self._upsert(table)
+        if self.dialect in ("mysql", "mariadb"):
+            return ins.on_duplicate_key_update({value: ins.inserted[value]})
+        # the conflict target is the table's primary key (MLflow's keys include e.g. ``workspace``)
+        return ins.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                         set_={value: ins.excluded[value]})
+
+
+    # ======================================================================================================
+    # search helpers shared by every search
+    # ======================================================================================================
+    @staticmethod
+    def _lifecycle(column: Any, view: int) -> Any:
+        if view == ViewType.ACTIVE_ONLY:
+            return column == _ACTIVE
+        if view == ViewType.DELETED_ONLY:
+            return column == _DELETED
+        return literal(True)
+
+    @staticmethod
+    def _attr_column(entity: str, key: str, columns: dict[str, Any], what: str) -> Any:
+        if entity != "attribute" or key not in columns:
+            shown = key if entity == "attribute" else f"{entity}s.{key}"
+            raise InvalidParameterError(f"Invalid attribute key {shown!r} specified for searching {what}. Valid "
+                                        f"keys are {sorted(columns)} and tags.<key>")
+        return columns[key]
+
+    def _sort_terms(self, keys: Sequence[Any], columns: dict[str, Any], what: str) -> list[Any]:
+        """ORDER BY terms for parsed ``order_by`` keys that name plain attribute columns."""
+        terms = []
+        for key in keys:
+            col = self._attr_column(key.entity, key.key, columns, what)
+            terms.append(col.asc() if key.ascending else col.desc())
+        return terms
+
+    def _page(self, stmt: Any, page_token: str | None, max_results: int,
+              convert: Callable[[Any, Sequence[Any]], list[Any]]) -> PagedList:
+        """One page of a filtered, ordered select: ``convert(conn, rows)`` of at most ``max_results`` rows from
+        the token's offset, with the next page's token when more rows follow."""
+        offset = decode_page_token(page_token)
+        with self._read() as conn:
+            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(convert(conn, rows[:max_results]), token)
+
+    @staticmethod
+    def _compare(col: Any, op: str, value: Any, allowed: Sequence[str], clause: Clause, *, string: bool = False,
+                 number: bool = False) -> Any:
+        what = f"{clause.entity}s.{clause.key}" if clause.entity != "attribute" else clause.key
+        if op not in allowed:
+            raise InvalidParameterError(f"Invalid comparator {op!r} for {what}: use one of {', '.join(allowed)}")
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if string and not isinstance(item, str):
+                raise InvalidParameterError(f"Invalid value {item!r} for {what}: expected a quoted string")
+            if number and (isinstance(item, str) or isinstance(item, bool)):
+                raise InvalidParameterError(f"Invalid value {item!r} for {what}: expected a number")
+        if op == "=":
+            return col == value
+        if op == "!=":
+            return col != value
+        if op == "<":
+            return col < value
+        if op == "<=":
+            return col <= value
+        if op == ">":
+            return col > value
+        if op == ">=":
+            return col >= value
+        if op == "LIKE":
+            return col.like(value)
+        if op == "ILIKE":
+            return col.ilike(value)
+        if op == "IN":
+            return col.in_(value)
+        if op == "NOT IN":
+            return col.not_in(value)
+        raise InvalidParameterError(f"Invalid comparator {op!r} for {what}")  # pragma: no cover
+
+    def _kv_condition(self, table: Any, join: Any, c: Clause, *, key: str = "key", value: str = "value") -> Any:
+        """A condition on a key/value child table (params, tags): EXISTS a row with that key and value."""
+        kcol, vcol = table.c[key], table.c[value]
+        if c.op == "IS NULL":
+            return ~exists().where(join, kcol == c.key)
+        if c.op == "IS NOT NULL":
+            return exists().where(join, kcol == c.key)
+        cond = self._compare(vcol, c.op, c.value, ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"), c, string=True)
+        return exists().where(join, kcol == c.key, cond)
+
