@@ -1,16 +1,25 @@
-"""Serving benchmark: tureen's server against ``mlflow models serve --env-manager local``, in one run.
+"""Serving benchmark (issue 13): tureen's server against ``mlflow models serve --env-manager local``, in one run.
 
-Both serve the same saved model (scaled LogisticRegression on breast_cancer, saved once by tureen's sklearn
-flavor, which MLflow loads natively) with the same number of workers, on free loopback ports, one after the
-other. wrk drives each in turn. Printed: requests/s and p99 for 1-row ``dataframe_split`` at 1, 8 and 32
-connections, server CPU per request (all server processes, from /proc) against the in-process pyfunc
-predict of that row (a DataFrame; tureen's server scores this model's one-dtype rows as a 2-D array, whose
-in-process predict is printed below it), 1,000-row requests (split, records, CSV), time from process start
-to ready, and the memory of all server processes (RSS and PSS summed over the process tree).
+Two models, both saved once by tureen's scikit-learn flavor (MLflow loads them natively):
+
+* **headline**: ``Pipeline(ColumnTransformer[StandardScaler on 4 numeric columns, OneHotEncoder on a string
+  column], LogisticRegression)``, the shape of model the demo serves (no block path: a DataFrame per request);
+* **numeric**: scaled LogisticRegression on breast_cancer (30 double columns: the scikit-learn block path).
+
+For each model four servers run side by side, 1 worker each: MLflow, tureen with gunicorn's ``sync`` worker
+(how tureen served before the loop worker: "before"), tureen's ``loop`` worker with batching off, and with
+batching on (``--max-batch-size 64 --max-latency-ms 2``). wrk drives each in turn (alternating, so all see the
+same machine load) with 1-row ``dataframe_split`` requests cycling through 256 distinct rows, at 1, 8, 32 and
+64 connections. Printed per model and connection count: requests/s, p99 latency and server CPU per request
+(all server processes, from /proc), and the issue's targets marked met / not met. Then every server answers all
+256 distinct rows from 32 concurrent clients and each answer is compared with the local pyfunc prediction of
+its own row. Also: 1,000-row requests (split, records, CSV) for the numeric model, time to ready, memory.
 
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
-    .venv/bin/python benchmarks/serve_bench.py [--workers 1] [--duration 5] [--repeat 3] [--threads 1]
+    .venv/bin/python benchmarks/serve_bench.py [--duration 5] [--repeat 1] [--connections 1,8,32,64]
+
+tureen runs from this source tree with the interpreter running the benchmark (``PYTHONPATH`` = the tree).
 """
 
 from __future__ import annotations
@@ -22,73 +31,70 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import clean_env, lean_tureen_python, mlflow_python, run_json  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from _common import ROOT, clean_env, mlflow_python, run_json  # noqa: E402
 
 BUILD = r"""
 import json, sys
 import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tureen.flavors import sklearn as flavor
+from tureen.pyfunc import load_model
 out = sys.argv[1]
-X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
-flavor.save_model(clf, out + "/model", input_example=X.head(3), serialization_format=sys.argv[2] or None)
+K = 256
+rng = np.random.default_rng(0)
+n = 3000
+plans = np.array(["basic", "plus", "premium", "family", "student"])
+churn = pd.DataFrame({
+    "tenure": rng.integers(0, 72, n).astype(float), "monthly_charges": rng.uniform(20, 120, n).round(2),
+    "total_charges": rng.uniform(0, 8000, n).round(2), "age": rng.integers(18, 90, n).astype(float),
+    "plan": plans[rng.integers(0, len(plans), n)]})
+y = ((churn["monthly_charges"] / 60 - churn["tenure"] / 36 + (churn["plan"] == "basic") +
+      rng.normal(0, 0.5, n)) > 0.5).astype(int)
+num = ["tenure", "monthly_charges", "total_charges", "age"]
+pipe = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), num),
+                                             ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"])])),
+                 ("clf", LogisticRegression(max_iter=1000))]).fit(churn, y)
+flavor.save_model(pipe, out + "/headline", input_example=churn.head(3))
+X, yb = load_breast_cancer(return_X_y=True, as_frame=True)
+clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, yb)
+flavor.save_model(clf, out + "/numeric", input_example=X.head(3))
+for name, frame in (("headline", churn), ("numeric", X)):
+    model = load_model(out + "/" + name)
+    rows = frame.sample(n=K, random_state=1).reset_index(drop=True)
+    bodies, expected = [], []
+    for i in range(K):
+        row = rows.iloc[i:i + 1]
+        bodies.append(json.dumps({"dataframe_split": {"columns": list(row.columns),
+                                                      "data": json.loads(row.to_json(orient="values"))}}))
+        expected.append(np.asarray(model.predict(row)).tolist())
+    open(f"{out}/{name}.bodies", "w").write("\n".join(bodies) + "\n")
+    open(f"{out}/{name}.expected.json", "w").write(json.dumps(expected))
 big = X.sample(n=1000, replace=True, random_state=0)
 cols = list(X.columns)
-bodies = {
-    "split1": json.dumps({"dataframe_split": {"columns": cols, "data": X.iloc[:1].to_numpy().tolist()}}),
+extra = {
     "split1000": json.dumps({"dataframe_split": {"columns": cols, "data": big.to_numpy().tolist()}}),
     "records1000": json.dumps({"dataframe_records": big.to_dict(orient="records")}),
     "csv1000": big.to_csv(index=False),
 }
-for name, text in bodies.items():
+for name, text in extra.items():
     open(f"{out}/{name}.body", "w").write(text)
-X.iloc[:1].to_pickle(out + "/row.pkl")
 print(json.dumps({"ok": True}))
-"""
-
-INPROC = r"""
-import json, sys, time, warnings
-warnings.filterwarnings("ignore")
-import pandas as pd
-module = sys.argv[3]
-if module == "tureen":
-    from tureen.pyfunc import load_model
-else:
-    from mlflow.pyfunc import load_model
-model = load_model(sys.argv[1])
-row = pd.read_pickle(sys.argv[2])
-
-
-def cpu_ms(fn, arg, n=500):  # CPU ms of one fn(arg): the mean of n calls after 50 warm-up calls
-    for _ in range(50):
-        fn(arg)
-    start = time.process_time()
-    for _ in range(n):
-        fn(arg)
-    return (time.process_time() - start) / n * 1000
-
-
-out = {"cpu_ms": cpu_ms(model.predict, row)}
-block = getattr(model, "_block_predictor", lambda: None)()
-if block is not None:  # what tureen's server scores for this model: the row's 2-D array
-    out["block_cpu_ms"] = cpu_ms(block, row.to_numpy())
-print(json.dumps(out))
 """
 
 
@@ -116,6 +122,10 @@ def descendants(root: int) -> list[int]:
         out.append(pid)
         todo.extend(children.get(pid, []))
     return out
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -178,140 +188,205 @@ class Server:
         self.log.close()
 
 
-def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds: float, tmp: Path) -> dict:
-    script = tmp / "post.lua"
-    script.write_text('wrk.method = "POST"\n'
-                      f'wrk.headers["Content-Type"] = "{content_type}"\n'
-                      f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n')
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(round(seconds)))}s", "--latency", "--timeout", "30s",
-                          "-s", str(script), f"{url}/invocations"], capture_output=True, text=True, check=True)
+def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds: float, tmp: Path,
+        cycle: bool = False) -> dict:
+    """wrk against ``url/invocations``: one body, or (``cycle``) the lines of ``body_file`` in turn."""
+    script = tmp / f"post-{os.getpid()}.lua"
+    if cycle:
+        script.write_text('wrk.method = "POST"\n'
+                          f'wrk.headers["Content-Type"] = "{content_type}"\n'
+                          f'local bodies = {{}}\nfor line in io.lines("{body_file}") do bodies[#bodies + 1] = line end\n'
+                          'local i = 0\n'
+                          'request = function()\n  i = i + 1\n'
+                          '  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])\nend\n')
+    else:
+        script.write_text('wrk.method = "POST"\n'
+                          f'wrk.headers["Content-Type"] = "{content_type}"\n'
+                          f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n')
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(round(seconds)))}s", "--latency",
+                          "--timeout", "30s", "-s", str(script), f"{url}/invocations"], capture_output=True,
+                         text=True, check=True)
     text = out.stdout
     total = int(re.search(r"(\d+) requests in", text).group(1))
     bad = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    bad += sum(int(g) for g in sock.groups()) if sock else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     return {"requests": total, "errors": bad, "rps": rps, "p99_ms": float(p99.group(1)) * scale}
 
 
-def measure_pair(servers: dict[str, Server], scenarios: list[tuple[str, str, str, int]], data: Path,
-                 seconds: float, tmp: Path, repeat: int) -> dict:
-    """Each scenario runs against every server back to back (so both see the same machine load), ``repeat``
-    times; the median of each figure is kept."""
-    import statistics
+def check_answers(url: str, bodies: list[str], expected: list, clients: int = 32) -> tuple[int, int]:
+    """Every distinct row from ``clients`` concurrent clients: (answers equal to the local predict, total)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    results: dict = {name: {"ready_s": s.ready_s} for name, s in servers.items()}
+    import requests
+
+    def one(i: int) -> bool:
+        r = requests.post(f"{url}/invocations", data=bodies[i], headers={"Content-Type": "application/json"},
+                          timeout=60)
+        return r.status_code == 200 and r.json()["predictions"] == expected[i]
+
+    with ThreadPoolExecutor(clients) as pool:
+        ok = sum(pool.map(one, range(len(bodies))))
+    return ok, len(bodies)
+
+
+SIDES = ("mlflow", "before", "off", "on")
+LABELS = {"mlflow": "MLflow", "before": "tureen sync (before)", "off": "tureen loop, batching off",
+          "on": "tureen loop, batching on"}
+
+
+def start_servers(model: Path, tmp: Path, mpy: str) -> dict[str, Server]:
+    env = clean_env()
+    env["PYTHONPATH"] = str(ROOT)
+    mbin = str(Path(mpy).parent)
+    menv = clean_env()
+    menv["PATH"] = mbin + os.pathsep + menv.get("PATH", "")
+    base = [sys.executable, "-m", "tureen.cli", "serve", str(model), "--workers", "1", "--no-access-log"]
+    servers: dict[str, Server] = {}
+    try:
+        for side in SIDES:
+            port = free_port()
+            log = tmp / f"{model.name}-{side}.log"
+            if side == "mlflow":
+                servers[side] = Server(side, [f"{mbin}/mlflow", "models", "serve", "-m", str(model), "--env-manager",
+                                              "local", "-p", str(port), "--host", "127.0.0.1", "-w", "1"],
+                                       menv, "/ping", port, log)
+                continue
+            extra = {"before": ["--worker", "sync"], "off": [],
+                     "on": ["--max-batch-size", "64", "--max-latency-ms", "2"]}[side]
+            servers[side] = Server(side, base + ["--port", str(port)] + extra, env, "/ready", port, log)
+    except BaseException:
+        for s in servers.values():
+            s.stop()
+        raise
+    return servers
+
+
+def measure(servers: dict[str, Server], body_file: Path, conns: list[int], seconds: float, repeat: int,
+            tmp: Path) -> dict:
+    results: dict = {side: {} for side in servers}
     for s in servers.values():
-        wrk(s.url, data / "split1.body", "application/json", 1, 2, tmp)  # warm up
-    for key, body, ctype, conns in scenarios:
-        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        wrk(s.url, body_file, "application/json", 4, 2, tmp, cycle=True)  # warm up
+    for c in conns:
+        runs: dict[str, list[dict]] = {side: [] for side in servers}
         for _ in range(repeat):
-            for name, server in servers.items():
+            for side, server in servers.items():  # back to back: every side sees the same machine load
                 pids = server.pids()
                 before = cpu_seconds(pids)
-                r = wrk(server.url, data / f"{body}.body", ctype, conns, seconds, tmp)
-                r["cpu_ms_per_request"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
-                runs[name].append(r)
-                if r["errors"]:
-                    print(f"  warning: {name} {key}: {r['errors']} non-2xx answers", file=sys.stderr)
-        for name, rs in runs.items():
-            results[name][key] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-    for name, server in servers.items():
-        results[name]["rss_mib"], results[name]["pss_mib"] = memory_mib(server.pids())
-        results[name]["processes"] = len(server.pids())
+                r = wrk(server.url, body_file, "application/json", c, seconds, tmp, cycle=True)
+                r["cpu_ms"] = (cpu_seconds(pids) - before) / max(r["requests"], 1) * 1000
+                runs[side].append(r)
+        for side, rs in runs.items():
+            results[side][c] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            results[side][c]["errors"] = sum(r["errors"] for r in rs)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="tureen threads per worker")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario and server (median kept)")
-    parser.add_argument("--format", default="", help="sklearn serialization format (default: tureen's default)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server (median kept)")
+    parser.add_argument("--connections", default="1,8,32,64")
+    parser.add_argument("--models", default="headline,numeric")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
-
-    tpy = lean_tureen_python("sklearn")
+    conns = [int(c) for c in args.connections.split(",")]
     mpy = mlflow_python()
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    run_json(tpy, BUILD, str(tmp), args.format)
-    model = tmp / "model"
-    fmt = (model / "MLmodel").read_text().split("serialization_format:")[1].split()[0]
-
-    scenarios = [("1row_c1", "split1", "application/json", 1), ("1row_c8", "split1", "application/json", 8),
-                 ("1row_c32", "split1", "application/json", 32),
-                 ("split1000_c8", "split1000", "application/json", 8),
-                 ("records1000_c8", "records1000", "application/json", 8),
-                 ("csv1000_c8", "csv1000", "text/csv", 8)]
-
-    inproc = run_json(tpy, INPROC, str(model), str(tmp / "row.pkl"), "tureen")
-    inproc_t = inproc["cpu_ms"]
-    inproc_m = run_json(mpy, INPROC, str(model), str(tmp / "row.pkl"), "mlflow")["cpu_ms"]
-
     env = clean_env()
-    tbin = str(Path(tpy).parent)
-    mbin = str(Path(mpy).parent)
-    menv = dict(env)
-    menv["PATH"] = mbin + os.pathsep + menv.get("PATH", "")
-    servers: dict[str, Server] = {}
-    try:
-        port = free_port()
-        servers["tureen"] = Server("tureen", [f"{tbin}/tureen", "serve", str(model), "--port", str(port),
-                                              "--workers", str(args.workers), "--threads", str(args.threads)],
-                                   env, "/ready", port, tmp / "tureen.log")
-        port = free_port()
-        servers["mlflow"] = Server("mlflow", [f"{mbin}/mlflow", "models", "serve", "-m", str(model), "--env-manager",
-                                              "local", "-p", str(port), "--host", "127.0.0.1", "-w",
-                                              str(args.workers)], menv, "/ping", port, tmp / "mlflow.log")
-        results = measure_pair(servers, scenarios, tmp, args.duration, tmp, args.repeat)
-    finally:
-        for server in servers.values():
-            server.stop()
-    results["inproc_predict_ms"] = {"tureen": inproc_t, "mlflow": inproc_m,
-                                    "tureen_block": inproc.get("block_cpu_ms")}
-
-    t, m = results["tureen"], results["mlflow"]
-    rows = []
-
-    def row(label: str, tv: float, mv: float, unit: str, target: str, ok: bool | None) -> None:
-        ratio = tv / mv if mv else float("inf")
-        rows.append((label, f"{tv:.2f} {unit}", f"{mv:.2f} {unit}", f"{ratio:.2f}x", target,
-                     "" if ok is None else ("ok" if ok else "MISSED")))
-
-    for key, label in (("1row_c1", "1-row split, 1 conn"), ("1row_c8", "1-row split, 8 conns"),
-                       ("1row_c32", "1-row split, 32 conns")):
-        row(f"{label}: req/s", t[key]["rps"], m[key]["rps"], "", ">= 5x", t[key]["rps"] >= 5 * m[key]["rps"])
-        row(f"{label}: p99", t[key]["p99_ms"], m[key]["p99_ms"], "ms", "<= 0.2x",
-            t[key]["p99_ms"] <= 0.2 * m[key]["p99_ms"])
-    for key in ("1row_c1", "1row_c8", "1row_c32"):
-        row(f"server CPU/request ({key})", t[key]["cpu_ms_per_request"], m[key]["cpu_ms_per_request"], "ms",
-            f"<= 2x predict ({2 * inproc_t:.2f} ms)", t[key]["cpu_ms_per_request"] <= 2 * inproc_t)
-    for key, label in (("split1000_c8", "1000-row split"), ("records1000_c8", "1000-row records"),
-                       ("csv1000_c8", "1000-row CSV")):
-        row(f"{label}, 8 conns: req/s", t[key]["rps"], m[key]["rps"], "", ">= 2x", t[key]["rps"] >= 2 * m[key]["rps"])
-    row("start to ready", t["ready_s"], m["ready_s"], "s", "<= 0.4x", t["ready_s"] <= 0.4 * m["ready_s"])
-    row(f"memory RSS, all processes ({t['processes']} vs {m['processes']})", t["rss_mib"], m["rss_mib"], "MiB",
-        "<= 0.5x", t["rss_mib"] <= 0.5 * m["rss_mib"])
-    row("memory PSS, all processes", t["pss_mib"], m["pss_mib"], "MiB", "<= 0.5x", t["pss_mib"] <= 0.5 * m["pss_mib"])
-    row("in-process pyfunc predict, 1 row (CPU)", inproc_t, inproc_m, "ms", "", None)
-    if "block_cpu_ms" in inproc:
-        rows.append(("  same row as the 2-D array the server scores", f"{inproc['block_cpu_ms']:.2f} ms", "", "", "",
-                     ""))
-
-    print(f"\nserve_bench: {args.workers} worker(s), tureen threads={args.threads}, median of {args.repeat} runs of "
-          f"{args.duration:g} s, "
-          f"model format {fmt}, wrk -t1 over loopback, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n")
-    widths = [max(len(str(r[i])) for r in rows + [("metric", "tureen", "mlflow", "ratio", "target", "")])
-              for i in range(6)]
-    header = ("metric", "tureen", "mlflow", "ratio", "target", "")
-    for r in [header, tuple("-" * w for w in widths)] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    env["PYTHONPATH"] = str(ROOT)
+    run_json(sys.executable, BUILD, str(tmp), env=env)
+    load_start = os.getloadavg()[0]
+    report: dict = {}
+    for name in args.models.split(","):
+        model = tmp / name
+        servers = start_servers(model, tmp, mpy)
+        try:
+            res = measure(servers, tmp / f"{name}.bodies", conns, args.duration, args.repeat, tmp)
+            bodies = (tmp / f"{name}.bodies").read_text().splitlines()
+            expected = json.loads((tmp / f"{name}.expected.json").read_text())
+            res["answers"] = {side: check_answers(s.url, bodies, expected) for side, s in servers.items()}
+            res["ready_s"] = {side: s.ready_s for side, s in servers.items()}
+            res["memory"] = {side: memory_mib(s.pids()) for side, s in servers.items()}
+            if name == "numeric":
+                big = {}
+                for key, ctype in (("split1000", "application/json"), ("records1000", "application/json"),
+                                   ("csv1000", "text/csv")):
+                    big[key] = {side: wrk(servers[side].url, tmp / f"{key}.body", ctype, 8, args.duration, tmp)
+                                for side in ("mlflow", "off")}
+                res["big"] = big
+        finally:
+            for s in servers.values():
+                s.stop()
+        report[name] = res
+    print_report(report, conns, args, load_start)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(report, indent=2, default=str))
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_report(report: dict, conns: list[int], args: Any, load_start: float) -> None:
+    def fmt_row(cells: list[str], widths: list[int]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    print(f"\nserve_bench: 1 worker per server, wrk -t1 over loopback, 1-row dataframe_split cycling 256 distinct rows, "
+          f"median of {args.repeat} run(s) of {args.duration:g} s, {os.cpu_count()} CPUs shared with other work "
+          f"(load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n")
+    targets: list[tuple[str, bool | None, str]] = []
+    for name, res in report.items():
+        header = ["model", "conns"] + [f"req/s {s}" for s in SIDES] + ["on/MLflow", "p99 MLflow", "p99 on",
+                                                                          "p99 ratio"] + \
+                 [f"CPU/req {s}" for s in SIDES] + ["errors"]
+        rows = []
+        for c in conns:
+            r = {side: res[side][c] for side in SIDES}
+            ratio = r["on"]["rps"] / r["mlflow"]["rps"] if r["mlflow"]["rps"] else float("inf")
+            p99r = r["on"]["p99_ms"] / r["mlflow"]["p99_ms"] if r["mlflow"]["p99_ms"] else float("inf")
+            errors = "/".join(str(int(r[s]["errors"])) for s in SIDES)
+            rows.append([name, str(c)] + [f"{r[s]['rps']:.0f}" for s in SIDES] + [f"{ratio:.1f}x",
+                        f"{r['mlflow']['p99_ms']:.1f} ms", f"{r['on']['p99_ms']:.1f} ms", f"{p99r:.2f}x"] +
+                        [f"{r[s]['cpu_ms']:.2f} ms" for s in SIDES] + [errors])
+            if c == 8:
+                targets.append((f"{name}: req/s at 8 conns >= 5x MLflow ({ratio:.1f}x)", ratio >= 5, ""))
+            if c in (32, 64):
+                targets.append((f"{name}: req/s at {c} conns >= 10x MLflow ({ratio:.1f}x)", ratio >= 10, ""))
+            targets.append((f"{name}: p99 at {c} conns <= 0.2x MLflow ({p99r:.2f}x)", p99r <= 0.2, ""))
+            if c == 1:
+                q = r["on"]["rps"] / r["off"]["rps"] if r["off"]["rps"] else 0
+                targets.append((f"{name}: 1 conn, batching on >= 0.9x batching off ({q:.2f}x)", q >= 0.9, ""))
+            if c == 32:
+                q = r["on"]["cpu_ms"] / r["before"]["cpu_ms"] if r["before"]["cpu_ms"] else 0
+                targets.append((f"{name}: server CPU/request at 32 conns <= 0.5x before "
+                                f"({r['on']['cpu_ms']:.2f} vs {r['before']['cpu_ms']:.2f} ms: {q:.2f}x)", q <= 0.5, ""))
+        errs = sum(res[s][c]["errors"] for s in ("off", "on") for c in conns)
+        targets.append((f"{name}: zero errors, tureen loop off/on ({errs:.0f})", errs == 0, ""))
+        ok_all = all(res["answers"][s][0] == res["answers"][s][1] for s in ("before", "off", "on"))
+        shown = ", ".join(f"{s} {res['answers'][s][0]}/{res['answers'][s][1]}" for s in SIDES)
+        targets.append((f"{name}: every answer equals the local pyfunc predict of its own row ({shown})", ok_all, ""))
+        widths = [max(len(x[i]) for x in rows + [header]) for i in range(len(header))]
+        print(fmt_row(header, widths))
+        print(fmt_row(["-" * w for w in widths], widths))
+        for row in rows:
+            print(fmt_row(row, widths))
+        mem = ", ".join(f"{s} {res['memory'][s][0]:.0f}/{res['memory'][s][1]:.0f}" for s in SIDES)
+        ready = ", ".join(f"{s} {res['ready_s'][s]:.2f}" for s in SIDES)
+        print(f"  RSS/PSS MiB: {mem};  start to ready s: {ready}")
+        if "big" in res:
+            for key, v in res["big"].items():
+                print(f"  {key}, 8 conns: tureen {v['off']['rps']:.0f} req/s, MLflow {v['mlflow']['rps']:.0f} req/s "
+                      f"({v['off']['rps'] / max(v['mlflow']['rps'], 1e-9):.1f}x, target >= 2x)")
+        print()
+    targets.append(("two models in one server: RSS <= 1.3x one model's", None, "not measured: multi-model "
+                                                                              "serving is not built"))
+    print("targets (issue 13):")
+    for text, ok, note in targets:
+        mark = "n/a" if ok is None else ("met" if ok else "NOT MET")
+        print(f"  [{mark}] {text}{(' - ' + note) if note else ''}")
 
 
 if __name__ == "__main__":

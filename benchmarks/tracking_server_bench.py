@@ -56,7 +56,7 @@ def work(i, q):
     n = int(op[len("log_batch"):]) if op.startswith("log_batch") else 0
     step = 0
     if op == "artifact_download":
-        c.log_artifact(setup["file"], f"c{i}")
+        c.log_artifact(run_id, setup["file"], f"c{i}")
     deadline = time.monotonic() + seconds
     count = 0
     while True:
@@ -80,7 +80,7 @@ def work(i, q):
                 got = c.get_metric_history(setup["history_run"], "loss")
                 assert len(got) == 10000, len(got)
             elif op == "artifact_upload":
-                c.log_artifact(setup["file"], f"u{i}")
+                c.log_artifact(run_id, setup["file"], f"u{i}")
             elif op == "artifact_download":
                 d = tempfile.mkdtemp()
                 p = c.download_artifacts(run_id, f"c{i}", d)

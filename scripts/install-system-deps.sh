@@ -6,6 +6,9 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+# headless Chromium + chromedriver for the web UI tests (tests/ui)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need+=(postgresql)
 fi

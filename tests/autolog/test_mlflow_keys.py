@@ -51,8 +51,9 @@ print(json.dumps(out))
 
 
 def _summary(run) -> dict:
-    tags = sorted(k for k in run.data.tags if not k.startswith("mlflow.") or k in ("mlflow.autologging",
-                                                                                 "mlflow.parentRunId"))
+    # tureen's own bookkeeping tags (tureen.process: which process runs the run) are not autolog keys
+    tags = sorted(k for k in run.data.tags if not k.startswith(("mlflow.", "tureen.")) or k in (
+        "mlflow.autologging", "mlflow.parentRunId"))
     return {"params": sorted(run.data.params), "metrics": sorted(run.data.metrics), "tags": tags,
             "artifacts": artifacts(run.info.run_id)}
 

@@ -53,6 +53,9 @@ def test_predict_csv_output_and_stdout(saved_sklearn, sk_pipeline, breast_cancer
     ('{"bad', "valid JSON"),
     ('{"instances": [1], "inputs": [2]}', "exactly one of the input fields"),
     ("[1, 2]", "must be a JSON dictionary"),
+    ("a,b\n1,2,3\n4,5,6\n", "CSV line 2 has 3 fields, the header has 2"),  # never shifted into the index
+    ("a,b\n1,2\n4\n", "CSV line 3 has 1 fields, the header has 2"),
+    ('a,b\n1,"2\n', "CSV line 2 is not valid CSV"),
 ])
 def test_predict_bad_input_files(saved_sklearn, tmp_path, content, match):
     suffix = ".json" if content.startswith(("{", "[")) else ".csv"

@@ -149,7 +149,8 @@ def tureen_app_server(tmp_path: Path, tureen_template_db: Path) -> Iterator[str]
         thread.join(10)
 
 
-@pytest.fixture(params=["sql", "tureen-server", pytest.param("mlflow-server", marks=pytest.mark.mlflow)])
+@pytest.fixture(params=["sql", "tureen-server",
+                        pytest.param("mlflow-server", marks=[pytest.mark.mlflow, pytest.mark.slow])])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The contract's backends: the SQL store, the REST store on ``tureen server``, the REST store on
     ``mlflow server``."""
@@ -186,10 +187,8 @@ _REASONS = {
 #: the contract tests also run against ``mlflow server`` (each needs a fresh MLflow server, ~10 s on a busy
 #: machine, so the whole contract there would cost minutes; TUREEN_FULL_CONTRACT=1 runs all of it)
 MLFLOW_SUBSET = {
-    "test_experiment_lifecycle", "test_search_experiments", "test_run_lifecycle_and_data",
-    "test_log_batch_is_one_transaction", "test_search_runs_filters_in_sql", "test_logged_models_and_outputs",
-    "test_registered_model_crud", "test_stages_and_archive_existing", "test_model_version_tags",
-    "test_search_registered_models_and_versions",
+    "test_run_lifecycle_and_data", "test_search_runs_filters_in_sql", "test_logged_models_and_outputs",
+    "test_registered_model_crud",
 }
 
 

@@ -65,6 +65,27 @@ def test_csv_and_parquet(shapes_client):
     assert r.status_code == 400 and r.json["error_code"] == "BAD_REQUEST"
 
 
+@pytest.mark.parametrize("body,fragment", [
+    (b"a,b,c\n1,0.5,x,extra\n2,1.5,y,extra\n", "line 2 has 4 fields"),  # pandas would shift a into the index
+    (b"a,b,c\n1,0.5,x\n2,1.5,y,extra\n", "line 3 has 4 fields"),
+    (b"a,b,c\n1,0.5\n2,1.5,y\n", "line 2 has 2 fields"),                  # pandas would fill c with NaN
+    (b'a,b,c\n1,0.5,"x\n2,1.5,y\n', "line 2"),                              # a quote never closed
+    (b'a,b,c\n1,0.5,"x"y\n', "line 2"),                                      # text after a closing quote
+    (b'a,b,c\n1,0.5,"x,y",z\n', "line 2 has 4 fields"),
+])
+def test_csv_rows_that_do_not_match_the_header_are_400_naming_the_line(shapes_client, body, fragment):
+    r = post(shapes_client, body, content_type="text/csv")
+    assert r.status_code == 400 and r.json["error_code"] == "BAD_REQUEST", r.data
+    assert fragment in r.json["message"], r.json["message"]
+
+
+def test_csv_quoting_and_blank_lines_that_are_fine(shapes_client):
+    r = post(shapes_client, b'a,b,c\n1,0.5,"x, with a comma"\n\n2,1.5,"y ""quoted"""\n', content_type="text/csv")
+    assert r.status_code == 200 and r.json == {"predictions": [2, 4]}, r.data
+    r = post(shapes_client, b'a,b,c\r\n1,0.5,"two\nlines"\r\n2,1.5,y\r\n', content_type="text/csv")
+    assert r.status_code == 200 and r.json == {"predictions": [2, 4]}, r.data
+
+
 # -- output shapes as MLflow returns them ------------------------------------------------------------
 @pytest.mark.parametrize("output,expected", [
     ("array", [2, 4]),

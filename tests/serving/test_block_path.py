@@ -195,3 +195,78 @@ def test_v2_one_tensor_of_every_column_takes_the_block_path(tmp_path, data):
         r = client.post("/v2/models/lr/infer", json=request(datatype))
         assert r.status_code == 200, r.get_data(as_text=True)
         assert r.get_json()["outputs"][0]["data"] == answer
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "booster"])
+def test_lightgbm_block_answers_equal_dataframe_answers_bit_for_bit(tmp_path, data, kind):
+    import lightgbm
+
+    X, y = data
+    if kind == "booster":
+        est = lightgbm.train({"objective": "binary", "verbose": -1}, lightgbm.Dataset(X, y), num_boost_round=5)
+    else:
+        cls = lightgbm.LGBMClassifier if kind == "classifier" else lightgbm.LGBMRegressor
+        est = cls(n_estimators=5, verbose=-1).fit(X, y)
+    flavors.lightgbm.save_model(est, tmp_path / "m", input_example=X.head(3))
+    model = load_model(tmp_path / "m")
+    block = model._block_predictor()
+    assert block is not None
+    for rows in (X.head(1), X.head(7), X):
+        frame = pd.DataFrame(rows.to_numpy(), columns=rows.columns)
+        expected = model.predict(frame)
+        got = block(frame.to_numpy())
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_lightgbm_block_refused_for_other_names_or_categoricals(tmp_path, data):
+    import lightgbm
+
+    X, y = data
+    est = lightgbm.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y)
+    from tureen.flavors.lightgbm import _LGBPyfunc
+
+    impl = _LGBPyfunc(est)
+    assert impl.block_predictor(list(X.columns)) is not None
+    assert impl.block_predictor(list(reversed(X.columns))) is None
+    assert impl.block_predictor(list(X.columns), "predict_proba") is None
+    cat = X.assign(plan=pd.Categorical(np.where(y == 1, "a", "b")))
+    est = lightgbm.LGBMClassifier(n_estimators=3, verbose=-1).fit(cat, y)
+    assert _LGBPyfunc(est).block_predictor(list(cat.columns)) is None
+
+
+@pytest.mark.parametrize("kind,method", [("classifier", "predict"), ("classifier", "predict_proba"),
+                                         ("regressor", "predict"), ("booster", "predict")])
+def test_xgboost_block_answers_equal_dataframe_answers_bit_for_bit(tmp_path, data, kind, method):
+    import xgboost
+
+    X, y = data
+    if kind == "booster":
+        est = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(X, y), num_boost_round=5)
+    else:
+        cls = xgboost.XGBClassifier if kind == "classifier" else xgboost.XGBRegressor
+        est = cls(n_estimators=5).fit(X, y)
+    flavors.xgboost.save_model(est, tmp_path / "m", input_example=X.head(3), pyfunc_predict_fn=method)
+    model = load_model(tmp_path / "m")
+    block = model._block_predictor()
+    assert block is not None
+    for rows in (X.head(1), X.head(7), X):
+        frame = pd.DataFrame(rows.to_numpy(), columns=rows.columns)
+        expected = model.predict(frame)
+        got = block(frame.to_numpy())
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_xgboost_block_refused_for_other_names_or_categoricals(data):
+    import xgboost
+
+    from tureen.flavors.xgboost import _XGBPyfunc
+
+    X, y = data
+    impl = _XGBPyfunc(xgboost.XGBClassifier(n_estimators=3).fit(X, y))
+    assert impl.block_predictor(list(X.columns)) is not None
+    assert impl.block_predictor(list(reversed(X.columns))) is None
+    cat = X.assign(plan=pd.Categorical(np.where(y == 1, "a", "b")))
+    est = xgboost.XGBClassifier(n_estimators=3, enable_categorical=True, tree_method="hist").fit(cat, y)
+    assert _XGBPyfunc(est).block_predictor(list(cat.columns)) is None
+    unnamed = xgboost.XGBClassifier(n_estimators=3).fit(X.to_numpy(), y)
+    assert _XGBPyfunc(unnamed).block_predictor(list(X.columns)) is None

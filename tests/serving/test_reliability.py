@@ -54,6 +54,29 @@ def _metric(url: str, name: str) -> float:
     return float(next(l.split()[-1] for l in text.splitlines() if l.startswith(name + " ")))
 
 
+def _established_connections(pid: int, port: int) -> int:
+    """Client connections to ``port`` that process ``pid`` holds open (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port and parts[9] in inodes:
+                count += 1
+    return count
+
+
 def test_64_connections_for_30_seconds(saved_sklearn, tmp_path):
     with serve_in_background(saved_sklearn, workers=2) as server:
         workers_before = sorted(server.worker_pids())
@@ -74,11 +97,13 @@ def test_kill_9_of_one_worker_under_load(saved_sklearn, tmp_path):
             _wrk(server.url, _one_row(saved_sklearn), tmp_path, connections=16, seconds=10)))
         load.start()
         time.sleep(3)
+        held = _established_connections(victim, int(server.url.rsplit(":", 1)[1]))
         os.kill(victim, signal.SIGKILL)
         load.join(timeout=120)
-        # only requests in flight on the killed worker may fail (a sync worker holds one connection)
+        # only requests in flight on the killed worker may fail: the loop worker keeps connections alive, so that
+        # is at most one request per connection it held (wrk has one request outstanding per connection)
         failed = outcome["non2xx"] + outcome["socket_errors"]
-        assert failed <= 2, outcome["text"]
+        assert failed <= max(2, held), (held, outcome["text"])
         assert outcome["total"] > 100, outcome["text"]
         deadline = time.monotonic() + 60
         while len(server.worker_pids()) < 2 or victim in server.worker_pids():

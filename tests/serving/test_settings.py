@@ -32,8 +32,12 @@ def test_bad_values_are_named(env, fragment):
 
 
 def test_gunicorn_options():
-    opts = gunicorn_options(ServingSettings(port=0, threads=4, timeout=10, host="::1"))
+    opts = gunicorn_options(ServingSettings(port=0, worker="gthread", threads=4, timeout=10, host="::1"))
     assert opts["bind"] == ["[::1]:0"] and opts["worker_class"] == "gthread" and opts["threads"] == 4
     assert opts["timeout"] > 10  # gunicorn's hard kill comes well after our 504
-    assert gunicorn_options(ServingSettings())["worker_class"] == "sync"
+    # the default: tureen's event-loop worker (slow clients never hold the model), gunicorn's sync on request
+    assert gunicorn_options(ServingSettings())["worker_class"] == "tureen.serving.worker.LoopWorker"
+    assert gunicorn_options(ServingSettings(worker="sync"))["worker_class"] == "sync"
+    with pytest.raises(InvalidParameterError, match="worker must be one of"):
+        ServingSettings(worker="gevent")
     assert gunicorn_options(ServingSettings())["preload_app"] is True

@@ -32,6 +32,7 @@ INTEGRATIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "lightgbm": ("tureen.autolog._lightgbm", ("lightgbm",), "lightgbm"),
     "keras": ("tureen.autolog._keras", ("keras",), "tensorflow"),
     "pytorch": ("tureen.autolog._lightning", ("lightning", "pytorch_lightning"), "pytorch"),
+    "statsmodels": ("tureen.autolog._statsmodels", ("statsmodels",), "statsmodels"),
 }
 _UNIVERSAL_HOOKS: dict[str, Callable[[Any], None]] = {}
 

@@ -24,8 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "artifacts": ("tureen.cli.artifacts:artifacts", "List and download run artifacts."),
     "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
+    "generate-k8s": ("tureen.cli.k8s:generate_k8s", "Write Kubernetes manifests (Deployment, Service, autoscaler, KServe) for a model image."),
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
     "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
+    "ui": ("tureen.cli.ui:ui", "Serve the web UI (experiments, runs, charts, registry) on a local store."),
 }
 
 

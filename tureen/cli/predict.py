@@ -37,8 +37,18 @@ def _guess_format(path: str, given: str | None, allowed: tuple[str, ...], what: 
 def _iter_csv(path: str, chunk_rows: int) -> Iterator[Any]:
     import pandas as pd
 
+    from tureen.exceptions import BadRequestError
+    from tureen.serving.codecs import check_csv_stream
+
     try:
-        reader = pd.read_csv(path, chunksize=chunk_rows)
+        with open(path, newline="", encoding="utf-8") as stream:
+            check_csv_stream(stream)  # rows wider or narrower than the header are refused, never shifted
+    except BadRequestError as exc:
+        raise InvalidInputError(f"Input file {path!r}: {exc.message.removeprefix('Invalid input. ')}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"Input file {path!r} is not valid CSV: {exc}") from None
+    try:
+        reader = pd.read_csv(path, chunksize=chunk_rows, index_col=False)
         for chunk in reader:
             yield chunk
     except pd.errors.EmptyDataError:

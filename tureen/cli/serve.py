@@ -18,13 +18,27 @@ __all__ = ["serve"]
               help="Port to listen on; 0 picks a free one. [TUREEN_SERVING_PORT; default 5000]")
 @click.option("-w", "--workers", type=int, default=None,
               help="Worker processes. [TUREEN_SERVING_WORKERS; default 1]")
+@click.option("--worker", type=click.Choice(["loop", "sync", "gthread"]), default=None,
+              help="Worker kind: loop (an event loop holds the connections, one dispatcher runs the model), or "
+                   "gunicorn's sync / gthread. [TUREEN_SERVING_WORKER; default loop]")
 @click.option("--threads", type=int, default=None,
-              help="Threads per worker (1: sync workers; more: gthread). [TUREEN_SERVING_THREADS; default 1]")
+              help="Threads per worker for --worker gthread. [TUREEN_SERVING_THREADS; default 1]")
 @click.option("-t", "--timeout", type=float, default=None,
               help="Seconds a request may take before the answer is 504. [TUREEN_SERVING_TIMEOUT; default 60]")
 @click.option("--max-request-bytes", default=None, metavar="SIZE",
               help="Largest request body, e.g. 64MiB; larger ones get 413. "
                    "[TUREEN_SERVING_MAX_REQUEST_BYTES; default 64MiB]")
+@click.option("--read-timeout", type=float, default=None,
+              help="Seconds a client may take to send one whole request; slower ones get 408. "
+                   "[TUREEN_SERVING_READ_TIMEOUT; default 30]")
+@click.option("--max-connections", type=int, default=None,
+              help="Connections one worker holds at most. [TUREEN_SERVING_MAX_CONNECTIONS; default 1000]")
+@click.option("--max-batch-size", type=int, default=None, metavar="N",
+              help="Micro-batching: merge concurrent requests into one predict of at most N rows (1: off). "
+                   "[TUREEN_SERVING_MAX_BATCH_SIZE; default 1]")
+@click.option("--max-latency-ms", type=float, default=None, metavar="T",
+              help="Micro-batching: under load a batch stays open at most T ms for more requests. "
+                   "[TUREEN_SERVING_MAX_LATENCY_MS; default 2]")
 @click.option("--preload/--no-preload", default=None,
               help="Load the model once before forking workers, so they share its memory. "
                    "[TUREEN_SERVING_PRELOAD; default on]")

@@ -240,6 +240,35 @@ class _LGBPyfunc(Predictor):
             raise SchemaEnforcementError(f"The input does not fit the lightgbm model: "
                                          f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
 
+    def block_predictor(self, names: list[str], method: str = "predict") -> Any:
+        """The serving fast path: a 2-D numeric array of ``names`` in order goes to ``predict`` directly.
+
+        LightGBM turns a DataFrame of numeric columns into exactly that array (by position; it does not
+        reorder by name), so the answer is the same, as long as the model was trained on these names in this
+        order and has no pandas categorical columns (those are recoded from the DataFrame's categories).
+        """
+        if method != "predict":
+            return None
+        model = self.lgb_model
+        booster = getattr(model, "booster_", model)
+        try:
+            fitted = list(booster.feature_name())
+            categorical = getattr(booster, "pandas_categorical", None)
+        except Exception:  # noqa: BLE001 - an unfitted or unusual model keeps the DataFrame path
+            return None
+        # LightGBM stores feature names with spaces turned into underscores
+        if categorical or [str(n) for n in fitted] != [str(n).replace(" ", "_") for n in names]:
+            return None
+        if hasattr(model, "booster_"):  # scikit-learn wrapper: it would warn about the unnamed array
+            import warnings
+
+            def score(block: Any) -> Any:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                    return self.predict(block)
+            return score
+        return lambda block: self.predict(block)
+
 
 FLAVOR = LightGBMFlavor()
 save_model = FLAVOR.save_model

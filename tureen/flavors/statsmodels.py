@@ -71,6 +71,7 @@ class StatsmodelsFlavor(Flavor):
     loader_module = "mlflow.statsmodels"
     packages = {"statsmodels": "statsmodels"}
     extra = "statsmodels"
+    autolog_module = "tureen.autolog._statsmodels"
 
     def write(self, model: Any, root: Path, *, remove_data: bool = False) -> Written:
         """Write a fitted statsmodels results object.

@@ -203,6 +203,42 @@ class _XGBPyfunc(Predictor):
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         return self._call("predict", data, params)
 
+    def block_predictor(self, names: list[str], method: str = "predict") -> Any:
+        """The serving fast path: a 2-D numeric array of ``names`` in order, scored without the DataFrame.
+
+        xgboost reads a numeric DataFrame as exactly that array; the only thing the frame adds is its feature
+        names, which are checked here once instead: the model must have been trained on ``names`` in this
+        order, with no categorical features. A Booster gets a DMatrix carrying those names.
+        """
+        if method not in ("predict", "predict_proba"):
+            return None
+        xgb = _xgb()
+        model = self.xgb_model
+        try:
+            booster = model if isinstance(model, xgb.Booster) else model.get_booster()
+            fitted = booster.feature_names
+            types = booster.feature_types
+        except Exception:  # noqa: BLE001 - unfitted or unusual: keep the DataFrame path
+            return None
+        if fitted is None or [str(n) for n in fitted] != [str(n) for n in names]:
+            return None
+        if types is not None and any(t == "c" for t in types):
+            return None
+        if isinstance(model, xgb.Booster):
+            if method != "predict":
+                return None
+            def score(block: Any) -> Any:
+                try:
+                    matrix = xgb.DMatrix(block, feature_names=list(fitted), feature_types=types)
+                    return model.predict(matrix, validate_features=True)
+                except (ValueError, TypeError, xgb.core.XGBoostError) as exc:
+                    raise SchemaEnforcementError(f"The input does not fit the xgboost model: "
+                                                 f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
+            return score
+        if not hasattr(model, method):
+            return None
+        return lambda block: self._call(method, block, None)
+
     def predict_proba(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         if not hasattr(self.xgb_model, "predict_proba"):
             raise InvalidParameterError(f"{type(self.xgb_model).__name__} has no predict_proba")

@@ -506,7 +506,7 @@ def _install_hooks(app: Any, settings: ServerSettings, state: _State) -> None:
     if exists("tureen.server.ui"):
         ui = importlib.import_module("tureen.server.ui")
         if hasattr(ui, "install"):
-            ui.install(app, lambda: state.client)
+            ui.install(app, lambda: state.client, artifact_repo=state.repo_for)
 
 
 # ==========================================================================================================

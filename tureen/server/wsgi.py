@@ -67,6 +67,12 @@ def prepare(settings: ServerSettings) -> None:
         local = getattr(repo, "local_path", None)
         if local is not None:
             local().mkdir(parents=True, exist_ok=True)
+    if settings.auth:
+        # the auth database and its first admin, once before forking: a missing admin password is one
+        # clear error here instead of every worker failing to boot
+        from tureen.server.auth import AuthSettings, open_store
+
+        open_store(AuthSettings.resolve(settings)).engine.dispose()
     reset_stores()
 
 

@@ -280,6 +280,7 @@ def create_app(model_or_uri: Any, settings: ServingSettings | None = None, *, me
     app.extensions["tureen"] = state
     _register_routes(app, state, metrics)
     app.wsgi_app = _Instrumented(app.wsgi_app, state, metrics)  # type: ignore[method-assign]
+    app.extensions["tureen_metrics"] = metrics
     return app
 
 
@@ -576,16 +577,19 @@ class _Instrumented:
                 result = self.app(environ, capture)
         finally:
             self.metrics.leave()
-        elapsed = time.perf_counter() - start
+        size = 0
+        for k, v in captured[1] or ():
+            if k == "Content-Length":
+                size = int(v)
+                break
+        self.record(environ, captured[0], time.perf_counter() - start, size)
+        return result
+
+    def record(self, environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
+        """Metrics and the access-log line of one answered request (also for requests the batcher answers)."""
         path = environ.get("PATH_INFO", "")
-        status = captured[0]
         self.metrics.observe(self.label(path), status, elapsed)
         if self.access_log:
-            size = 0
-            for k, v in captured[1] or ():
-                if k == "Content-Length":
-                    size = int(v)
-                    break
             entry = {"ts": round(time.time(), 3), "remote": environ.get("REMOTE_ADDR"),
                      "method": environ.get("REQUEST_METHOD"), "path": path, "status": status,
                      "ms": round(elapsed * 1000, 3), "in": int(environ.get("CONTENT_LENGTH") or 0),
@@ -597,4 +601,42 @@ class _Instrumented:
                 sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
             except (OSError, ValueError):  # a closed stderr never fails a request
                 pass
-        return result
+
+
+# --------------------------------------------------------------------------------------------------
+# the dispatcher of the loop worker (tureen.serving.worker)
+
+
+def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None]:
+    """The function the loop worker's main thread calls with each model request; it answers through
+    ``server.answer``. Runs in the main thread, so a prediction's deadline can interrupt it (SIGALRM)."""
+    from tureen.serving.worker import call_wsgi, error_body
+
+    state = getattr(app, "extensions", {}).get("tureen")
+    batcher = None
+    if state is not None and int(state.settings.max_batch_size) > 1:
+        from tureen.serving.batching import Batcher
+
+        instrumented = app.wsgi_app
+
+        def record(req: Any, status: int, size: int) -> None:
+            instrumented.record(req.environ, status, time.monotonic() - req.arrived, size)
+
+        batcher = Batcher(state, server, record, app.extensions.get("tureen_metrics"))
+
+    def dispatch(req: Any) -> None:
+        if batcher is not None and batcher.accepts(req):
+            batcher.run(req, single)
+        else:
+            single(req)
+
+    def single(req: Any) -> None:
+        try:
+            status, headers, body = call_wsgi(app, req.environ)
+        except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+            _log.exception("unexpected error in the dispatcher")
+            status, headers = "500 Internal Server Error", [("Content-Type", _JSON)]
+            body = error_body("INTERNAL_ERROR", f"Internal server error: {type(exc).__name__}")
+        server.answer(req, status, headers, body)
+
+    return dispatch

@@ -759,8 +759,10 @@ class ScoringCodec:
             for s in self.schema.inputs:
                 if s.type in (DataType.string, DataType.binary):
                     dtypes[s.name] = object  # keep "007" a string; other columns are inferred, then checked
+        check_csv_shape(body)
         try:
-            df = pd.read_csv(io.BytesIO(body), dtype=dtypes or None, encoding="utf-8")
+            # index_col=False: a row with one field more than the header never becomes the index (checked above)
+            df = pd.read_csv(io.BytesIO(body), dtype=dtypes or None, encoding="utf-8", index_col=False)
         except UnicodeDecodeError as exc:
             raise BadRequestError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string: "
                                   f"{exc.reason} at byte {exc.start}") from None
@@ -792,6 +794,65 @@ class ScoringCodec:
         df = self._coerce_frame(df, conv)
         conv.raise_if_any()
         return df
+
+
+def check_csv_shape(body: bytes) -> None:
+    """Refuse (400, naming the line) a CSV body whose rows do not have as many fields as its header, or whose
+    quoting is broken, so that pandas never shifts values into other columns or fills them with NaN.
+
+    Bodies without quotes are checked by counting commas per line (fast); the others with the ``csv`` module in
+    strict mode. Blank lines are skipped, as pandas does.
+
+    Example:
+        >>> check_csv_shape(b"a,b\\n1,2\\n")
+        >>> check_csv_shape(b"a,b\\n1,2,3\\n")
+        Traceback (most recent call last):
+        ...
+        tureen.exceptions.BadRequestError: Invalid input. CSV line 2 has 3 fields, the header has 2
+    """
+    if b'"' not in body:
+        lines = body.split(b"\n")
+        width = None
+        for number, line in enumerate(lines, 1):
+            if not line.strip(b"\r \t"):
+                continue
+            n = line.count(b",") + 1
+            if width is None:
+                width = n
+            elif n != width:
+                raise _bad(f"CSV line {number} has {n} fields, the header has {width}")
+        return
+    import io
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # the parser below words the encoding error
+    check_csv_stream(io.StringIO(text, newline=""))
+
+
+def check_csv_stream(stream: Any) -> None:
+    """:func:`check_csv_shape` for a text stream opened with ``newline=""`` (a file, read once, row by row).
+
+    Raises:
+        BadRequestError: naming the first line whose field count differs from the header's, or whose quoting
+            is broken.
+    """
+    import csv
+
+    reader = csv.reader(stream, strict=True)
+    width = None
+    start = 1  # the line the current record begins on (a quoted field may span lines)
+    try:
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                if width is None:
+                    width = len(row)
+                elif len(row) != width:
+                    raise _bad(f"CSV line {start} has {len(row)} fields, the header has {width}")
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _bad(f"CSV line {start} is not valid CSV: {exc}") from None
 
 
 def _raw(v: Any) -> Any:

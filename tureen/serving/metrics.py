@@ -11,6 +11,8 @@ Exposed:
 * ``tureen_request_duration_seconds{endpoint}`` (histogram)
 * ``tureen_requests_in_flight`` (gauge)
 * ``tureen_model_load_seconds`` (gauge), ``tureen_worker_starts_total`` (counter)
+* with micro-batching: ``tureen_batch_size`` (rows per predict, histogram), ``tureen_batch_queue_seconds``
+  (arrival to predict start, histogram), ``tureen_batches_total`` (counter)
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ _HEADER = 4  # model_load_seconds, worker_starts, unused, unused
 _COUNTS = 0
 _HIST = _E * _C  # per endpoint: _B bucket counts + sum + count
 _INFLIGHT = _HIST + _E * (_B + 2)
-_SLOT = _INFLIGHT + 1
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_BB = len(BATCH_BUCKETS)
+_BATCH = _INFLIGHT + 1  # rows per predict: _BB bucket counts + sum + count (the count is batches_total)
+_QUEUE = _BATCH + _BB + 2  # seconds from arrival to predict start: _B bucket counts + sum + count
+_CONNS = _QUEUE + _B + 2  # open connections of the worker in this slot, and its last heartbeat (monotonic)
+_BEAT = _CONNS + 1
+_SLOT = _BEAT + 1
 _CODE_INDEX = {c: i for i, c in enumerate(CODES)}
 _ENDPOINT_INDEX = {e: i for i, e in enumerate(ENDPOINTS)}
 
@@ -109,6 +117,58 @@ class Metrics:
             mv[h + _B] += seconds
             mv[h + _B + 1] += 1
 
+    def set_connections(self, n: int) -> None:
+        """Publish this worker's open connections (read by the other workers to balance accepts)."""
+        self._mv[self._base + _CONNS] = float(n)
+
+    def heartbeat(self, now: float) -> None:
+        self._mv[self._base + _BEAT] = float(now)
+
+    def fewest_elsewhere(self, now: float, fresh: float = 3.0) -> float | None:
+        """The fewest open connections among the other live workers (heartbeat within ``fresh`` s), or None."""
+        mv = self._mv
+        best = None
+        for s in range(self.slots):
+            base = _HEADER + s * _SLOT
+            if base == self._base or now - mv[base + _BEAT] > fresh or mv[base + _BEAT] == 0:
+                continue
+            n = mv[base + _CONNS]
+            best = n if best is None or n < best else best
+        return best
+
+    def observe_batch(self, rows: int, waits: list[float]) -> None:
+        """Count one predict of ``rows`` rows, made for requests that waited ``waits`` seconds each."""
+        mv = self._mv
+        base = self._base
+        with self._lock:
+            b = base + _BATCH
+            for i, bound in enumerate(BATCH_BUCKETS):
+                if rows <= bound:
+                    mv[b + i] += 1
+                    break
+            mv[b + _BB] += rows
+            mv[b + _BB + 1] += 1
+            q = base + _QUEUE
+            for wait in waits:
+                for i, bound in enumerate(BUCKETS):
+                    if wait <= bound:
+                        mv[q + i] += 1
+                        break
+                mv[q + _B] += wait
+                mv[q + _B + 1] += 1
+
+    def _histogram(self, lines: list[str], name: str, offset: int, buckets: tuple[Any, ...],
+                   fmt: str = ".6f") -> None:
+        n = len(buckets)
+        cumulative = 0.0
+        for i, bound in enumerate(buckets):
+            cumulative += self._sum(offset + i)
+            lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative:.0f}')
+        count = self._sum(offset + n + 1)
+        lines.append(f'{name}_bucket{{le="+Inf"}} {count:.0f}')
+        lines.append(f"{name}_sum {self._sum(offset + n):{fmt}}")
+        lines.append(f"{name}_count {count:.0f}")
+
     def _sum(self, offset: int) -> float:
         mv = self._mv
         return sum(mv[_HEADER + s * _SLOT + offset] for s in range(self.slots))
@@ -146,8 +206,18 @@ class Metrics:
                   f"tureen_model_load_seconds {self._mv[0]:.6f}",
                   "# HELP tureen_worker_starts_total Worker processes started (restarts included).",
                   "# TYPE tureen_worker_starts_total counter",
-                  f"tureen_worker_starts_total {self._mv[1]:.0f}",
-                  ""]
+                  f"tureen_worker_starts_total {self._mv[1]:.0f}"]
+        if self._sum(_BATCH + _BB + 1):
+            lines += ["# HELP tureen_batches_total Predict calls made by the micro-batcher.",
+                      "# TYPE tureen_batches_total counter",
+                      f"tureen_batches_total {self._sum(_BATCH + _BB + 1):.0f}",
+                      "# HELP tureen_batch_size Rows per predict call of the micro-batcher.",
+                      "# TYPE tureen_batch_size histogram"]
+            self._histogram(lines, "tureen_batch_size", _BATCH, BATCH_BUCKETS, ".0f")
+            lines += ["# HELP tureen_batch_queue_seconds Time from a request's arrival to the start of its predict.",
+                      "# TYPE tureen_batch_queue_seconds histogram"]
+            self._histogram(lines, "tureen_batch_queue_seconds", _QUEUE, BUCKETS)
+        lines.append("")
         return "\n".join(lines)
 
     def __getstate__(self) -> Any:  # pragma: no cover - never pickled on purpose

@@ -26,7 +26,10 @@ class ServingSettings:
         host: address to bind (default ``127.0.0.1``; ``0.0.0.0`` inside containers).
         port: TCP port (default 5000; 0 picks a free port).
         workers: gunicorn worker processes.
-        threads: threads per worker; 1 means gunicorn's ``sync`` worker, more means ``gthread``.
+        worker: the kind of worker process. ``loop`` (default): an event loop holds every connection (keep-alive,
+            slow and idle clients cost nothing) and one dispatcher runs the model; ``sync`` and ``gthread``:
+            gunicorn's own workers (one blocking request at a time / a pool of ``threads`` threads).
+        threads: threads per worker for the ``gthread`` worker.
         timeout: seconds one prediction may take before the answer is 504.
         max_request_bytes: largest accepted request body; larger bodies get 413 naming this limit.
         preload: load the model once in the master process before forking workers (shared memory).
@@ -36,7 +39,14 @@ class ServingSettings:
             the model directory's name).
         model_version: the version reported by ``/v2/models/{name}`` and ``/metadata``.
         access_log: write one JSON line per request to stderr.
-        keepalive: seconds an idle keep-alive connection stays open (gthread workers only).
+        keepalive: seconds an idle keep-alive connection stays open.
+        read_timeout: seconds a client may take to send one whole request (head and body) from its first byte;
+            slower ones get 408 and are disconnected (``loop`` worker).
+        max_batch_size: micro-batching: merge concurrent requests into one predict of at most this many rows
+            (1: off, the default; see :mod:`tureen.serving.batching`; ``loop`` worker).
+        max_latency_ms: micro-batching: under load, how long a batch stays open for more requests.
+        max_connections: connections one worker holds at most; when full, the longest-idle (or slowest
+            unfinished) connection is dropped to make room (``loop`` worker).
         graceful_timeout: seconds in-flight requests get to finish after SIGTERM.
         allow_pickle: allow pickle-based model formats (None: ``TUREEN_ALLOW_PICKLE``, default true).
         model_config: JSON object string of overrides for the model's config section.
@@ -51,6 +61,7 @@ class ServingSettings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    worker: str = "loop"
     threads: int = 1
     timeout: float = 60.0
     max_request_bytes: int = 64 * 1024 * 1024
@@ -61,6 +72,10 @@ class ServingSettings:
     model_version: str | None = None
     access_log: bool = True
     keepalive: float = 5.0
+    read_timeout: float = 30.0
+    max_connections: int = 1000
+    max_batch_size: int = 1
+    max_latency_ms: float = 2.0
     graceful_timeout: float = 30.0
     allow_pickle: bool | None = None
     model_config: str | None = None
@@ -79,6 +94,16 @@ class ServingSettings:
             problems.append(f"timeout must be positive, got {self.timeout}")
         if int(self.max_request_bytes) < 1:
             problems.append(f"max_request_bytes must be positive, got {self.max_request_bytes}")
+        if self.worker not in _WORKERS:
+            problems.append(f"worker must be one of {sorted(_WORKERS)}, got {self.worker!r}")
+        if not float(self.read_timeout) > 0:
+            problems.append(f"read_timeout must be positive, got {self.read_timeout}")
+        if int(self.max_batch_size) < 1:
+            problems.append(f"max_batch_size must be at least 1, got {self.max_batch_size}")
+        if not 0 <= float(self.max_latency_ms) <= 10_000:
+            problems.append(f"max_latency_ms must be between 0 and 10000, got {self.max_latency_ms}")
+        if int(self.max_connections) < 1:
+            problems.append(f"max_connections must be at least 1, got {self.max_connections}")
         if self.env_manager != "local":
             problems.append(f"env_manager {self.env_manager!r} is not supported; tureen serves in the current "
                             "environment (--env-manager local); build a container for an isolated one")
@@ -116,7 +141,11 @@ class ServingSettings:
 
     @property
     def worker_class(self) -> str:
-        return "sync" if int(self.threads) == 1 else "gthread"
+        """The gunicorn worker class for :attr:`worker`."""
+        return _WORKERS[self.worker]
+
+
+_WORKERS = {"loop": "tureen.serving.worker.LoopWorker", "sync": "sync", "gthread": "gthread"}
 
 
 def _field_type(name: str) -> str:

@@ -40,6 +40,7 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
         "graceful_timeout": max(1, int(round(settings.graceful_timeout))),
         "keepalive": max(1, int(round(settings.keepalive))),
         "preload_app": bool(settings.preload),
+        "worker_connections": int(settings.max_connections),
         "backlog": int(settings.backlog),
         "accesslog": None,  # the app writes one structured line per request itself
         "errorlog": "-",

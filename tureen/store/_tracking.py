@@ -598,6 +598,13 @@ class TrackingSqlMixin:
 
         Missing values sort last; ``start_time DESC`` then ``run_id ASC`` break ties.
         """
+        stmt = self._search_runs_stmt(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        return self._page(stmt, page_token, max_results,
+                          lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
+
+    def _search_runs_stmt(self, experiment_ids: Sequence[str | int], filter_string: str | None,
+                          run_view_type: Any, max_results: int, order_by: list[str] | None) -> Any:
+        """The filtered, ordered ``SELECT run_uuid`` behind :meth:`search_runs` (not yet paged)."""
         view = ViewType.from_any(run_view_type)
         check_max_results(max_results, SEARCH_RUNS_MAX, "search_runs")
         if isinstance(experiment_ids, (str, int)):
@@ -626,8 +633,7 @@ class TrackingSqlMixin:
         if not seen_start:
             order.append(r.c.start_time.desc())
         order.append(r.c.run_uuid.asc())
-        return self._page(stmt.where(*conds).order_by(*order), page_token, max_results,
-                          lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
+        return stmt.where(*conds).order_by(*order)
 
     # ======================================================================================================
     # logged models (MLflow 3.x) and run outputs

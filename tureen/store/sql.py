@@ -20,11 +20,12 @@ from tureen.store._engine import make_engine
 from tureen.store._migrate import migrate
 from tureen.store._registry import RegistrySqlMixin
 from tureen.store._tracking import LOGGED_MODELS_TAG, RUN_NAME_TAG, TrackingSqlMixin
+from tureen.store._ui_reads import UiReadsMixin
 
 __all__ = ["SqlStore", "upgrade_database", "RUN_NAME_TAG", "LOGGED_MODELS_TAG"]
 
 
-class SqlStore(TrackingSqlMixin, RegistrySqlMixin, SqlBase):
+class SqlStore(TrackingSqlMixin, RegistrySqlMixin, UiReadsMixin, SqlBase):
     """Tracking + logged models + registry on one database.
 
     Args:

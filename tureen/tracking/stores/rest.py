@@ -239,7 +239,8 @@ class RestStore:
             items.extend(P.metric_from_json(m, run_id) for m in out.get("metrics", []))
             token = out.get("next_page_token")
             if not token:
-                return PagedList(items, None)
+                # in step order, as the SQL store gives it (mlflow server orders by timestamp); stable sort
+                return PagedList(sorted(items, key=lambda m: (m.step, m.timestamp)), None)
 
     def search_runs(self, experiment_ids: Sequence[str | int], filter_string: str | None = None,
                     run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 1000,

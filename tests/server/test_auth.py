@@ -1,0 +1,303 @@
+"""``tureen server --auth``: credentials, MLflow's permission model, the user and grant endpoints, and
+hostile requests (bad credentials, malformed headers, privilege escalation), all answered with JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+import uuid
+
+from conftest_auth import ADMIN, ALICE, BOB, auth_app, basic, build_app, http, new_user, strict_app  # noqa: F401
+
+API = "/api/2.0/mlflow"
+
+
+def _assert_json_error(r, status: int, code: str) -> dict:
+    assert r.status_code == status, r.data
+    assert r.mimetype == "application/json"
+    body = r.get_json()
+    assert body["error_code"] == code and body["message"]
+    assert "Traceback" not in r.get_data(as_text=True)
+    return body
+
+
+def _exp(http, user, name) -> str:
+    r = http.post(f"{API}/experiments/create", json={"name": f"{name}-{uuid.uuid4().hex[:8]}"}, headers=basic(user))
+    assert r.status_code == 200, r.data
+    return r.get_json()["experiment_id"]
+
+
+# -- credentials ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("header", [
+    None,
+    "Basic",
+    "Basic !!!not-base64!!!",
+    "Basic " + base64.b64encode(b"no-colon").decode(),
+    "Basic " + base64.b64encode(b":password-without-user").decode(),
+    "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    "Basic " + base64.b64encode(b"admin:wrong-password").decode(),
+    "Basic " + base64.b64encode(b"nobody:admin-pass-1").decode(),
+    "Bearer",
+    "Bearer not a token",
+    "Bearer tur_forged",
+    "Digest username=admin",
+    "Basic " + "A" * 10000,
+])
+def test_bad_credentials_are_401_json(http, header):
+    headers = {} if header is None else {"Authorization": header}
+    r = http.get(f"{API}/experiments/get?experiment_id=0", headers=headers)
+    _assert_json_error(r, 401, "UNAUTHENTICATED")
+    assert r.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_public_routes_need_no_credentials(http):
+    assert http.get("/health").status_code == 200
+
+
+def test_bearer_tokens(auth_app, http):
+    store = auth_app.extensions["tureen_auth"]
+    token = store.create_token("bob", "ci")
+    r = http.get(f"{API}/users/current", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.get_json()["user"]["username"] == "bob"
+    assert "tur_" not in json.dumps(r.get_json())
+    assert store.revoke_tokens("bob") == 1
+    _assert_json_error(http.get(f"{API}/users/current", headers={"Authorization": f"Bearer {token}"}), 401,
+                       "UNAUTHENTICATED")
+
+
+def test_password_change_takes_effect_at_once(auth_app, http):
+    carol = new_user(auth_app)
+    assert http.get(f"{API}/users/current", headers=basic(carol)).status_code == 200  # verified, remembered
+    r = http.patch(f"{API}/users/update-password", json={"username": carol[0], "password": "new-carol-pass"},
+                   headers=basic(ADMIN))
+    assert r.status_code == 200
+    _assert_json_error(http.get(f"{API}/users/current", headers=basic(carol)), 401, "UNAUTHENTICATED")
+    assert http.get(f"{API}/users/current", headers=basic((carol[0], "new-carol-pass"))).status_code == 200
+
+
+# -- the permission model ------------------------------------------------------------------------------------
+def test_creator_gets_manage_default_read_and_grants(http):
+    exp = _exp(http, ALICE, "alice-exp")
+    me = http.get(f"{API}/users/current", headers=basic(ALICE)).get_json()["user"]
+    assert me["experiment_permissions"] == [{"experiment_id": exp, "user_id": me["id"], "permission": "MANAGE"}]
+    run = http.post(f"{API}/runs/create", json={"experiment_id": exp}, headers=basic(ALICE))
+    assert run.status_code == 200
+    run_id = run.get_json()["run"]["info"]["run_id"]
+    # bob has the default (READ): he reads but cannot write
+    assert http.get(f"{API}/experiments/get?experiment_id={exp}", headers=basic(BOB)).status_code == 200
+    assert http.get(f"{API}/runs/get?run_id={run_id}", headers=basic(BOB)).status_code == 200
+    body = {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1}
+    _assert_json_error(http.post(f"{API}/runs/log-metric", json=body, headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    _assert_json_error(http.post(f"{API}/runs/create", json={"experiment_id": exp}, headers=basic(BOB)), 403,
+                       "PERMISSION_DENIED")
+    # alice grants EDIT: now he can log
+    r = http.post(f"{API}/experiments/permissions/create",
+                  json={"experiment_id": exp, "username": "bob", "permission": "EDIT"}, headers=basic(ALICE))
+    assert r.status_code == 200
+    assert r.get_json()["experiment_permission"]["permission"] == "EDIT"
+    assert http.post(f"{API}/runs/log-metric", json=body, headers=basic(BOB)).status_code == 200
+    got = http.get(f"{API}/experiments/permissions/get?experiment_id={exp}&username=bob", headers=basic(ALICE))
+    assert got.get_json()["experiment_permission"]["permission"] == "EDIT"
+    # NO_PERMISSIONS hides it, even from reads
+    r = http.patch(f"{API}/experiments/permissions/update",
+                   json={"experiment_id": exp, "username": "bob", "permission": "NO_PERMISSIONS"},
+                   headers=basic(ALICE))
+    assert r.status_code == 200
+    _assert_json_error(http.get(f"{API}/runs/get?run_uuid={run_id}", headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    assert http.delete(f"{API}/experiments/permissions/delete", json={"experiment_id": exp, "username": "bob"},
+                       headers=basic(ALICE)).status_code == 200
+    assert http.get(f"{API}/runs/get?run_uuid={run_id}", headers=basic(BOB)).status_code == 200  # default again
+
+
+def test_searches_show_only_readable(strict_app):
+    http = strict_app.test_client()
+    mine = _exp(http, ALICE, "alice-only")
+    theirs = _exp(http, BOB, "bob-only")
+    a_model, b_model = f"a-{uuid.uuid4().hex[:6]}", f"b-{uuid.uuid4().hex[:6]}"
+    for name, user in ((a_model, ALICE), (b_model, BOB)):
+        assert http.post(f"{API}/registered-models/create", json={"name": name}, headers=basic(user)).status_code == 200
+    for user, eid in ((ALICE, mine), (BOB, theirs)):
+        http.post(f"{API}/runs/create", json={"experiment_id": eid}, headers=basic(user))
+    exps = http.post(f"{API}/experiments/search", json={"max_results": 100}, headers=basic(BOB)).get_json()
+    assert theirs in [e["experiment_id"] for e in exps["experiments"]]
+    assert mine not in [e["experiment_id"] for e in exps["experiments"]]
+    assert "0" not in [e["experiment_id"] for e in exps["experiments"]]  # Default: no grant, default NO_PERMISSIONS
+    runs = http.post(f"{API}/runs/search", json={"experiment_ids": [mine, theirs]}, headers=basic(BOB)).get_json()
+    assert {r["info"]["experiment_id"] for r in runs["runs"]} == {theirs}
+    models = http.get(f"{API}/registered-models/search", headers=basic(BOB)).get_json()
+    names = [m["name"] for m in models["registered_models"]]
+    assert b_model in names and a_model not in names
+    admin_view = http.post(f"{API}/experiments/search", json={"max_results": 100}, headers=basic(ADMIN)).get_json()
+    assert {mine, theirs} <= {e["experiment_id"] for e in admin_view["experiments"]}
+    _assert_json_error(http.get(f"{API}/registered-models/get?name={a_model}", headers=basic(BOB)), 403,
+                       "PERMISSION_DENIED")
+
+
+def test_model_grants_follow_rename_and_delete(http):
+    m1, m2 = f"m1-{uuid.uuid4().hex[:6]}", f"m2-{uuid.uuid4().hex[:6]}"
+    assert http.post(f"{API}/registered-models/create", json={"name": m1}, headers=basic(ALICE)).status_code == 200
+    assert http.post(f"{API}/registered-models/rename", json={"name": m1, "new_name": m2},
+                     headers=basic(ALICE)).status_code == 200
+    me = http.get(f"{API}/users/current", headers=basic(ALICE)).get_json()["user"]
+    names = [p["name"] for p in me["registered_model_permissions"]]
+    assert m2 in names and m1 not in names
+    assert http.delete(f"{API}/registered-models/delete", json={"name": m2}, headers=basic(ALICE)).status_code == 200
+    me = http.get(f"{API}/users/current", headers=basic(ALICE)).get_json()["user"]
+    assert m2 not in [p["name"] for p in me["registered_model_permissions"]]
+    # a model made later under the old name does not inherit the old grants: bob's create makes him MANAGE
+    assert http.post(f"{API}/registered-models/create", json={"name": m2}, headers=basic(BOB)).status_code == 200
+    _assert_json_error(http.delete(f"{API}/registered-models/delete", json={"name": m2}, headers=basic(ALICE)),
+                       403, "PERMISSION_DENIED")
+
+
+def test_artifact_proxy_paths_follow_the_experiment(http):
+    exp = _exp(http, ALICE, "art")
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{exp}/run1/artifacts/x.txt"
+    assert http.put(path, data=b"abc", headers=basic(ALICE)).status_code == 200
+    assert http.get(path, headers=basic(BOB)).status_code == 200  # default READ
+    _assert_json_error(http.put(path, data=b"evil", headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    for hostile in ("../1/x", "%2e%2e/1/x", "not-an-experiment/x", f"{exp}/../{exp}/x"):
+        r = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{hostile}", data=b"evil", headers=basic(BOB))
+        assert r.status_code in (403, 404), (hostile, r.status_code)
+
+
+def test_unlisted_route_is_refused_for_everyone(tmp_path):
+    from flask import Response
+
+    app = build_app(tmp_path)
+    app.add_url_rule("/new-endpoint-nobody-listed", endpoint="nobody-listed", view_func=lambda: Response("secret"))
+    http = app.test_client()
+    _assert_json_error(http.get("/new-endpoint-nobody-listed"), 401, "UNAUTHENTICATED")
+    body = _assert_json_error(http.get("/new-endpoint-nobody-listed", headers=basic(ADMIN)), 403,
+                              "PERMISSION_DENIED")
+    assert "fail closed" in body["message"]
+
+
+# -- privilege escalation ------------------------------------------------------------------------------------
+def test_non_admin_cannot_manage_users(http):
+    for method, path, body in (
+            ("post", "users/create", {"username": "mallory", "password": "mallory-pass"}),
+            ("patch", "users/update-admin", {"username": "bob", "is_admin": True}),
+            ("delete", "users/delete", {"username": "alice"}),
+            ("patch", "users/update-password", {"username": "alice", "password": "hijacked-pass"}),
+            ("get", "users/list", None),
+    ):
+        kwargs = {"json": body} if body is not None else {}
+        r = getattr(http, method)(f"{API}/{path}", headers=basic(BOB), **kwargs)
+        _assert_json_error(r, 403, "PERMISSION_DENIED")
+    _assert_json_error(http.get(f"{API}/users/get?username=alice", headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    # the /ajax-api twin is guarded the same way
+    _assert_json_error(http.post("/ajax-api/2.0/mlflow/users/create",
+                                 json={"username": "mallory", "password": "mallory-pass"}, headers=basic(BOB)),
+                       403, "PERMISSION_DENIED")
+    me = http.get(f"{API}/users/get?username=bob", headers=basic(BOB)).get_json()["user"]
+    assert me["is_admin"] is False
+    assert http.post(f"{API}/users/create", json={"username": "mallory", "password": "x" * 8},
+                     headers=basic(ALICE)).status_code == 403
+
+
+def test_non_manager_cannot_grant_itself_manage(http):
+    exp = _exp(http, ALICE, "alice-private")
+    alice_model = f"alice-model-{uuid.uuid4().hex[:6]}"
+    http.post(f"{API}/registered-models/create", json={"name": alice_model}, headers=basic(ALICE))
+    _assert_json_error(http.post(f"{API}/experiments/permissions/create",
+                                 json={"experiment_id": exp, "username": "bob", "permission": "MANAGE"},
+                                 headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    _assert_json_error(http.patch(f"{API}/experiments/permissions/update",
+                                  json={"experiment_id": exp, "username": "alice", "permission": "NO_PERMISSIONS"},
+                                  headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    _assert_json_error(http.post(f"{API}/registered-models/permissions/create",
+                                 json={"name": alice_model, "username": "bob", "permission": "MANAGE"},
+                                 headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    # camelCase and run_uuid spellings reach the same check
+    _assert_json_error(http.post(f"{API}/experiments/permissions/create",
+                                 json={"experimentId": exp, "username": "bob", "permission": "MANAGE"},
+                                 headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    # a query string cannot point the check at another experiment than the body
+    _assert_json_error(http.post(f"{API}/experiments/permissions/create?experiment_id=999",
+                                 json={"experiment_id": exp, "username": "bob", "permission": "MANAGE"},
+                                 headers=basic(BOB)), 403, "PERMISSION_DENIED")
+    r = http.get(f"{API}/users/get?username=bob", headers=basic(BOB)).get_json()["user"]
+    assert exp not in [p["experiment_id"] for p in r["experiment_permissions"]]
+    assert alice_model not in [p["name"] for p in r["registered_model_permissions"]]
+
+
+def test_self_password_change_needs_the_current_one(auth_app, http):
+    dave = new_user(auth_app)
+    _assert_json_error(http.patch(f"{API}/users/update-password", json={"username": dave[0], "password": "n3w-pass!"},
+                                  headers=basic(dave)), 403, "PERMISSION_DENIED")
+    _assert_json_error(http.patch(f"{API}/users/update-password",
+                                  json={"username": dave[0], "password": "n3w-pass!", "current_password": "guess"},
+                                  headers=basic(dave)), 403, "PERMISSION_DENIED")
+    r = http.patch(f"{API}/users/update-password",
+                   json={"username": dave[0], "password": "n3w-pass!", "current_password": dave[1]},
+                   headers=basic(dave))
+    assert r.status_code == 200
+    assert http.get(f"{API}/users/current", headers=basic((dave[0], "n3w-pass!"))).status_code == 200
+
+
+@pytest.mark.parametrize("method,path,body,code", [
+    ("post", "users/create", {"username": "x"}, "INVALID_PARAMETER_VALUE"),
+    ("post", "users/create", {"username": "x", "password": "short"}, "INVALID_PARAMETER_VALUE"),
+    ("post", "users/create", {"username": "a:b", "password": "long-enough"}, "INVALID_PARAMETER_VALUE"),
+    ("post", "users/create", {"username": 5, "password": "long-enough"}, "INVALID_PARAMETER_VALUE"),
+    ("post", "users/create", {"username": "alice", "password": "long-enough"}, "RESOURCE_ALREADY_EXISTS"),
+    ("get", "users/get?username=ghost", None, "RESOURCE_DOES_NOT_EXIST"),
+    ("patch", "users/update-admin", {"username": "bob", "is_admin": "maybe"}, "INVALID_PARAMETER_VALUE"),
+    ("patch", "users/update-admin", {"username": "admin", "is_admin": False}, "INVALID_PARAMETER_VALUE"),
+    ("delete", "users/delete", {"username": "admin"}, "INVALID_PARAMETER_VALUE"),
+    ("delete", "users/delete", {"username": "ghost"}, "RESOURCE_DOES_NOT_EXIST"),
+    ("post", "experiments/permissions/create", {"experiment_id": "0", "username": "bob", "permission": "GOD"},
+     "INVALID_PARAMETER_VALUE"),
+    ("post", "experiments/permissions/create", {"experiment_id": "0", "username": "ghost", "permission": "READ"},
+     "RESOURCE_DOES_NOT_EXIST"),
+    ("get", "experiments/permissions/get?experiment_id=0&username=bob", None, "RESOURCE_DOES_NOT_EXIST"),
+    ("patch", "registered-models/permissions/update", {"name": "nope", "username": "bob", "permission": "READ"},
+     "RESOURCE_DOES_NOT_EXIST"),
+    ("delete", "registered-models/permissions/delete", {"name": "nope", "username": "bob"},
+     "RESOURCE_DOES_NOT_EXIST"),
+])
+def test_bad_requests_to_auth_endpoints_are_typed(http, method, path, body, code):
+    kwargs = {"json": body} if body is not None else {}
+    r = getattr(http, method)(f"{API}/{path}", headers=basic(ADMIN), **kwargs)
+    assert r.status_code in (400, 404) and r.get_json()["error_code"] == code, r.data
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_malformed_bodies_and_content_types(http):
+    r = http.post(f"{API}/users/create", data="{not json", headers={**basic(ADMIN), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.get_json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    r = http.post(f"{API}/users/create", data="username=x", headers={**basic(ADMIN), "Content-Type": "text/plain"})
+    assert r.status_code == 400 and "Content-Type" in r.get_json()["message"]
+    r = http.post(f"{API}/runs/create", data="[1, 2]", headers={**basic(BOB), "Content-Type": "application/json"})
+    assert r.status_code in (400, 403) and r.mimetype == "application/json"
+    r = http.post(f"{API}/experiments/permissions/create", json={"experiment_id": {"$ne": 1}, "username": "bob",
+                                                                  "permission": "MANAGE"}, headers=basic(BOB))
+    assert r.status_code == 400 and r.get_json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_missing_admin_password_is_a_clear_error(tmp_path, monkeypatch):
+    from tureen.exceptions import InvalidParameterError
+    from tureen.server.auth import open_store, AuthSettings
+
+    for var in ("TUREEN_AUTH_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(InvalidParameterError, match="TUREEN_AUTH_ADMIN_PASSWORD"):
+        open_store(AuthSettings.resolve({"database_uri": f"sqlite:///{tmp_path / 'a.db'}"}))
+    with pytest.raises(InvalidParameterError, match="Invalid permission"):
+        AuthSettings.resolve({"default_permission": "ALL"})
+    with pytest.raises(InvalidParameterError, match="Unknown auth settings"):
+        AuthSettings.resolve({"databse_uri": "typo"})
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "from-mlflow-env")
+    store = open_store(AuthSettings.resolve({"database_uri": f"sqlite:///{tmp_path / 'b.db'}"}))
+    assert store.authenticate_basic("admin", "from-mlflow-env").is_admin
+
+
+def test_passwords_are_argon2_hashed(auth_app):
+    store = auth_app.extensions["tureen_auth"]
+    with store.engine.connect() as conn:
+        hashes = [r.password_hash for r in conn.execute(store.users.select())]
+    assert all(h.startswith("$argon2id$") for h in hashes) and not any(BOB[1] in h for h in hashes)

@@ -1,0 +1,300 @@
+"""The UI in headless Chromium: every page renders its values with a clean console, and the interactive
+parts (filter, sort, pagination, column choice, compare, alias edit, stage transition) work by clicking
+and typing. Screenshots of every page are written as test output."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+pytestmark = pytest.mark.browser
+
+
+def _no_alert(driver) -> None:
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+
+
+def test_experiments_page(page, ui_data):
+    d = page.open("/")
+    names = [a.text for a in page.all("#experiments tbody td:nth-child(2) a")]
+    assert "churn-model" in names
+    hostile = [n for n in names if n.startswith("hostile")]
+    assert hostile and "<script>" in hostile[0]  # shown as text, not run
+    _no_alert(d)
+    page.assert_clean()
+    page.shot("experiments")
+
+
+def test_experiments_search_create_delete_restore(page):
+    page.open("/")
+    box = page.css("#exp-q")
+    box.send_keys("churn", Keys.ENTER)
+    page.wait(lambda d: "q=churn" in d.current_url)
+    assert [a.text for a in page.all("#experiments tbody td:nth-child(2) a")] == ["churn-model"]
+    page.open("/")
+    page.css("#new-exp").send_keys("made-in-browser", Keys.ENTER)
+    page.wait(lambda d: "/experiments/" in d.current_url)
+    assert page.css("h1").text.startswith("made-in-browser")
+    page.open("/?q=to-delete")
+    page.css("#experiments input[name=experiment]").click()
+    page.css("#exp-form button.danger").click()
+    page.wait(lambda d: not d.find_elements("css selector", "#experiments input[name=experiment]"))
+    page.open("/?q=to-delete&view=deleted")
+    page.css("#experiments input[name=experiment]").click()
+    page.css("#exp-form button[formaction$='/restore']").click()
+    page.wait(lambda d: "view=deleted" not in d.current_url or d.find_elements("css selector", ".empty"))
+    page.open("/?q=to-delete")
+    assert len(page.all("#experiments input[name=experiment]")) == 1
+    page.assert_clean()
+
+
+def _run_names(page) -> list[str]:
+    return [a.text for a in page.all("#runs-table tbody tr td.name a")]
+
+
+def test_runs_page_renders_nested_and_pages(page, ui_data):
+    eid = ui_data["experiment_id"]
+    d = page.open(f"/experiments/{eid}")
+    names = _run_names(page)
+    assert len(names) == 50  # a page of 50 top-level runs
+    assert names[0] == "run-59"  # newest first
+    assert not page.all("#runs-table tr.child")
+    headers = [th.text for th in page.all("#runs-table thead th")]
+    assert any("acc" in h for h in headers) and any("lr" in h for h in headers)
+    _no_alert(d)
+    page.assert_clean()
+    page.shot("runs")
+    # the next page: the 7 older top-level runs, then the sweep's parent with its 3 children under it
+    page.css("#next-page").click()
+    page.wait(lambda d: "page=" in d.current_url)
+    page.settle()
+    second = _run_names(page)
+    assert second[-4:] == ["sweep-parent", "run-02", "run-01", "run-00"]
+    assert len(second) == 7 + 1 + 3 and set(second).isdisjoint(names)
+    assert any("<script>" in n for n in second), "the hostile run name is shown as text"
+    _no_alert(d)
+    assert len(page.all("#runs-table tr.child")) == 3
+    page.shot("runs-nested")
+    # fold the children away with the keyboard
+    fold = page.css("button.js-fold")
+    fold.send_keys(Keys.ENTER)
+    assert all("hidden" in r.get_attribute("class") for r in page.all("#runs-table tr.child"))
+    assert "First page" in page.css("nav.pager").text
+    page.assert_clean()
+
+
+def test_runs_filter_and_inline_parse_error(page, ui_data):
+    eid = ui_data["experiment_id"]
+    page.open(f"/experiments/{eid}")
+    box = page.css("#filter")
+    box.clear()
+    box.send_keys("metrics.acc > 0.95 AND params.model = 'tree'", Keys.ENTER)
+    page.wait(lambda d: "filter=" in d.current_url)
+    page.wait(lambda d: len(_run_names(page)) < 10)
+    names = _run_names(page)
+    # acc = 0.5 + i*0.008 > 0.95 -> i >= 57; odd i are trees: 57, 59
+    assert sorted(names) == ["run-57", "run-59"]
+    assert parse_qs(urlparse(page.d.current_url).query)["filter"] == ["metrics.acc > 0.95 AND params.model = 'tree'"]
+    box = page.css("#filter")
+    box.clear()
+    box.send_keys("metrics.acc >> 1", Keys.ENTER)
+    err = page.wait(lambda d: d.find_elements("css selector", "#filter-error"))[0]
+    assert "comparator" in err.text.lower()
+    assert page.css("#filter").get_attribute("aria-invalid") == "true"
+    page.shot("runs-filter-error")
+    # status filter by clicking
+    page.open(f"/experiments/{eid}")
+    page.css("input[name=status][value=FAILED]").click()
+    page.css("#filter-form button[type=submit]").click()
+    page.wait(lambda d: "status=FAILED" in d.current_url)
+    page.wait(lambda d: _run_names(page) == ["run-03"])
+    page.assert_clean()
+
+
+def test_runs_sort_by_metric_column(page, ui_data):
+    eid = ui_data["experiment_id"]
+    page.open(f"/experiments/{eid}?nested=0")
+    link = [a for a in page.all("#runs-table thead a.sort") if a.text.strip().startswith("acc")][0]
+    link.click()  # first click: descending
+    page.wait(lambda d: "sort=m%3Aacc" in d.current_url or "sort=m:acc" in d.current_url)
+    assert _run_names(page)[0] == "run-59"
+    link = [a for a in page.all("#runs-table thead a.sort") if a.text.strip().startswith("acc")][0]
+    link.click()  # second: ascending
+    page.wait(lambda d: "dir=asc" in d.current_url)
+    page.wait(lambda d: _run_names(page)[0] == "sweep-parent" or _run_names(page)[0] == "run-00")
+    # runs without the metric sort last: the parent (no acc) is not first ascending
+    assert _run_names(page)[0] == "run-00"
+    page.assert_clean()
+
+
+def test_runs_column_choice_fetches_chosen(page, ui_data):
+    eid = ui_data["experiment_id"]
+    page.open(f"/experiments/{eid}")
+    page.css("details#columns > summary").click()
+    finder = page.all("fieldset.keys input[type=search]")[0]  # metrics
+    finder.send_keys("extra")
+    page.wait(lambda d: d.find_elements("css selector", "#keys-metric input[value='m:extra_1']"))
+    page.settle()
+    for box in page.all("#keys-metric input[name=col]"):
+        if box.get_attribute("value") != "m:extra_1" and box.is_selected():
+            box.click()  # keep only extra_1 among the metrics
+    assert [b.get_attribute("value") for b in page.all("#keys-metric input[name=col]:checked")] == ["m:extra_1"]
+    page.shot("runs-columns")
+    page.css(".col-form button[type=submit]").click()
+    page.wait(lambda d: "col=m%3Aextra_1" in d.current_url)
+    headers = " ".join(th.text for th in page.all("#runs-table thead th.kv"))
+    assert "extra_1" in headers and "acc" not in headers and "loss" not in headers
+    page.assert_clean()
+
+
+def test_compare_selected_runs(page, ui_data):
+    eid = ui_data["experiment_id"]
+    page.open(f"/experiments/{eid}?nested=0")
+    boxes = page.all("#runs-table tbody input[name=run]")[:3]
+    for b in boxes:
+        b.click()
+    assert page.css("#sel-count").text == "3"
+    page.css("#runs-form button[formaction$='/compare']").click()
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-compare-ready')") == "1")
+    assert len(page.all("#compare-table thead th")) == 4
+    diff_keys = [r.find_element("css selector", "th").text for r in page.all("#compare-table tr.diff")]
+    assert "lr" in diff_keys and "acc" in diff_keys
+    page.assert_clean()
+    page.shot("compare")
+    page.css("#diff-toggle").click()
+    page.wait(lambda d: "diff=1" in d.current_url)
+    assert all("diff" in (r.get_attribute("class") or "") for r in
+               page.all("#compare-table tbody tr:not(.section)")[3:])
+
+
+def test_run_page_and_artifacts(page, ui_data):
+    rich = ui_data["rich"]
+    d = page.open(f"/runs/{rich}")
+    params = {r.find_element("css selector", "th").text: r.find_element("css selector", "td").text
+              for r in page.all("#params tbody tr")}
+    assert params["lr"] == "0.011" and params["model"] == "linear"
+    metrics = {r.find_element("css selector", "th").text: [t.text for t in r.find_elements("css selector", "td")]
+               for r in page.all("#metrics tbody tr")}
+    assert metrics["loss"][0] == f"{1 / 40 + 0.01:.6g}"  # latest
+    assert metrics["loss"][2] == f"{1 + 0.01:.6g}"  # max at step 0
+    assert metrics["loss"][3] == "40"
+    assert page.css("#description").get_attribute("value") == "Baseline with **tree** model"
+    assert "iris-train" in page.css("#datasets").text and "train" in page.css("#datasets").text
+    assert "churn-classifier v1" in page.css("#reg-versions").text
+    _no_alert(d)
+    # artifact tree loads by htmx; preview the CSV as a table
+    page.wait(lambda d: d.find_elements("css selector", "#artifact-tree ul.files"))
+    page.settle()
+    page.css("#artifact-tree summary").click()  # the 'data' directory
+    link = page.wait(lambda d: [a for a in d.find_elements("css selector", "#artifact-tree a")
+                                if a.text.endswith("sample.csv")])[0]
+    link.click()
+    page.wait(lambda d: d.find_elements("css selector", "#csv-preview"))
+    cells = [td.text for td in page.all("#csv-preview td")]
+    assert cells == ["1.5", "<i>a</i>", "2.5", "b"]
+    page.assert_clean()
+    page.shot("run")
+    # MLmodel preview: flavors and signature table
+    model_dir = [s for s in page.all("#artifact-tree summary") if "model" in s.text][0]
+    model_dir.click()
+    link = page.wait(lambda d: [a for a in d.find_elements("css selector", "#artifact-tree a") if a.text.endswith("MLmodel")])[0]
+    link.click()
+    page.wait(lambda d: d.find_elements("css selector", "#preview #flavors"))
+    assert "sklearn" in page.css("#preview #flavors").text
+    sig = page.css("#preview table.signature").text
+    assert "petal <length>" in sig and "double" in sig
+    assert "scikit-learn==1.9.0" in page.css("#preview").text
+    page.shot("run-mlmodel")
+    # an image
+    plots = [s for s in page.all("#artifact-tree summary") if "plots" in s.text][0]
+    plots.click()
+    link = page.wait(lambda d: [a for a in d.find_elements("css selector", "#artifact-tree a") if a.text.endswith("plot.png")])[0]
+    link.click()
+    img = page.wait(lambda d: d.find_elements("css selector", "#preview img.img-preview"))[0]
+    page.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == 8)
+    # the hostile text file stays text
+    link = [a for a in page.all("#artifact-tree a") if a.text.endswith("report.html")][0]
+    link.click()
+    page.wait(lambda d: "window.__pwned=3" in d.find_element("css selector", "#preview pre").text)
+    page.assert_clean()
+
+
+def test_run_description_edit(page, ui_data):
+    rid = ui_data["runs"][11]
+    page.open(f"/runs/{rid}")
+    box = page.css("#description")
+    box.send_keys("edited in the browser")
+    page.css("form.desc button").click()
+    from selenium.webdriver.support import expected_conditions as ec
+
+    page.wait(ec.staleness_of(box))  # the page reloaded after the post
+    page.wait(lambda d: d.find_element("css selector", "#description").get_attribute("value") == "edited in the browser")
+    assert ui_data["client"].get_run(rid).data.tags["mlflow.note.content"] == "edited in the browser"
+
+
+def test_charts_page(page, ui_data):
+    runs = ui_data["runs"][:3]
+    q = "&".join(f"run={r}" for r in runs) + "&key=loss"
+    page.open(f"/charts?{q}")
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-charts-ready')") == "1")
+    assert page.all("figure.chart .uplot"), "uPlot drew the chart"
+    assert "120 points" in page.css("figure.chart .chart-note").text
+    page.assert_clean()
+    page.shot("charts")
+    # log scale and wall-time axis through the controls
+    page.css("#chart-log").click()
+    Select(page.css("#chart-x")).select_by_value("time")
+    page.css("#chart-form button[type=submit]").click()
+    page.wait(lambda d: "x=time" in d.current_url and "log=1" in d.current_url)
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-charts-ready')") == "1")
+    page.assert_clean()
+
+
+def test_chart_of_long_history_keeps_spike(page, ui_data):
+    spiky = ui_data["spiky"]
+    page.open(f"/charts?run={spiky}&key=val_loss")
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-charts-ready')") == "1")
+    note = page.css("figure.chart .chart-note").text
+    assert "20000 points" in note and "downsampled" in note
+    page.shot("charts-spike")
+    page.assert_clean()
+
+
+def test_registry_pages_alias_and_stage(page, ui_data):
+    d = page.open("/models")
+    names = [a.text for a in page.all("#models tbody td:first-child a")]
+    assert "churn-classifier" in names and any("<img" in n for n in names)
+    _no_alert(d)
+    page.assert_clean()
+    page.shot("models")
+    page.all("#models tbody td:first-child a")[names.index("churn-classifier")].click()
+    page.wait(lambda d: d.find_elements("css selector", "#versions"))
+    assert "@champion" in page.css("#aliases").text
+    page.css("#alias-name").send_keys("challenger")
+    Select(page.css("#alias-version")).select_by_value("2")
+    page.css("#alias-form button").click()
+    page.wait(lambda d: "@challenger" in d.find_element("css selector", "#aliases").text)
+    assert ui_data["client"].get_model_version_by_alias("churn-classifier", "challenger").version == "2"
+    # stage transition of version 1
+    row = page.css("#versions tr[data-version='1']")
+    Select(row.find_element("css selector", "select[name=stage]")).select_by_value("Production")
+    row.find_element("css selector", "button").click()
+    page.wait(lambda d: Select(d.find_element("css selector", "#versions tr[data-version='1'] select[name=stage]"))
+              .first_selected_option.text == "Production")
+    assert ui_data["client"].get_model_version("churn-classifier", "1").current_stage == "Production"
+    page.assert_clean()
+    page.shot("model")
+    page.css("#versions tr[data-version='1'] td a").click()
+    page.wait(lambda d: d.find_elements("css selector", "#serve-cmd"))
+    assert page.css("#serve-cmd").text == "tureen serve -m 'models:/churn-classifier/1'"
+    assert page.css("#source-run").get_attribute("href").endswith(f"/runs/{ui_data['rich']}")
+    assert "petal <length>" in page.css("table.signature").text
+    assert "scikit-learn==1.9.0" in page.css("#requirements").text
+    assert page.css("#download-uri").text.endswith("/artifacts/model")
+    page.assert_clean()
+    page.shot("model-version")

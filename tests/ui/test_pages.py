@@ -1,0 +1,193 @@
+"""The UI's routes through Flask's test client: escaping, confinement of artifact paths, cross-site refusal,
+typed errors, downsampling that keeps spikes, and ``tureen ui`` serving a local store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from _ui_seed import HOSTILE
+
+
+@pytest.fixture(scope="module")
+def http(ui_app):
+    return ui_app.test_client()
+
+
+def test_hostile_values_are_escaped_everywhere(http, ui_data):
+    pages = ["/", f"/experiments/{ui_data['experiment_id']}?nested=0&n=200&col=t:note",
+             f"/runs/{ui_data['rich']}", "/models",
+             f"/compare?run={ui_data['rich']}&run={ui_data['runs'][7]}"]
+    for url in pages:
+        body = http.get(url).get_data(as_text=True)
+        assert HOSTILE not in body, url
+        assert "<img src=x onerror" not in body, url
+    body = http.get(f"/experiments/{ui_data['experiment_id']}?nested=0&n=200").get_data(as_text=True)
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in body
+
+
+def test_pages_send_a_strict_csp(http):
+    resp = http.get("/")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "/etc/passwd", "model/../../x", "a\x00b"])
+def test_artifact_paths_are_confined(http, ui_data, path):
+    for route in ("artifacts/preview", "artifacts/raw", "artifacts"):
+        resp = http.get(f"/runs/{ui_data['rich']}/{route}", query_string={"path": path})
+        assert resp.status_code == 400, (route, path)
+        assert b"root:" not in resp.data
+
+
+def test_artifact_symlink_leading_outside_is_refused(http, ui_data, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    run = ui_data["client"].get_run(ui_data["runs"][30])
+    root = Path(run.info.artifact_uri.removeprefix("file://"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.symlink(secret, root / "link.txt")
+    resp = http.get(f"/runs/{run.info.run_id}/artifacts/preview", query_string={"path": "link.txt"})
+    assert resp.status_code == 400 and b"top secret" not in resp.data
+    listing = http.get(f"/runs/{run.info.run_id}/artifacts").get_data(as_text=True)
+    assert "link.txt" not in listing
+
+
+def test_raw_artifact_never_renders_as_html(http, ui_data):
+    resp = http.get(f"/runs/{ui_data['rich']}/artifacts/raw", query_string={"path": "report.html"})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/octet-stream"
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    img = http.get(f"/runs/{ui_data['rich']}/artifacts/raw", query_string={"path": "plots/plot.png"})
+    assert img.mimetype == "image/png" and img.data.startswith(b"\x89PNG")
+
+
+def test_cross_site_posts_are_refused(http, ui_data):
+    rid = ui_data["runs"][40]
+    resp = http.post("/runs/delete", data={"run": rid}, headers={"Origin": "http://evil.example"})
+    assert resp.status_code == 403
+    assert ui_data["client"].get_run(rid).info.lifecycle_stage == "active"
+    ok = http.post("/runs/delete", data={"run": rid, "next": "//evil.example/x"},
+                   headers={"Origin": "http://localhost"})
+    assert ok.status_code == 303 and not ok.headers["Location"].startswith("//evil")
+    assert ui_data["client"].get_run(rid).info.lifecycle_stage == "deleted"
+    http.post("/runs/restore", data={"run": rid}, headers={"Origin": "http://localhost"})
+    assert ui_data["client"].get_run(rid).info.lifecycle_stage == "active"
+
+
+def test_bad_input_is_a_typed_error(http, ui_data):
+    resp = http.get("/ui-api/metric", query_string={"run": ui_data["rich"], "key": "loss", "x": "sideways"})
+    assert resp.status_code == 400 and resp.json["error_code"] == "INVALID_PARAMETER_VALUE"
+    resp = http.get("/ui-api/metric", query_string={"run": ui_data["rich"], "key": "loss", "points": "lots"})
+    assert resp.status_code == 400 and "number" in resp.json["message"]
+    assert http.get("/runs/0123456789abcdef0123456789abcdef").status_code == 404
+    assert http.get("/experiments/999999").status_code == 404
+    assert http.get("/model", query_string={"name": "nope"}).status_code == 404
+    resp = http.post("/model/stage", data={"name": "churn-classifier", "version": "1", "stage": "Prod"})
+    assert resp.status_code == 400 and b"Invalid stage" in resp.data
+
+
+def test_chart_api_downsamples_and_keeps_the_spike(http, ui_data):
+    q = {"run": ui_data["spiky"], "key": "val_loss", "points": "200"}
+    body = http.get("/ui-api/metric", query_string=q).json
+    assert body["count"] == 20_000 and body["downsampled"]
+    assert len(body["y"]) <= 400
+    assert max(body["y"]) == 1000.0  # the one spike at step 12345 survives
+    assert min(body["y"]) == 1.0
+    # zoomed into a window: full detail again
+    body = http.get("/ui-api/metric", query_string={**q, "lo": "12300", "hi": "12400"}).json
+    assert not body["downsampled"] and body["count"] == 101
+    assert body["x"][body["y"].index(1000.0)] == 12345
+
+
+def test_python_fallback_downsampling_keeps_the_spike():
+    from tureen.server.ui._data import downsample
+
+    xs = list(range(100_000))
+    ys = [0.0] * 100_000
+    ys[77_777] = -5.0
+    ys[3] = 9.0
+    out = downsample(xs, ys, 1000)
+    assert out["downsampled"] and len(out["y"]) <= 2000
+    assert max(out["y"]) == 9.0 and min(out["y"]) == -5.0
+
+
+def test_runs_page_fetches_only_chosen_columns(ui_data):
+    from tureen.tracking.stores import get_store
+
+    store = get_store(ui_data["uri"])
+    page = store.search_runs_columns([ui_data["experiment_id"]], "", 1, 5, None, None,
+                                     params=["lr"], metrics=["acc"], tags=[])
+    assert len(page) == 5 and page.token
+    for run in page:
+        assert set(run.data.params) == {"lr"} and set(run.data.metrics) <= {"acc"}
+        assert set(run.data.tags) <= {"mlflow.runName", "mlflow.parentRunId", "mlflow.user", "mlflow.source.name",
+                                      "mlflow.source.type"}
+    keys, more = store.run_keys([ui_data["experiment_id"]], "metric", like="EXTRA")
+    assert keys == ["extra_0", "extra_1"] and not more
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tureen_ui_command_serves_a_local_store(ui_data):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "tureen.cli", "ui", "--backend-store-uri", ui_data["uri"],
+                             "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    html = resp.read().decode()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert "churn-model" in html
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_tureen_ui_refuses_a_bad_store_uri():
+    res = subprocess.run([sys.executable, "-m", "tureen.cli", "ui", "--backend-store-uri", "nope://x", "--port", "0"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert res.returncode == 1 and "Unsupported tracking URI" in res.stderr
+
+
+def test_tracking_server_serves_the_ui_with_proxied_artifacts(tmp_path):
+    """``tureen server``'s app has the UI at ``/``; a run's ``mlflow-artifacts:/`` files preview through it."""
+    from tureen.server.app import create_app
+
+    app = create_app(backend_store_uri=f"sqlite:///{tmp_path / 's.db'}", artifacts_destination=str(tmp_path / "art"))
+    http = app.test_client()
+    eid = http.post("/api/2.0/mlflow/experiments/create", json={"name": "served <b>"}).json["experiment_id"]
+    run = http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid, "run_name": "r1"}).json["run"]
+    uri = run["info"]["artifact_uri"]
+    assert uri.startswith("mlflow-artifacts:")
+    rest = uri.split("mlflow-artifacts:", 1)[1].lstrip("/")
+    put = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{rest}/notes.txt", data=b"proxied hello")
+    assert put.status_code == 200
+    home = http.get("/")
+    assert home.status_code == 200 and "served &lt;b&gt;" in home.get_data(as_text=True)
+    rid = run["info"]["run_id"]
+    listing = http.get(f"/runs/{rid}/artifacts").get_data(as_text=True)
+    assert "notes.txt" in listing
+    preview = http.get(f"/runs/{rid}/artifacts/preview", query_string={"path": "notes.txt"})
+    assert preview.status_code == 200 and "proxied hello" in preview.get_data(as_text=True)
+    assert http.get("/api/2.0/mlflow/experiments/get", query_string={"experiment_id": eid}).status_code == 200

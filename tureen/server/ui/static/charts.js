@@ -1,0 +1,98 @@
+// Metric charts: one uPlot per metric key, a line per run. The server downsamples each line to about
+// `points` buckets keeping each bucket's min and max; zooming fetches the visible range again.
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("chart-config").textContent);
+  var PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#c026d3", "#65a30d",
+    "#b45309", "#4f46e5", "#0d9488", "#e11d48"];
+  function color(i) { return PALETTE[i % PALETTE.length]; }
+  document.querySelectorAll(".swatch").forEach(function (s) { s.style.background = color(Number(s.getAttribute("data-i"))); });
+  var xMode = cfg.x;  // step | time | relative
+  function toX(run, v) { return xMode === "step" ? v : xMode === "time" ? v / 1000 : (v - run.start) / 1000; }
+  function fromX(run, v) { return xMode === "step" ? v : xMode === "time" ? v * 1000 : v * 1000 + run.start; }
+
+  function fetchSeries(run, key, lo, hi) {
+    var q = new URLSearchParams({ run: run.id, key: key, x: xMode, points: String(cfg.points) });
+    if (lo != null) q.set("lo", String(Math.floor(fromX(run, lo))));
+    if (hi != null) q.set("hi", String(Math.ceil(fromX(run, hi))));
+    return fetch(cfg.api + "?" + q.toString(), { headers: { "Accept": "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.message || ("HTTP " + r.status));
+        return body;
+      });
+    });
+  }
+  function smooth(ys, alpha) {
+    if (!alpha) return ys;
+    var out = new Array(ys.length), last = null;
+    for (var i = 0; i < ys.length; i++) {
+      var y = ys[i];
+      if (y == null) { out[i] = null; continue; }
+      last = last == null ? y : last * alpha + y * (1 - alpha);
+      out[i] = last;
+    }
+    return out;
+  }
+  function table(run, body) {
+    var xs = body.x.map(function (v) { return toX(run, v); }), ys = body.y.slice();
+    if (body.downsampled && xs.length > 1) {
+      // a bucket's min and max share one x: spread them a little so both stay distinct points
+      var bw = (toX(run, body.x_max) - toX(run, body.x_min)) / cfg.points / 4;
+      for (var i = 1; i < xs.length; i++) if (xs[i] === xs[i - 1]) { xs[i - 1] -= bw; xs[i] += bw; }
+    }
+    return [xs, ys];
+  }
+  function build(fig, key) {
+    var plotEl = fig.querySelector(".plot"), note = fig.querySelector(".chart-note");
+    var state = { plot: null, loading: 0 };
+    function load(lo, hi) {
+      state.loading++;
+      var mine = state.loading;
+      note.textContent = "loading…";
+      return Promise.all(cfg.runs.map(function (run) {
+        return fetchSeries(run, key, lo, hi).catch(function (e) { return { x: [], y: [], error: e.message }; });
+      })).then(function (bodies) {
+        if (mine !== state.loading) return;
+        var tables = bodies.map(function (b, i) { return table(cfg.runs[i], b); });
+        var data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+        for (var s = 1; s < data.length; s++) data[s] = smooth(data[s], cfg.smooth);
+        var total = 0, ds = false, errs = [];
+        bodies.forEach(function (b) { total += b.count || 0; ds = ds || b.downsampled; if (b.error) errs.push(b.error); });
+        var logOk = true;
+        for (var s2 = 1; s2 < data.length; s2++) data[s2].forEach(function (v) { if (v != null && v <= 0) logOk = false; });
+        note.textContent = total + " points" + (ds ? " (downsampled, min/max kept)" : "") +
+          (cfg.log && !logOk ? " · log scale needs positive values" : "") + (errs.length ? " · " + errs[0] : "");
+        if (state.plot && lo != null) { state.plot.setData(data, false); return; }
+        if (state.plot) state.plot.destroy();
+        var series = [{ label: xMode === "step" ? "step" : xMode === "time" ? "time" : "seconds" }];
+        cfg.runs.forEach(function (run, i) {
+          series.push({ label: run.name, stroke: color(i), width: 1.5, spanGaps: true, points: { show: false } });
+        });
+        var opts = {
+          width: Math.max(320, plotEl.clientWidth || 560), height: 300, series: series,
+          scales: { x: { time: xMode === "time" }, y: { distr: cfg.log && logOk ? 3 : 1 } },
+          axes: [{}, { size: 60 }], legend: { show: cfg.runs.length <= 12 },
+          cursor: { drag: { x: true, y: false } },
+          hooks: { setSelect: [function (u) {
+            if (u.select.width < 4) return;
+            var lo2 = u.posToVal(u.select.left, "x"), hi2 = u.posToVal(u.select.left + u.select.width, "x");
+            u.setScale("x", { min: lo2, max: hi2 });
+            u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+            load(lo2, hi2);
+          }] },
+        };
+        state.plot = new uPlot(opts, data, plotEl);
+      }).finally(function () { if (mine === state.loading) fig.setAttribute("data-ready", "1"); });
+    }
+    fig._reset = function () { load(null, null); };
+    return load(null, null);
+  }
+  var figs = Array.prototype.slice.call(document.querySelectorAll("figure.chart"));
+  var t0 = performance.now();
+  Promise.all(figs.map(function (f) { return build(f, f.getAttribute("data-key")); })).then(function () {
+    window.__chartsMs = performance.now() - t0;
+    document.body.setAttribute("data-charts-ready", "1");
+  });
+  var reset = document.getElementById("chart-reset");
+  if (reset) reset.addEventListener("click", function () { figs.forEach(function (f) { f._reset(); }); });
+})();

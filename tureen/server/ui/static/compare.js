@@ -1,0 +1,133 @@
+// Compare runs: parallel coordinates and a scatter plot on <canvas>, drawn from the JSON on the page.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("compare-data").textContent);
+  var runs = data.runs, dims = data.dims.filter(function (d) {
+    return d.values.some(function (v) { return v != null && v !== ""; });
+  });
+  var PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#c026d3", "#65a30d"];
+  function scaleOf(d) {
+    if (d.numeric) {
+      var vals = d.values.filter(function (v) { return v != null; });
+      var lo = Math.min.apply(null, vals), hi = Math.max.apply(null, vals);
+      if (lo === hi) { lo -= 1; hi += 1; }
+      return { f: function (v) { return v == null ? null : (v - lo) / (hi - lo); }, lo: lo, hi: hi };
+    }
+    var cats = Array.from(new Set(d.values.filter(function (v) { return v != null; }).map(String))).sort();
+    return { f: function (v) { return v == null ? null : cats.length < 2 ? 0.5 : cats.indexOf(String(v)) / (cats.length - 1); }, cats: cats };
+  }
+  function fmt(v) { return typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : String(+v.toPrecision(4))) : String(v); }
+  function setup(canvas) {
+    var ratio = window.devicePixelRatio || 1, w = canvas.clientWidth, h = Number(canvas.getAttribute("height"));
+    canvas.width = w * ratio; canvas.height = h * ratio; canvas.style.height = h + "px";
+    var ctx = canvas.getContext("2d"); ctx.scale(ratio, ratio);
+    return { ctx: ctx, w: w, h: h };
+  }
+  var scales = dims.map(scaleOf);
+  var colorSel = document.getElementById("pc-color");
+  var numericIdx = [];
+  dims.forEach(function (d, i) { if (d.numeric) numericIdx.push(i); });
+  numericIdx.forEach(function (i) { colorSel.add(new Option(dims[i].name, String(i))); });
+  var metricIdx = numericIdx.filter(function (i) { return dims[i].name.indexOf("metrics.") === 0; });
+  if (metricIdx.length) colorSel.value = String(metricIdx[0]);
+  var brush = {};  // dim index -> [lo, hi] in 0..1 (from the top)
+
+  function drawParallel() {
+    var c = setup(document.getElementById("parallel")), ctx = c.ctx, pad = 40, top = 30, bottom = c.h - 40;
+    ctx.clearRect(0, 0, c.w, c.h);
+    if (!dims.length) { ctx.fillText("No parameters or metrics to draw", 20, 40); return; }
+    var step = dims.length > 1 ? (c.w - 2 * pad) / (dims.length - 1) : 0;
+    var ci = Number(colorSel.value), cs = isNaN(ci) ? null : scales[ci];
+    function y(t) { return bottom - t * (bottom - top); }
+    runs.forEach(function (run, r) {
+      var keep = Object.keys(brush).every(function (k) {
+        var t = scales[k].f(dims[k].values[r]); if (t == null) return false;
+        var yy = 1 - t; return yy >= brush[k][0] && yy <= brush[k][1];
+      });
+      var t0 = cs ? cs.f(dims[ci].values[r]) : null;
+      ctx.strokeStyle = keep ? (t0 == null ? "#94a3b8" : "hsl(" + Math.round(220 - 220 * t0) + ",70%,45%)") : "rgba(148,163,184,.15)";
+      ctx.lineWidth = keep ? 1.4 : 1;
+      ctx.beginPath();
+      var started = false;
+      dims.forEach(function (d, i) {
+        var t = scales[i].f(d.values[r]);
+        if (t == null) { started = false; return; }
+        var xx = pad + i * step, yy = y(t);
+        if (!started) { ctx.moveTo(xx, yy); started = true; } else ctx.lineTo(xx, yy);
+      });
+      ctx.stroke();
+    });
+    ctx.fillStyle = "#1d2430"; ctx.strokeStyle = "#475569"; ctx.lineWidth = 1; ctx.font = "11px system-ui, sans-serif";
+    dims.forEach(function (d, i) {
+      var xx = pad + i * step;
+      ctx.beginPath(); ctx.moveTo(xx, top); ctx.lineTo(xx, bottom); ctx.stroke();
+      ctx.textAlign = "center";
+      var label = d.name.length > 22 ? d.name.slice(0, 21) + "…" : d.name;
+      ctx.fillText(label, xx, top - 12);
+      var s = scales[i];
+      ctx.fillStyle = "#687385";
+      if (s.cats) { s.cats.slice(0, 12).forEach(function (cat) { ctx.fillText(cat.slice(0, 14), xx, y(s.f(cat)) - 3); }); }
+      else { ctx.fillText(fmt(s.hi), xx, top - 1); ctx.fillText(fmt(s.lo), xx, bottom + 14); }
+      ctx.fillStyle = "#1d2430";
+      if (brush[i]) { ctx.fillStyle = "rgba(37,99,235,.15)"; ctx.fillRect(xx - 8, top + brush[i][0] * (bottom - top), 16, (brush[i][1] - brush[i][0]) * (bottom - top)); ctx.fillStyle = "#1d2430"; }
+    });
+  }
+  (function brushing() {
+    var canvas = document.getElementById("parallel"), dragging = null;
+    function pos(ev) { var r = canvas.getBoundingClientRect(); return { x: ev.clientX - r.left, y: ev.clientY - r.top }; }
+    function axisAt(x) {
+      var pad = 40, step = dims.length > 1 ? (canvas.clientWidth - 2 * pad) / (dims.length - 1) : 0;
+      for (var i = 0; i < dims.length; i++) if (Math.abs(pad + i * step - x) < 12) return i;
+      return -1;
+    }
+    canvas.addEventListener("mousedown", function (ev) {
+      var p = pos(ev), i = axisAt(p.x); if (i < 0) return;
+      var top = 30, bottom = Number(canvas.getAttribute("height")) - 40;
+      dragging = { i: i, y0: Math.min(1, Math.max(0, (p.y - top) / (bottom - top))) };
+      delete brush[i]; drawParallel();
+    });
+    window.addEventListener("mousemove", function (ev) {
+      if (!dragging) return;
+      var p = pos(ev), top = 30, bottom = Number(canvas.getAttribute("height")) - 40;
+      var y1 = Math.min(1, Math.max(0, (p.y - top) / (bottom - top)));
+      brush[dragging.i] = [Math.min(dragging.y0, y1), Math.max(dragging.y0, y1)]; drawParallel();
+    });
+    window.addEventListener("mouseup", function () {
+      if (dragging && brush[dragging.i] && brush[dragging.i][1] - brush[dragging.i][0] < 0.01) delete brush[dragging.i];
+      dragging = null; drawParallel();
+    });
+  })();
+
+  var sx = document.getElementById("sc-x"), sy = document.getElementById("sc-y");
+  dims.forEach(function (d, i) { sx.add(new Option(d.name, String(i))); sy.add(new Option(d.name, String(i))); });
+  var firstParam = dims.findIndex(function (d) { return d.name.indexOf("params.") === 0; });
+  sx.value = String(firstParam >= 0 ? firstParam : 0);
+  sy.value = String(metricIdx.length ? metricIdx[0] : Math.min(1, dims.length - 1));
+  function drawScatter() {
+    var c = setup(document.getElementById("scatter")), ctx = c.ctx, pad = 56;
+    ctx.clearRect(0, 0, c.w, c.h);
+    var xi = Number(sx.value), yi = Number(sy.value);
+    if (!dims.length) return;
+    var xs = scales[xi], ys = scales[yi];
+    ctx.strokeStyle = "#cbd5e1"; ctx.lineWidth = 1;
+    ctx.strokeRect(pad, 16, c.w - pad - 16, c.h - pad - 16);
+    ctx.fillStyle = "#687385"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center";
+    ctx.fillText(dims[xi].name, pad + (c.w - pad - 16) / 2, c.h - 14);
+    if (xs.lo != null) { ctx.fillText(fmt(xs.lo), pad, c.h - pad + 14); ctx.fillText(fmt(xs.hi), c.w - 16, c.h - pad + 14); }
+    ctx.save(); ctx.translate(14, 16 + (c.h - pad - 16) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(dims[yi].name, 0, 0); ctx.restore();
+    if (ys.lo != null) { ctx.textAlign = "right"; ctx.fillText(fmt(ys.hi), pad - 4, 24); ctx.fillText(fmt(ys.lo), pad - 4, c.h - pad); }
+    runs.forEach(function (run, r) {
+      var tx = xs.f(dims[xi].values[r]), ty = ys.f(dims[yi].values[r]);
+      if (tx == null || ty == null) return;
+      var px = pad + 6 + tx * (c.w - pad - 28), py = c.h - pad - 6 - ty * (c.h - pad - 28);
+      ctx.fillStyle = PALETTE[r % PALETTE.length]; ctx.beginPath(); ctx.arc(px, py, 4.5, 0, Math.PI * 2); ctx.fill();
+    });
+  }
+  var t0 = performance.now();
+  drawParallel(); drawScatter();
+  window.__compareMs = performance.now() - t0;
+  document.body.setAttribute("data-compare-ready", "1");
+  colorSel.addEventListener("change", drawParallel);
+  sx.addEventListener("change", drawScatter); sy.addEventListener("change", drawScatter);
+  window.addEventListener("resize", function () { drawParallel(); drawScatter(); });
+})();
