@@ -14,19 +14,13 @@ from typing import Iterator
 import pytest
 
 from _tracking_state import fresh_tracking_state
+from server_support import fresh_tureen_db, start_tureen_server
 
 
 @pytest.fixture(autouse=True)
 def _fresh_tracking_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     with fresh_tracking_state(monkeypatch, tmp_path / "artifacts"):
         yield
-
-
-def start_tureen_server(db_uri: str, tmp: Path, workers: int = 1, extra: list[str] | None = None):
-    from tureen.server.testing import server_in_background
-
-    return server_in_background(db_uri, artifacts_destination=str(tmp / "mlartifacts"), workers=workers,
-                                extra_args=extra)
 
 
 def _free_port() -> int:
@@ -111,12 +105,6 @@ def tureen_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     get_store(f"sqlite:///{path}", "mlflow-artifacts:/")
     reset_stores()
     return path
-
-
-def fresh_tureen_db(template: Path, tmp: Path) -> str:
-    db = tmp / "server.db"
-    shutil.copy(template, db)
-    return f"sqlite:///{db}"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from tureen.server.app import ServerSettings, api, create_app
 
-from conftest import fresh_tureen_db
+from server_support import fresh_tureen_db
 
 
 @pytest.fixture(scope="module")

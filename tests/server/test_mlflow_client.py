@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import fresh_tureen_db, start_tureen_server
+from server_support import fresh_tureen_db, start_tureen_server
 
 pytestmark = pytest.mark.mlflow
 

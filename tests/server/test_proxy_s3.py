@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fresh_tureen_db
+from server_support import fresh_tureen_db
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import fresh_tureen_db, start_tureen_server
+from server_support import fresh_tureen_db, start_tureen_server
 
 pytestmark = pytest.mark.slow
 
