@@ -28,7 +28,12 @@ def ui(backend_store_uri: str | None, registry_store_uri: str | None, host: str,
     app = create_ui_app(backend_store_uri, registry_store_uri)
     # open the store now: a wrong URI is a clear error before anything listens
     app.config["TUREEN_UI_CLIENT"].search_experiments(max_results=1)
-    server = make_server(host, port, app, threaded=True)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except (OSError, UnicodeError, ValueError) as exc:
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"cannot listen on {host!r} port {port}: {exc}") from None
     server.daemon_threads = True
     click.echo(f"tureen ui on http://{host}:{server.server_port}/ (store: {app.config['TUREEN_UI_CLIENT'].tracking_uri})",
                err=True)

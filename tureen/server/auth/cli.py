@@ -36,7 +36,15 @@ def _store(ctx: click.Context) -> Any:
 def _password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    except (click.exceptions.Abort, EOFError, OSError) as exc:
+        # no terminal (or input ended) to ask on: end the half-written prompt line, then say what to do
+        click.echo("", err=True)
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError("no password given: type it at the prompt, or pipe it in with "
+                                    "--password-stdin") from exc
 
 
 @click.group("users")
