@@ -316,7 +316,7 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
 
     def check() -> Any:
         rule = request.url_rule
-        found = lookup(rule.rule, request.method) if rule is not None else None
+        found = lookup(rule.rule, request.method, rule.endpoint) if rule is not None else None
         if found is not None and found.scope == "public":
             return None
         if request.method == "OPTIONS" and rule is not None:
@@ -367,7 +367,7 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
         rule = request.url_rule
         if user is None or rule is None or resp.status_code != 200:
             return resp
-        found = lookup(rule.rule, request.method)
+        found = lookup(rule.rule, request.method, rule.endpoint)
         key = rule.rule.rsplit("/2.0/mlflow/", 1)[-1]
         try:
             if key == "experiments/create":

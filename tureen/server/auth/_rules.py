@@ -264,11 +264,18 @@ RULES: dict[tuple[str, str], Rule] = {
 AUTHENTICATED_PREFIXES = ("/static/",)
 
 
-def lookup(rule: str, method: str) -> Rule | None:
-    """The rule for a Flask rule string and method; ``None`` = not in the table (refused)."""
+#: the web UI's blueprint: its pages read through the server's own client and do not yet check permissions per
+#: experiment or model, so under ``--auth`` they are for admins only (the REST API stays per-resource)
+UI_ENDPOINT_PREFIX = "tureen_ui."
+
+
+def lookup(rule: str, method: str, endpoint: str | None = None) -> Rule | None:
+    """The rule for a Flask rule string, method and endpoint; ``None`` = not in the table (refused)."""
     if method == "HEAD":
         method = "GET"
     found = RULES.get((rule_key(rule), method))
+    if found is None and endpoint is not None and endpoint.startswith(UI_ENDPOINT_PREFIX) and method != "OPTIONS":
+        return ADMIN
     if found is None and method != "OPTIONS" and rule.startswith(AUTHENTICATED_PREFIXES):
         return AUTHENTICATED
     return found
