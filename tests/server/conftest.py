@@ -166,7 +166,15 @@ SERVER_DIVERGENCES = {
     "test_rename_and_delete_cascade": "local source",
     "test_download_uri": "local source",
 }
+#: where ``mlflow server`` itself answers differently from tureen's stores (checked against MLflow 3.17.2)
+MLFLOW_DIVERGENCES = {
+    "test_search_runs_filters_in_sql": "metric is null",
+    "test_logged_models_and_outputs": "bad logged-model attribute",
+}
 _REASONS = {
+    "metric is null": "MLflow's search grammar refuses IS NULL / IS NOT NULL on metrics; tureen's accepts it",
+    "bad logged-model attribute": "mlflow server answers an unknown attribute in a logged-model filter with an "
+                                  "internal error (AttributeError text), not INVALID_PARAMETER_VALUE",
     "local source": "a tracking server refuses a local model-version source outside the run's artifact "
                     "directory (MLflow's rule: otherwise any client could register any directory of the server)",
 }
@@ -202,3 +210,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         param = backend.params.get("store_uri") if backend is not None else None
         if param in ("tureen-server", "mlflow-server") and name in SERVER_DIVERGENCES:
             item.add_marker(pytest.mark.xfail(strict=True, reason=_REASONS[SERVER_DIVERGENCES[name]]))
+        elif param == "mlflow-server" and name in MLFLOW_DIVERGENCES:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=_REASONS[MLFLOW_DIVERGENCES[name]]))
