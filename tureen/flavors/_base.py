@@ -38,10 +38,6 @@ EXTRA_FILES_DIR = "extra_files"
 # integrity
 
 
-def _sha256(path: Path) -> str:
-    return sha256_file(path)
-
-
 # ------------------------------------------------------------------------------------------------
 # code paths
 
@@ -260,6 +256,17 @@ def class_path(obj: Any) -> str:
         'builtins.int'
     """
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def dump_pickled(obj: Any, path: Path, fmt: str) -> None:
+    """Write ``obj`` to ``path`` with pickle or cloudpickle (``fmt``), at the default protocol."""
+    import pickle
+
+    dumper: Any = pickle
+    if fmt == "cloudpickle":
+        import cloudpickle as dumper
+    with open(path, "wb") as f:
+        dumper.dump(obj, f, protocol=pickle.DEFAULT_PROTOCOL)
 
 
 def suggest_flavor(obj: Any) -> str:

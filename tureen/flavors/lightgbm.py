@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, SchemaEnforcementError, UnsupportedModelError
-from tureen.flavors._base import class_path, resolve_data_file, suggest_flavor, unsafe_load, warn_version_mismatch
+from tureen.flavors._base import (class_path, dump_pickled, resolve_data_file, suggest_flavor, unsafe_load,
+                                 warn_version_mismatch)
 from tureen.flavors._flavor import Flavor, Predictor, Written
 
 __all__ = ["FLAVOR", "FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
@@ -161,11 +162,7 @@ def _write_data(lgb: Any, lgb_model: Any, root: Path, serialization_format: str 
                           "loading", UserWarning, stacklevel=6)
             fmt = "cloudpickle"
     if fmt in ("cloudpickle", "pickle"):
-        dumper: Any = pickle
-        if fmt == "cloudpickle":
-            import cloudpickle as dumper
-        with open(root / _FILES[fmt], "wb") as f:
-            dumper.dump(lgb_model, f, protocol=pickle.DEFAULT_PROTOCOL)
+        dump_pickled(lgb_model, root / _FILES[fmt], fmt)
     return ({"lgb_version": lgb.__version__, "data": _FILES[fmt], "model_class": class_path(lgb_model),
              "code": None, "serialization_format": fmt, "skops_trusted_types": trusted}, fmt)
 

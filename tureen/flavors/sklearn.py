@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError, UnsupportedModelError
-from tureen.flavors._base import resolve_data_file, suggest_flavor, unsafe_load
+from tureen.flavors._base import dump_pickled, resolve_data_file, suggest_flavor, unsafe_load
 from tureen.flavors._flavor import Flavor, Predictor, Written
 
 __all__ = ["FLAVOR", "FLAVOR_NAME", "save_model", "log_model", "load_model", "get_default_pip_requirements",
@@ -132,11 +132,7 @@ class SklearnFlavor(Flavor):
                               "pickle loading", UserWarning, stacklevel=6)
                 fmt = "cloudpickle"
         if fmt in ("cloudpickle", "pickle"):
-            dumper: Any = pickle
-            if fmt == "cloudpickle":
-                import cloudpickle as dumper
-            with open(root / _FILES[fmt], "wb") as f:
-                dumper.dump(sk_model, f, protocol=pickle.DEFAULT_PROTOCOL)
+            dump_pickled(sk_model, root / _FILES[fmt], fmt)
         conf = {"pickled_model": _FILES[fmt], "sklearn_version": sklearn.__version__,
                 "serialization_format": fmt, "code": None, "skops_trusted_types": trusted}
         pyfunc = {"model_path": conf["pickled_model"], "predict_fn": pyfunc_predict_fn} if has_predict_fn else None

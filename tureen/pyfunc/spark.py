@@ -528,11 +528,12 @@ def _archive_dir() -> Path:
 
 def _model_fingerprint(root: Path) -> tuple[dict[str, str], str, str]:
     """(file digests, sha256 of MLmodel, a short id of the whole model's content)."""
-    from tureen.flavors._base import _sha256, file_digests
+    from tureen.flavors._base import file_digests
+    from tureen.flavors._integrity import sha256_file
     from tureen.models.mlmodel import MLMODEL_FILE_NAME
 
     digests = file_digests(root)
-    mlmodel_sha = _sha256(root / MLMODEL_FILE_NAME)
+    mlmodel_sha = sha256_file(root / MLMODEL_FILE_NAME)
     blob = json.dumps({"files": digests, "MLmodel": mlmodel_sha}, sort_keys=True).encode()
     return digests, mlmodel_sha, hashlib.sha256(blob).hexdigest()[:24]
 
@@ -618,10 +619,11 @@ def _local_model_dir(cfg: _UdfConfig) -> Path:
 
 def _verify_shipped(root: Path, cfg: _UdfConfig) -> None:
     """The unpacked model must equal what the driver read: recorded digests, then the driver's own."""
-    from tureen.flavors._base import _sha256, file_digests, verify_model_dir
+    from tureen.flavors._base import file_digests, verify_model_dir
+    from tureen.flavors._integrity import sha256_file
 
     problems = []
-    if _sha256(root / "MLmodel") != cfg.mlmodel_sha:
+    if sha256_file(root / "MLmodel") != cfg.mlmodel_sha:
         problems.append("MLmodel: differs from the driver's copy")
     # a tureen model: the digests recorded at save time (the driver checked them too) cover every file;
     # a model saved by another tool has none, so compare with the digests the driver took
