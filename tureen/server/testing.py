@@ -17,32 +17,13 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from tureen.serving.testing import RunningServer
+
 __all__ = ["server_in_background", "RunningTrackingServer"]
 
 
-class RunningTrackingServer(str):
-    """The base URL, with the process and its logs attached."""
-
-    process: subprocess.Popen
-    stdout_path: Path
-    stderr_path: Path
-
-    @property
-    def url(self) -> str:
-        return str(self)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def worker_pids(self) -> list[int]:
-        try:
-            return [int(p) for p in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
-        except OSError:
-            return []
-
-    def logs(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+class RunningTrackingServer(RunningServer):
+    """The base URL, with the process and its logs attached (the same handle as the scoring server's)."""
 
 
 @contextlib.contextmanager
