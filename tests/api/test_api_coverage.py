@@ -93,14 +93,18 @@ print(json.dumps({"names": sorted(names), "examples": list(examples)}))
 '''
 
 
-def _documented_unsupported() -> set[str]:
+def _documented_unsupported(*, in_progress: bool = True) -> set[str]:
+    """The names in the migrating doc's "Not supported" table (rows whose reason starts "In progress" are
+    another part of the work, which may land at any time: left out with ``in_progress=False``)."""
     text = DOC.read_text()
     section = text.split("## Not supported", 1)[1]
     found: set[str] = set()
     for line in section.splitlines():
         if line.startswith("|") and not line.startswith("|---"):
-            first = line.split("|")[1]
-            found.update(re.findall(r"`([^`]+)`", first))
+            cells = line.split("|")
+            if not in_progress and cells[2].strip().startswith("In progress"):
+                continue
+            found.update(re.findall(r"`([^`]+)`", cells[1]))
     return found
 
 
@@ -132,7 +136,7 @@ def test_every_public_mlflow_name_exists_or_is_documented(peer, capsys):
     names = peer["names"]
     present = [n for n in names if _resolves(n)]
     missing = [n for n in names if not _resolves(n) and n not in documented]
-    stale = sorted(n for n in documented if _resolves(n))
+    stale = sorted(n for n in _documented_unsupported(in_progress=False) if _resolves(n))
     share = len(present) / len(names)
     with capsys.disabled():
         print(f"\nMLflow 3.17 public names: {len(names)}; in tureen: {len(present)} ({share:.1%}); "
