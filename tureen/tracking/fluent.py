@@ -317,10 +317,12 @@ def _end_runs_at_exit() -> None:
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run (``FINISHED`` unless told otherwise). No-op when no run is active."""
+    global _last_active_run_id
     stack = _stack()
     if not stack:
         return
     run = stack[-1]
+    _last_active_run_id = run.info.run_id  # as MLflow: the run ended last is the last active run
     try:
         _client().set_terminated(run.info.run_id, status)
     finally:
