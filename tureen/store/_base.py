@@ -95,6 +95,22 @@ class SqlBase:
         self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
                                    .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
                                    .order_by(it.c.name))
+        # the pieces of a page of runs, by id (get_run, search_runs): built once, the ids bound late
+        p, tg, lm0 = s.params, s.tags, s.latest_metrics
+        self._select_runs_of = s.runs.select().where(s.runs.c.run_uuid.in_(ids))
+        self._select_params_of = select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(ids))
+        self._select_tags_of = select(tg.c.run_uuid, tg.c.key, tg.c.value).where(tg.c.run_uuid.in_(ids))
+        self._select_latest_of = (select(lm0.c.run_uuid, lm0.c.key, lm0.c.value, lm0.c.is_nan)
+                                  .where(lm0.c.run_uuid.in_(ids)))
+        self._select_outputs_of = (select(i.c.source_id, i.c.destination_id, i.c.step)
+                                   .where(i.c.source_type == "RUN_OUTPUT", i.c.source_id.in_(ids),
+                                          i.c.destination_type == "MODEL_OUTPUT")
+                                   .order_by(i.c.step, i.c.destination_id))
+        e = s.experiments
+        self._select_run_experiment = select(e.c.lifecycle_stage, e.c.artifact_location).where(
+            e.c.experiment_id == bindparam("eid"))
+        self._insert_run = s.runs.insert()
+        self._insert_tag = s.tags.insert()
         lm = s.latest_metrics
         self._insert_metric = self._insert_ignore(s.metrics)
         self._insert_param = self._insert_ignore(s.params)

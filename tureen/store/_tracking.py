@@ -272,16 +272,19 @@ class TrackingSqlMixin:
         start = now_ms() if start_time is None else int(start_time)
         user = user_id if user_id is not None else current_user()
         with self._write() as conn:
-            exp = self._experiment_row(conn, eid)
+            # statements built once (see _run_statements): a create_run is one read and two inserts
+            exp = conn.execute(self._select_run_experiment, {"eid": eid}).first()
+            if exp is None:
+                raise ResourceNotFoundError(f"No Experiment with id={eid} exists")
             if exp.lifecycle_stage != _ACTIVE:
                 raise InvalidParameterError(f"The experiment {eid} must be in the 'active' state. Current state "
                                             f"is {exp.lifecycle_stage}.")
             artifact_uri = f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts"
-            conn.execute(s.runs.insert().values(
-                run_uuid=run_id, name=name, experiment_id=eid, user_id=user, status=RunStatus.RUNNING,
-                start_time=start, end_time=None, artifact_uri=artifact_uri, lifecycle_stage=_ACTIVE,
-                source_type="UNKNOWN", source_name="", entry_point_name="", source_version=""))
-            conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
+            conn.execute(self._insert_run, {
+                "run_uuid": run_id, "name": name, "experiment_id": eid, "user_id": user, "status": RunStatus.RUNNING,
+                "start_time": start, "end_time": None, "artifact_uri": artifact_uri, "lifecycle_stage": _ACTIVE,
+                "source_type": "UNKNOWN", "source_name": "", "entry_point_name": "", "source_version": ""})
+            conn.execute(self._insert_tag, [{"run_uuid": run_id, "key": k, "value": val} for k, val in tag_map.items()])
         info = RunInfo(run_id=run_id, experiment_id=str(eid), run_name=name, user_id=user,
                        status=RunStatus.RUNNING, start_time=start, end_time=None, artifact_uri=artifact_uri,
                        lifecycle_stage=_ACTIVE)
@@ -291,28 +294,23 @@ class TrackingSqlMixin:
         if not run_ids:
             return []
         ids = list(run_ids)
+        bound = {"ids": ids}  # the statements are built once (SqlBase._build_statements): no per-call compiling
         # .all() fetches in one DBAPI call: iterating a result row by row costs several times more
-        rows = {r.run_uuid: r for r in conn.execute(s.runs.select().where(s.runs.c.run_uuid.in_(ids))).all()}
+        rows = {r.run_uuid: r for r in conn.execute(self._select_runs_of, bound).all()}
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         outputs: dict[str, list[LoggedModelOutput]] = {i: [] for i in ids}
-        for r in conn.execute(select(s.params.c.run_uuid, s.params.c.key, s.params.c.value)
-                              .where(s.params.c.run_uuid.in_(ids))).all():
-            params[r.run_uuid][r.key] = r.value
-        for r in conn.execute(select(s.tags.c.run_uuid, s.tags.c.key, s.tags.c.value)
-                              .where(s.tags.c.run_uuid.in_(ids))).all():
-            tags[r.run_uuid][r.key] = r.value
-        lm = s.latest_metrics
-        for r in conn.execute(select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.is_nan)
-                              .where(lm.c.run_uuid.in_(ids))).all():
-            metrics[r.run_uuid][r.key] = math.nan if r.is_nan else r.value
-        i = s.inputs  # MLflow keeps a run's model outputs as RUN_OUTPUT -> MODEL_OUTPUT edges
-        for r in conn.execute(select(i.c.source_id, i.c.destination_id, i.c.step)
-                              .where(i.c.source_type == "RUN_OUTPUT", i.c.source_id.in_(ids),
-                                     i.c.destination_type == "MODEL_OUTPUT")
-                              .order_by(i.c.step, i.c.destination_id)).all():
-            outputs[r.source_id].append(LoggedModelOutput(r.destination_id, r.step))
+        for run_uuid, key, value in conn.execute(self._select_params_of, bound).all():
+            params[run_uuid][key] = value
+        for run_uuid, key, value in conn.execute(self._select_tags_of, bound).all():
+            tags[run_uuid][key] = value
+        nan = math.nan
+        for run_uuid, key, value, is_nan in conn.execute(self._select_latest_of, bound).all():
+            metrics[run_uuid][key] = nan if is_nan else value
+        # MLflow keeps a run's model outputs as RUN_OUTPUT -> MODEL_OUTPUT edges
+        for source_id, destination_id, step in conn.execute(self._select_outputs_of, bound).all():
+            outputs[source_id].append(LoggedModelOutput(destination_id, step))
         inputs = self._run_inputs(conn, ids)
         out = []
         for i in ids:
