@@ -295,9 +295,16 @@ def additive_upgrade_plan(conn: Any) -> tuple[list[Any], list[str]]:
         if table.name not in present:
             steps.append(("table", table))
             continue
-        have = {c["name"] for c in insp.get_columns(table.name)}
+        reflected = {c["name"]: c for c in insp.get_columns(table.name)}
+        have = set(reflected)
+        for name in sorted(have - {c.name for c in table.columns}):
+            problems.append(f"column {table.name}.{name} is not in MLflow 3.17's schema (a later migration "
+                            "removed or moved it)")
         for col in table.columns:
             if col.name in have:
+                change = _string_type_change(reflected[col.name]["type"], col.type, conn.dialect)
+                if change:
+                    problems.append(f"column {table.name}.{col.name} changes type ({change})")
                 continue
             if not col.nullable and col.server_default is None:
                 problems.append(f"new column {table.name}.{col.name} needs a value on the existing rows")
@@ -316,6 +323,23 @@ def additive_upgrade_plan(conn: Any) -> tuple[list[Any], list[str]]:
             if ix.name not in indexes:
                 steps.append(("index", ix))
     return steps, problems
+
+
+def _string_type_change(have: Any, want: Any, dialect: Any) -> str | None:
+    """A change of a string column's capacity between the database and MLflow's head (``None``: none seen).
+
+    Only string types are compared (the changes MLflow's migrations make to existing columns are wider
+    limits); other type names differ between reflection and definition without meaning anything.
+    """
+    from sqlalchemy import String
+
+    want = want.dialect_impl(dialect) if hasattr(want, "dialect_impl") else want
+    if not isinstance(have, String) or not isinstance(want, String):
+        return None
+    have_len, want_len = getattr(have, "length", None), getattr(want, "length", None)
+    if have_len == want_len:
+        return None
+    return f"{have_len or 'unlimited'} -> {want_len or 'unlimited'} characters"
 
 
 def upgrade_mlflow_database(engine: Any, uri_for_messages: str) -> tuple[str, int]:
@@ -339,7 +363,7 @@ def upgrade_mlflow_database(engine: Any, uri_for_messages: str) -> tuple[str, in
             if problems:
                 raise InvalidStateError(
                     f"The database {uri_for_messages} has MLflow schema revision {state.mlflow_revision!r}; bringing "
-                    f"it to {s.MLFLOW_HEAD_REVISION!r} needs more than additions ({'; '.join(problems[:5])}), which "
+                    f"it to {s.MLFLOW_HEAD_REVISION!r} needs more than additions ({'; '.join(problems[:12])}), which "
                     f"only MLflow's own migration does. Back it up, then run: mlflow db upgrade '{uri_for_messages}' "
                     "(MLflow 3.17)")
             preparer = conn.dialect.identifier_preparer
