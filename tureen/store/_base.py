@@ -202,6 +202,54 @@ class SqlBase:
             token = encode_page_token(offset + max_results) if len(rows) > max_results else None
             return PagedList(convert(conn, rows[:max_results]), token)
 
+    def _runs_page(self, stmt: Any, keyset: bool, page_token: str | None, max_results: int,
+                   convert: Callable[[Any, Sequence[Any]], list[Any]]) -> PagedList:
+        """A page of runs. In the default order (``start_time DESC, run_uuid ASC``) the next page starts
+        after the last row's ``(start_time, run_uuid)`` (keyset) instead of skipping ``offset`` rows, so a
+        deep page costs what the first costs; the token also carries the offset, which is used for any
+        other order and for a token of an older tureen."""
+        import base64
+        import binascii
+        import json
+
+        from sqlalchemy import and_, or_
+
+        r = s.runs
+        offset = decode_page_token(page_token)
+        after = None
+        if keyset and page_token:
+            try:
+                after = json.loads(base64.b64decode(page_token, validate=True)).get("after")
+            except (binascii.Error, ValueError, AttributeError):
+                after = None
+            if after is not None and not (isinstance(after, list) and len(after) == 2
+                                          and isinstance(after[0], int) and not isinstance(after[0], bool)
+                                          and isinstance(after[1], str)):
+                raise InvalidParameterError(f"Invalid page token {page_token!r}: pass the token returned by the "
+                                            "previous page unchanged")
+        if keyset:
+            stmt = stmt.add_columns(r.c.start_time)
+        if after is not None:
+            t, rid = after
+            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
+            if self.dialect != "postgresql":  # NULL sorts last in DESC here (first on PostgreSQL)
+                cond = or_(cond, r.c.start_time.is_(None))
+            stmt = stmt.where(cond).limit(max_results + 1)
+        else:
+            stmt = stmt.offset(offset).limit(max_results + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            token = None
+            if len(rows) > max_results:
+                last = rows[max_results - 1]
+                if keyset and last.start_time is not None:
+                    token = base64.b64encode(json.dumps(
+                        {"offset": offset + max_results, "after": [int(last.start_time), last.run_uuid]})
+                        .encode()).decode()
+                else:
+                    token = encode_page_token(offset + max_results)
+            return PagedList(convert(conn, rows[:max_results]), token)
+
     @staticmethod
     def _compare(col: Any, op: str, value: Any, allowed: Sequence[str], clause: Clause, *, string: bool = False,
                  number: bool = False) -> Any:

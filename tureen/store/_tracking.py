@@ -602,8 +602,8 @@ class TrackingSqlMixin:
         Missing values sort last; ``start_time DESC`` then ``run_id ASC`` break ties.
         """
         stmt = self._search_runs_stmt(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        return self._page(stmt, page_token, max_results,
-                          lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
+        return self._runs_page(stmt, not order_by, page_token, max_results,
+                               lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
 
     def _search_runs_stmt(self, experiment_ids: Sequence[str | int], filter_string: str | None,
                           run_view_type: Any, max_results: int, order_by: list[str] | None) -> Any:
