@@ -14,7 +14,10 @@ from conftest_auth import ADMIN, ALICE, BOB, add_users, basic, build_app
 API = "/api/2.0/mlflow"
 
 #: anyone, without credentials
-PUBLIC = {("/health", "GET"), ("mlflow/server-info", "GET")}
+PUBLIC = {("/health", "GET"), ("mlflow/server-info", "GET"),
+          # a part of a local-disk multipart upload: the random upload id from mpu/create (which needs update
+          # permission) is the capability, as a presigned part URL on S3; an unknown id is a 404
+          ("mlflow-artifacts/mpu/upload/<upload_id>/<int:part_number>", "PUT")}
 #: any signed-in user, whatever their grants (creations, searches filtered to what they can read, themselves)
 ANY_USER = PUBLIC | {
     ("/version", "GET"), ("mlflow/experiments/create", "POST"), ("mlflow/experiments/search", "POST"),
@@ -66,7 +69,7 @@ def world(tmp_path_factory):
               "model_json": "{}", "upload_id": "u", "parts": [], "url": "http://127.0.0.1:9/hook",
               "events": []}
     path_values = {"model_id": model_id, "artifact_path": f"{exp}/{run_id}/artifacts/x.txt", "tag_key": "k",
-                   "webhook_id": "w"}
+                   "webhook_id": "w", "upload_id": "0" * 32, "part_number": "1"}
     return {"app": app, "users": {"nobody": BOB, "reader": reader}, "params": params, "path_values": path_values,
             "exp": exp}
 
@@ -98,6 +101,8 @@ def test_every_route_is_refused_to_anonymous_callers(world):
         r = _call(http, method, url, world["params"], {})
         if (key, method) in PUBLIC:
             assert r.status_code not in (401, 403), (method, rule)
+            if "<upload_id>" in rule:
+                assert r.status_code == 404, (method, rule, r.status_code)
         elif r.status_code != 401 or r.get_json().get("error_code") != "UNAUTHENTICATED":
             open_routes.append((method, rule, r.status_code))
     assert not open_routes, open_routes
