@@ -357,3 +357,41 @@ def test_failure_limit_settings_are_checked(tmp_path):
     for bad in ({"max_auth_failures": 0}, {"max_auth_failures": "many"}, {"failure_window": -1}):
         with pytest.raises(InvalidParameterError):
             AuthSettings.resolve({"database_uri": "sqlite://", **bad})
+
+
+# -- the web UI checks permissions per experiment and model -------------------------------------------------
+def test_web_ui_shows_and_edits_only_what_the_user_may(strict_app):
+    http = strict_app.test_client()
+    mine = _exp(http, ALICE, "ui-mine")
+    hidden = _exp(http, ADMIN, "ui-hidden")
+    run_id = http.post(f"{API}/runs/create", json={"experiment_id": mine}, headers=basic(ALICE)).get_json()["run"]["info"]["run_id"]
+    assert http.post(f"{API}/experiments/permissions/create", headers=basic(ALICE),
+                     json={"experiment_id": mine, "username": "bob", "permission": "READ"}).status_code == 200
+    page = http.get("/experiments", headers=basic(BOB)).get_data(as_text=True)
+    assert f"/experiments/{mine}" in page and f"/experiments/{hidden}" not in page
+    assert http.get(f"/experiments/{mine}", headers=basic(BOB)).status_code == 200
+    assert http.get(f"/runs/{run_id}", headers=basic(BOB)).status_code == 200
+    for url in (f"/experiments/{hidden}", f"/experiments/{hidden}/keys"):
+        r = http.get(url, headers=basic(BOB))
+        assert r.status_code == 403 and "Permission denied" in r.get_data(as_text=True), url
+    # READ does not edit: rename, tag, description and delete are refused, and nothing changed
+    for url, form in ((f"/experiments/{mine}/rename", {"name": "stolen"}), (f"/runs/{run_id}/tags", {"key": "k"}),
+                      (f"/runs/{run_id}/description", {"description": "x"}), ("/runs/delete", {"run": run_id}),
+                      ("/experiments/delete", {"experiment": mine})):
+        assert http.post(url, data=form, headers=basic(BOB)).status_code == 403, url
+    assert http.get(f"{API}/runs/get", query_string={"run_id": run_id}, headers=basic(ADMIN)).get_json()["run"]["info"]["lifecycle_stage"] == "active"
+    # EDIT edits but does not delete
+    assert http.patch(f"{API}/experiments/permissions/update", headers=basic(ALICE),
+                     json={"experiment_id": mine, "username": "bob", "permission": "EDIT"}).status_code == 200
+    assert http.post(f"/runs/{run_id}/description", data={"description": "by bob"}, headers=basic(BOB)).status_code == 303
+    assert http.post("/runs/delete", data={"run": run_id}, headers=basic(BOB)).status_code == 403
+    # what a user creates in the UI is theirs to manage, and hidden from others under NO_PERMISSIONS
+    r = http.post("/experiments/create", data={"name": f"ui-bob-{uuid.uuid4().hex[:6]}"}, headers=basic(BOB))
+    assert r.status_code == 303
+    bobs = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    assert http.post("/experiments/delete", data={"experiment": bobs}, headers=basic(BOB)).status_code == 303
+    name = f"ui-model-{uuid.uuid4().hex[:6]}"
+    assert http.post("/models/create", data={"name": name}, headers=basic(BOB)).status_code == 303
+    assert http.get("/model", query_string={"name": name}, headers=basic(BOB)).status_code == 200
+    assert name not in http.get("/models", headers=basic(ALICE)).get_data(as_text=True)
+    assert http.get("/model", query_string={"name": name}, headers=basic(ALICE)).status_code == 403

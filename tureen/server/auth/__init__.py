@@ -514,6 +514,30 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
             resp.set_data(json.dumps(body, indent=2))
         return resp
 
+    def ui_permission(kind: str, resource: str) -> Any:
+        """What the signed-in caller may do on an experiment or registered model (the web UI checks each
+        page and form with it: its pages read through the server's own client)."""
+        from tureen.server.auth._permissions import MANAGE, NO_PERMISSIONS
+
+        user = g.get("tureen_user")
+        if user is None:
+            return NO_PERMISSIONS
+        if user.is_admin:
+            return MANAGE
+        return permission_on(user, kind, str(resource))
+
+    def ui_changed(event: str, kind: str, name: str, new_name: str | None = None) -> None:
+        """Grants follow what the web UI creates, renames and deletes, as they follow the REST calls."""
+        user = g.get("tureen_user")
+        if event == "created" and user is not None:
+            store.set_grant(kind, str(name), user.id, "MANAGE")
+        elif event == "renamed" and kind == "model" and new_name:
+            store.rename_model_grants(name, new_name)
+        elif event == "deleted" and kind == "model":
+            store.delete_model_grants(name)
+
+    app.extensions["tureen_auth_permission"] = ui_permission
+    app.extensions["tureen_auth_changed"] = ui_changed
     app.before_request(check)
     app.after_request(after)
     return store

@@ -278,8 +278,9 @@ RULES: dict[tuple[str, str], Rule] = {
 AUTHENTICATED_PREFIXES = ("/static/",)
 
 
-#: the web UI's blueprint: its pages read through the server's own client and do not yet check permissions per
-#: experiment or model, so under ``--auth`` they are for admins only (the REST API stays per-resource)
+#: the web UI's blueprint: any signed-in user; its pages read through the server's own client, so each page and
+#: form checks the caller's permission on the experiments, runs and models it touches
+#: (``app.extensions["tureen_auth_permission"]``, see :mod:`tureen.server.ui._views`)
 UI_ENDPOINT_PREFIX = "tureen_ui."
 
 
@@ -289,7 +290,7 @@ def lookup(rule: str, method: str, endpoint: str | None = None) -> Rule | None:
         method = "GET"
     found = RULES.get((rule_key(rule), method))
     if found is None and endpoint is not None and endpoint.startswith(UI_ENDPOINT_PREFIX) and method != "OPTIONS":
-        return ADMIN
+        return AUTHENTICATED
     if found is None and method != "OPTIONS" and rule.startswith(AUTHENTICATED_PREFIXES):
         return AUTHENTICATED
     return found

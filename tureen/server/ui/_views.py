@@ -215,6 +215,48 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             raise InvalidParameterError(f"Select at least one item ({name})")
         return ids
 
+    # -- permissions under ``tureen server --auth`` (no-ops without it) --------------------------------
+    def permission(kind: str, resource: str) -> Any:
+        from flask import current_app
+
+        fn = current_app.extensions.get("tureen_auth_permission")
+        return None if fn is None else fn(kind, str(resource))
+
+    def may(kind: str, resource: str, action: str) -> bool:
+        p = permission(kind, resource)
+        return True if p is None else p.allows(action)
+
+    def need(kind: str, resource: str, action: str) -> None:
+        if not may(kind, resource, action):
+            what = "experiment" if kind == "experiment" else "registered model"
+            raise TureenError(f"Permission denied: you lack {action} permission on {what} {resource!r}",
+                              error_code="PERMISSION_DENIED", http_status=403)
+
+    def auth_on() -> bool:
+        from flask import current_app
+
+        return "tureen_auth_permission" in current_app.extensions
+
+    def need_runs(run_ids: list[str], action: str) -> None:
+        """Check ``action`` on the experiment of each run (one read of the runs, only under --auth)."""
+        if not auth_on() or not run_ids:
+            return
+        found = {r.info.run_id: r for r in d.runs_by_ids(client(), run_ids, params=[], metrics=[], tags=[])}
+        for rid in run_ids:
+            r = found.get(rid)
+            if r is None:
+                raise ResourceNotFoundError(f"Run with id={rid} not found")
+            need("experiment", r.info.experiment_id, action)
+
+    def changed(event: str, kind: str, name: str, new_name: str | None = None) -> None:
+        from flask import current_app
+
+        fn = current_app.extensions.get("tureen_auth_changed")
+        if fn is not None:
+            fn(event, kind, name, new_name)
+
+    bp.add_app_template_global(may, "ui_may")
+
     # ------------------------------------------------------------------------------------------------
     # experiments
     # ------------------------------------------------------------------------------------------------
@@ -231,6 +273,9 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             exps = client().search_experiments(VIEWS[view], 100, filt, ["last_update_time DESC"], page)
         except TureenError as exc:
             return error_page(exc)
+        if auth_on():
+            token = exps.token
+            exps = type(exps)([e for e in exps if may("experiment", e.experiment_id, "read")], token)
         base = [("q", q)] if q else []
         if view != "active":
             base.append(("view", view))
@@ -245,6 +290,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             if not name:
                 raise InvalidParameterError("An experiment needs a name")
             eid = client().create_experiment(name)
+            changed("created", "experiment", eid)
         except TureenError as exc:
             return error_page(exc)
         return redirect(url_for(".runs", experiment_id=eid), code=303)
@@ -252,6 +298,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     @bp.post("/experiments/<experiment_id>/rename")
     def experiment_rename(experiment_id: str) -> Any:
         try:
+            need("experiment", experiment_id, "update")
             client().rename_experiment(experiment_id, (request.form.get("name") or "").strip())
         except TureenError as exc:
             return error_page(exc)
@@ -260,7 +307,10 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def experiment_lifecycle(restore: bool) -> Any:
         try:
             c = client()
-            for eid in form_ids("experiment"):
+            ids = form_ids("experiment")
+            for eid in ids:
+                need("experiment", eid, "delete")
+            for eid in ids:
                 (c.restore_experiment if restore else c.delete_experiment)(eid)
         except TureenError as exc:
             return error_page(exc)
@@ -298,6 +348,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def runs_view(experiment_ids: list[str]) -> Any:
         c = client()
         try:
+            for e in experiment_ids:
+                need("experiment", e, "read")
             exps = [c.get_experiment(e) for e in experiment_ids]
         except TureenError as exc:
             return error_page(exc)
@@ -393,6 +445,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         prefix = kind[0]
         chosen_keys = [c.partition(":")[2] for c in request.args.getlist("col") if c.startswith(prefix + ":")]
         try:
+            need("experiment", experiment_id, "read")
             keys, more = d.keys_of(client(), [experiment_id], kind, like=like, limit=100)
         except TureenError as exc:
             return error_page(exc)
@@ -410,7 +463,9 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def runs_lifecycle(restore: bool) -> Any:
         try:
             c = client()
-            for rid in form_ids("run"):
+            ids = form_ids("run")
+            need_runs(ids, "delete")
+            for rid in ids:
                 (c.restore_run if restore else c.delete_run)(rid)
         except TureenError as exc:
             return error_page(exc)
@@ -423,6 +478,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             name = (request.form.get("name") or "").strip()
             if not rid or not name:
                 raise InvalidParameterError("Renaming needs a run and a new name")
+            need_runs([rid], "update")
             client().update_run(rid, name=name)
         except TureenError as exc:
             return error_page(exc)
@@ -436,6 +492,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         c = client()
         try:
             r = c.get_run(run_id)
+            need("experiment", r.info.experiment_id, "read")
             exp = c.get_experiment(r.info.experiment_id)
             metrics = d.metric_summary(c, r)
             parent_id = r.data.tags.get("mlflow.parentRunId")
@@ -453,7 +510,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             except TureenError:
                 logged = []
             try:
-                versions = list(c.search_model_versions(f"run_id = '{run_id}'", max_results=100))
+                versions = [v for v in c.search_model_versions(f"run_id = '{run_id}'", max_results=100)
+                            if may("model", v.name, "read")]
             except TureenError:
                 versions = []
         except TureenError as exc:
@@ -468,6 +526,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     @bp.post("/runs/<run_id>/description")
     def run_description(run_id: str) -> Any:
         try:
+            need_runs([run_id], "update")
             client().set_tag(run_id, "mlflow.note.content", request.form.get("description") or "")
         except TureenError as exc:
             return error_page(exc)
@@ -479,6 +538,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             key = (request.form.get("key") or "").strip()
             if not key:
                 raise InvalidParameterError("A tag needs a key")
+            need_runs([run_id], "update")
             if request.form.get("delete"):
                 client().delete_tag(run_id, key)
             else:
@@ -493,6 +553,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         from tureen.artifacts.local import check_relative_path
 
         try:
+            need_runs([run_id], "read")
             path = check_relative_path(request.args.get("path") or "")
             files = d._repo(client(), run_id, artifact_repo).list_artifacts(path or None)
         except TureenError as exc:
@@ -504,6 +565,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def artifact_preview(run_id: str) -> Any:
         path = request.args.get("path") or ""
         try:
+            need_runs([run_id], "read")
             data, size, truncated = d.artifact_bytes(client(), run_id, path, resolver=artifact_repo)
         except TureenError as exc:
             return error_page(exc)
@@ -541,6 +603,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         """The bytes of an artifact: images inline, everything else as a download (never rendered as HTML)."""
         path = request.args.get("path") or ""
         try:
+            need_runs([run_id], "read")
             data, size, truncated = d.artifact_bytes(client(), run_id, path, limit=50_000_000,
                                                       resolver=artifact_repo)
         except TureenError as exc:
@@ -568,6 +631,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return error_page(InvalidParameterError("Choose runs to chart (select them in the runs table)"))
         c = client()
         try:
+            need_runs(run_ids, "read")
             runs_ = d.runs_by_ids(c, run_ids, params=[], metrics=None, tags=[])
             if not runs_:
                 raise ResourceNotFoundError("None of the runs exist")
@@ -596,6 +660,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             points = int(request.args.get("points", 1500))
             lo = _opt_float(request.args.get("lo"))
             hi = _opt_float(request.args.get("hi"))
+            need_runs([run_id], "read")
             out = d.metric_window(client(), run_id, key, "step" if x == "step" else "time", lo, hi, points)
         except ValueError:
             return error_page(InvalidParameterError("points, lo and hi must be numbers"))
@@ -612,6 +677,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         if len(run_ids) < 1:
             return error_page(InvalidParameterError("Choose runs to compare (select them in the runs table)"))
         try:
+            need_runs(run_ids, "read")
             runs_ = d.runs_by_ids(client(), run_ids, params=None, metrics=None, tags=None)
         except TureenError as exc:
             return error_page(exc)
@@ -660,6 +726,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             found = client().search_registered_models(filt, 100, ["name ASC"], page)
         except TureenError as exc:
             return error_page(exc)
+        if auth_on():
+            found = type(found)([m for m in found if may("model", m.name, "read")], found.token)
         next_url = url_for(".models") + "?" + urlencode(([("q", q)] if q else []) + [("page", found.token)]) \
             if found.token else None
         return render_template("ui/models.html", models=found, q=q, next_url=next_url)
@@ -671,6 +739,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             if not name:
                 raise InvalidParameterError("A registered model needs a name")
             client().create_registered_model(name)
+            changed("created", "model", name)
         except TureenError as exc:
             return error_page(exc)
         return redirect(url_for(".model", name=name), code=303)
@@ -680,6 +749,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         name = request.args.get("name") or ""
         c = client()
         try:
+            need("model", name, "read")
             m = c.get_registered_model(name)
             versions = list(c.search_model_versions("name = '" + name.replace("'", "''") + "'", 1000,
                                                     ["version_number DESC"]))
@@ -694,6 +764,10 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         name = f.get("name") or ""
         c = client()
         try:
+            required = {"alias": "delete" if f.get("delete") else "update", "stage": "update",
+                        "description": "update", "tag": "delete" if f.get("delete") and f.get("version") else "update",
+                        "rename": "update", "delete": "delete"}.get(action, "manage")
+            need("model", name, required)
             if action == "alias":
                 alias = (f.get("alias") or "").strip()
                 if not alias:
@@ -730,12 +804,14 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             elif action == "rename":
                 new = (f.get("new_name") or "").strip()
                 c.rename_registered_model(name, new)
+                changed("renamed", "model", name, new)
                 return redirect(url_for(".model", name=new), code=303)
             elif action == "delete":
                 if f.get("version"):
                     c.delete_model_version(name, f.get("version") or "")
                 else:
                     c.delete_registered_model(name)
+                    changed("deleted", "model", name)
                     return redirect(url_for(".models"), code=303)
             else:
                 raise ResourceNotFoundError(f"No model action {action!r}")
@@ -749,6 +825,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         version = request.args.get("version") or ""
         c = client()
         try:
+            need("model", name, "read")
             mv = c.get_model_version(name, version)
             uri = c.get_model_version_download_uri(name, version)
         except TureenError as exc:
