@@ -26,6 +26,12 @@ VIEWS = {"active": 1, "deleted": 2, "all": 3}
 PAGE_SIZES = (25, 50, 100, 200)
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_KEYS = 8  # metric and param columns shown when none are chosen
+MAX_NESTING = 8  # levels of child runs shown under a page's top-level runs
+MAX_CHILD_ROWS = 1000  # child runs shown under one page at most
+MAX_COMPARE_ROWS = 2000  # rows of the compare table (12,000 metric keys must not build a page the tab chokes on)
+MAX_COMPARE_DIMS = 200  # parameters and metrics sent to the compare page's plots (those that differ first)
+MAX_RUN_METRICS = 1000  # metrics listed on a run's page (a filter box finds the others)
+KEYSET = "ks"  # page tokens of the runs table that resume after a start time instead of counting rows
 STAGES = ("None", "Staging", "Production", "Archived")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -152,8 +158,53 @@ class RunsState:
             return [f"{entity}.{quote_key(key)} {direction}"]
         return None
 
+    # -- keyset pages --------------------------------------------------------------------------------
+    # Ordered by start time (the default order, or start time ascending), the next page resumes after the
+    # last start time shown: ``start_time <= T`` (or ``>=``) walks the (experiment, start_time) index, and
+    # only the runs sharing that very start time already shown are skipped. Page 1000 costs what page 1
+    # costs. Other orders page by offset (the store's tokens).
+    def _keyset_dir(self) -> str | None:
+        if self.sort == "attr:start_time":
+            return "<=" if self.dir == "desc" else ">="
+        return None
+
+    def _keyset(self) -> tuple[int, int] | None:
+        if not self.page or not self.page.startswith(KEYSET + ":") or self._keyset_dir() is None:
+            return None
+        try:
+            _p, t, skip = self.page.split(":")
+            return int(t), int(skip)
+        except ValueError:
+            raise InvalidParameterError(f"Invalid page {self.page[:100]!r}: follow the page links") from None
+
+    def store_token(self) -> str | None:
+        """The store's page token for this page (keyset pages skip only their ties)."""
+        ks = self._keyset()
+        if ks is None:
+            if self.page and self.page.startswith(KEYSET + ":"):
+                return None
+            return self.page
+        from tureen.tracking._filter import encode_page_token
+
+        return encode_page_token(ks[1]) if ks[1] else None
+
+    def next_token(self, page: Any, runs: list[Any]) -> str | None:
+        if not page.token:
+            return None
+        if self._keyset_dir() is None or not runs or runs[-1].info.start_time is None:
+            return page.token
+        last = runs[-1].info.start_time
+        ties = sum(1 for r in runs if r.info.start_time == last)
+        ks = self._keyset()
+        if ks is not None and ks[0] == last:
+            ties += ks[1]
+        return f"{KEYSET}:{last}:{ties}"
+
     def filter_string(self) -> str:
         parts = [self.filter] if self.filter else []
+        ks = self._keyset()
+        if ks is not None:
+            parts.append(f"attributes.start_time {self._keyset_dir()} {ks[0]}")
         if self.status:
             parts.append("attributes.status IN (" + ", ".join(f"'{s}'" for s in self.status) + ")")
         if self.since:
@@ -363,13 +414,13 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         try:
             if st.explicit_cols:
                 page = d.runs_page(c, experiment_ids, st.filter_string(), VIEWS[st.view], st.n, st.order_by(),
-                                   st.page, params=[k for t, k in cols if t == "p"],
+                                   st.store_token(), params=[k for t, k in cols if t == "p"],
                                    metrics=[k for t, k in cols if t == "m"], tags=[k for t, k in cols if t == "t"])
                 page_runs = list(page)
             else:
                 # no columns chosen: the first few metric and param keys of this page's runs
                 page = d.runs_page(c, experiment_ids, st.filter_string(), VIEWS[st.view], st.n, st.order_by(),
-                                   st.page, params=[], metrics=[], tags=[])
+                                   st.store_token(), params=[], metrics=[], tags=[])
                 ids = [r.info.run_id for r in page]
                 mkeys, more_keys["m"] = d.keys_of(c, experiment_ids, "metric", limit=DEFAULT_KEYS, run_ids=ids,
                                                   runs=page)
@@ -381,20 +432,36 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                     cols.insert(0, (sort_kind, sort_key))
                 page_runs = d.runs_by_ids(c, ids, params=[k for t, k in cols if t == "p"],
                                           metrics=[k for t, k in cols if t == "m"], tags=[]) if ids else []
-            token = page.token
+            token = st.next_token(page, page_runs)
             children_of: dict[str, list[Any]] = {}
             if st.nested and not st.filter and page_runs:
-                kids = d.child_runs(c, experiment_ids[0], [r.info.run_id for r in page_runs])
-                flat = [k for ks in kids.values() for k in ks]
-                if flat:
+                # every level below this page's top-level runs, one query per level (bounded in depth and rows)
+                level, seen = [r.info.run_id for r in page_runs], {r.info.run_id for r in page_runs}
+                budget = MAX_CHILD_ROWS
+                for _depth in range(MAX_NESTING):
+                    kids = d.child_runs(c, experiment_ids[0], level, limit=budget)
+                    flat = [k for ks in kids.values() for k in ks if k not in seen][:budget]
+                    if not flat:
+                        break
+                    seen.update(flat)
+                    budget -= len(flat)
                     got = {r.info.run_id: r for r in d.runs_by_ids(
                         c, flat, params=[k for t, k in cols if t == "p"], metrics=[k for t, k in cols if t == "m"],
                         tags=[k for t, k in cols if t == "t"])}
-                    children_of = {p: [got[k] for k in ks if k in got] for p, ks in kids.items()}
+                    for p, ks in kids.items():
+                        children_of[p] = [got[k] for k in ks if k in got]
+                    level = [k for k in flat if k in got]
+                    if budget <= 0:
+                        break
+
+            def add(r: Any, depth: int, parent: str | None) -> None:
+                kids_ = children_of.get(r.info.run_id, [])
+                rows.append({"run": r, "depth": depth, "children": len(kids_), "parent": parent})
+                for ch in kids_:
+                    add(ch, depth + 1, r.info.run_id)
+
             for r in page_runs:
-                rows.append({"run": r, "depth": 0, "children": len(children_of.get(r.info.run_id, []))})
-                for ch in children_of.get(r.info.run_id, []):
-                    rows.append({"run": ch, "depth": 1, "children": 0, "parent": r.info.run_id})
+                add(r, 0, None)
         except InvalidParameterError as exc:
             error = exc.message
         except TureenError as exc:
@@ -495,6 +562,12 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             need("experiment", r.info.experiment_id, "read")
             exp = c.get_experiment(r.info.experiment_id)
             metrics = d.metric_summary(c, r)
+            metric_count = len(metrics)
+            mq = (request.args.get("mq") or "").strip().lower()
+            if mq:
+                metrics = [m for m in metrics if mq in m["key"].lower()]
+            metric_matches = len(metrics)
+            metrics = metrics[:MAX_RUN_METRICS]
             parent_id = r.data.tags.get("mlflow.parentRunId")
             parent = None
             if parent_id:
@@ -518,7 +591,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return error_page(exc)
         user_tags = {k: v for k, v in sorted(r.data.tags.items()) if not k.startswith("mlflow.")}
         system_tags = {k: v for k, v in sorted(r.data.tags.items()) if k.startswith("mlflow.")}
-        return render_template("ui/run.html", run=r, exp=exp, metrics=metrics, parent=parent, children=children,
+        return render_template("ui/run.html", run=r, exp=exp, metrics=metrics, metric_count=metric_count,
+                               metric_matches=metric_matches, mq=mq, parent=parent, children=children,
                                more_children=len(kids) > 100, logged=logged, versions=versions,
                                user_tags=user_tags, system_tags=system_tags,
                                description=r.data.tags.get("mlflow.note.content", ""), here=request.full_path)
@@ -691,10 +765,24 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             shown = [fmt_num(v) if v is not None else "" for v in values]
             return {"kind": kind, "key": key, "cells": shown, "differs": len(set(shown)) > 1}
 
+        q = (request.args.get("q") or "").strip().lower()
+        if q:
+            pkeys, mkeys, tkeys = ([k for k in keys if q in k.lower()] for keys in (pkeys, mkeys, tkeys))
+        only_diff = request.args.get("diff") == "1"
         table = [row("param", k, [r.data.params.get(k) for r in runs_]) for k in pkeys]
         table += [row("metric", k, [r.data.metrics.get(k) for r in runs_]) for k in mkeys]
         table += [row("tag", k, [r.data.tags.get(k) for r in runs_]) for k in tkeys]
-        only_diff = request.args.get("diff") == "1"
+        if only_diff:
+            table = [t for t in table if t["differs"]]
+        total_rows = len(table)
+        table = table[:MAX_COMPARE_ROWS]
+        # the plots get the keys that differ first, at most MAX_COMPARE_DIMS of them
+        differs = {(t["kind"], t["key"]) for t in table if t["differs"]}
+        total_dims = len(pkeys) + len(mkeys)
+        pkeys = sorted(pkeys, key=lambda k: ("param", k) not in differs)
+        mkeys = sorted(mkeys, key=lambda k: ("metric", k) not in differs)
+        n_params = min(len(pkeys), MAX_COMPARE_DIMS // 2 if len(mkeys) > MAX_COMPARE_DIMS // 2 else MAX_COMPARE_DIMS - len(mkeys))
+        pkeys, mkeys = pkeys[:n_params], mkeys[:MAX_COMPARE_DIMS - n_params]
         dims = []
         for k in pkeys:
             vals = [r.data.params.get(k) for r in runs_]
@@ -708,11 +796,12 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                          "values": [None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
                                     for v in vals]})
         data = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id[:8]} for r in runs_],
-                "dims": dims}
-        diff_url = url_for(".compare") + "?" + urlencode([("run", r) for r in run_ids] +
-                                                         ([] if only_diff else [("diff", "1")]))
+                "dims": dims, "pc_max": 24}
+        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else [])
+        diff_url = url_for(".compare") + "?" + urlencode(keep + ([] if only_diff else [("diff", "1")]))
         return render_template("ui/compare.html", runs=runs_, table=table, only_diff=only_diff, data=data,
-                               diff_url=diff_url)
+                               diff_url=diff_url, total_rows=total_rows, total_dims=total_dims, q=q,
+                               run_ids=run_ids)
 
     # ------------------------------------------------------------------------------------------------
     # registry
