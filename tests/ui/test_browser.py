@@ -263,6 +263,20 @@ def test_chart_of_long_history_keeps_spike(page, ui_data):
     assert "20000 points" in note and "downsampled" in note
     page.shot("charts-spike")
     page.assert_clean()
+    # zoom by dragging across the plot: the visible window is fetched again, at full detail, spike kept
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    over = page.css("figure.chart .u-over")
+    width = over.size["width"]
+    ActionChains(page.d).move_to_element_with_offset(over, int(width * 0.1) - width // 2, 0).click_and_hold() \
+        .move_by_offset(int(width * 0.05), 0).release().perform()
+    page.wait(lambda d: d.execute_script(
+        "return performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('lo=') > 0; })"))
+    page.wait(lambda d: "20000 points" not in page.css("figure.chart .chart-note").text)
+    zoomed = page.css("figure.chart .chart-note").text
+    shown = int(zoomed.split(" points")[0])
+    assert 0 < shown <= 3000 and "downsampled" not in zoomed, zoomed
+    page.assert_clean()
 
 
 def test_registry_pages_alias_and_stage(page, ui_data):
@@ -322,7 +336,7 @@ def test_12000_metric_keys_and_100_runs_compared(page, ui_data):
     page.assert_clean()
     page.open(f"/runs/{ids[0]}")
     assert len(page.all("#metrics tbody tr")) == 1000
-    assert "12000" in page.css("#metrics-h").text.replace(",", "")
+    assert "12020" in page.css("#metrics-h").text.replace(",", "")  # 12,000 wide + 20 shared
     search = page.css("input[name=mq]")
     search.send_keys("metric_1199")
     search.send_keys(Keys.ENTER)
@@ -333,6 +347,6 @@ def test_12000_metric_keys_and_100_runs_compared(page, ui_data):
     page.open("/compare?" + "&".join(f"run={r}" for r in ids))
     page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-compare-ready')") == "1", 30)
     assert len(page.all("#compare-table thead th")) == 101
-    assert page.css("#rows-capped").text.startswith("showing 2000 of")
+    assert page.css("#rows-capped").text.startswith("showing 500 of")
     page.assert_clean()
     page.shot("compare-100-runs")

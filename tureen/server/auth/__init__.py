@@ -511,7 +511,7 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
                               if permission_on(user, kind, str(get(item))).can_read]
             if not body[list_key]:
                 del body[list_key]
-            resp.set_data(json.dumps(body, indent=2))
+            resp.set_data(json.dumps(body, separators=(",", ":")))
         return resp
 
     def ui_permission(kind: str, resource: str) -> Any:
