@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
     "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
     "ui": ("tureen.cli.ui:ui", "Serve the web UI (experiments, runs, charts, registry) on a local store."),
+    "run": ("tureen.cli.run:run", "Run an MLproject entry point (local, virtualenv, docker, kubernetes) as a tracked run."),
 }
 
 
