@@ -33,7 +33,7 @@ def _command(project: Path, entry: str = "main", params: dict | None = None, sto
 
 
 def test_typed_parameters_defaults_and_casts(make_project):
-    proj = make_project(TYPED)
+    proj = make_project(TYPED, **{"data__train.csv": "a\n"})
     cmd = shlex.split(_command(proj, params={"name": "x", "epochs": "7", "alpha": 1e-3}))
     assert cmd[:4] == ["python", "train.py", "--alpha", "0.001"]
     assert cmd[cmd.index("--epochs") + 1] == "7"
@@ -62,18 +62,21 @@ def test_bad_values_are_typed_errors_naming_the_parameter(make_project, params, 
 def test_a_user_path_is_made_absolute_from_the_working_directory(make_project, tmp_path, monkeypatch):
     proj = make_project(TYPED)
     monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProjectParameterError, match="does not exist"):
+        _command(proj, params={"name": "n", "data": "mine.csv"})
+    (tmp_path / "mine.csv").write_text("a\n")
     cmd = shlex.split(_command(proj, params={"name": "n", "data": "mine.csv"}))
     assert cmd[cmd.index("--data") + 1] == str(tmp_path / "mine.csv")
 
 
 def test_extra_parameters_are_passed_through_quoted(make_project):
-    proj = make_project(TYPED)
+    proj = make_project(TYPED, **{"data__train.csv": "a\n"})
     cmd = _command(proj, params={"name": "n", "lr": "0.1", "note": "two words"})
     assert cmd.endswith("--lr 0.1 --note 'two words'")
 
 
 def test_values_never_reach_the_shell_unquoted(make_project):
-    proj = make_project(TYPED)
+    proj = make_project(TYPED, **{"data__train.csv": "a\n"})
     hostile = "x; touch /tmp/pwned $(id) `id` ' \" && |"
     cmd = _command(proj, params={"name": hostile, "extra": hostile})
     argv = shlex.split(cmd)
@@ -218,7 +221,8 @@ MLFLOW_SHAPES = {
               keras_hidden_units: {type: int, default: 20}
             command: "python main.py --als-max-iter {als_max_iter} --keras-hidden-units {keras_hidden_units}"
         """, {"python_env.yaml": "python: '3.11'\ndependencies: [mlflow]\n"},
-        "etl_data", {"ratings_csv": "/data/r.csv"}, "python etl_data.py --ratings-csv /data/r.csv --max-row-limit 100000",
+        "etl_data", {"ratings_csv": "/etc/hostname"},
+        "python etl_data.py --ratings-csv /etc/hostname --max-row-limit 100000",
         "python"),
     "conda": ("""
         name: conda-example
@@ -230,7 +234,7 @@ MLFLOW_SHAPES = {
               regularization: {type: float, default: 0.1}
             command: "python train.py -r {regularization} {data_file}"
         """, {"conda.yaml": "name: x\ndependencies: [python=3.11, pip, {pip: [mlflow]}]\n"},
-        "main", {"data_file": "/d.csv"}, "python train.py -r 0.1 /d.csv", "conda"),
+        "main", {"data_file": "/etc/hostname"}, "python train.py -r 0.1 /etc/hostname", "conda"),
     "hyperparam": ("""
         name: HyperparameterSearch
         python_env: python_env.yaml

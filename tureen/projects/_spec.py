@@ -171,10 +171,15 @@ class Parameter:
         if from_project:
             # a default written in the MLproject file may not point outside the project
             try:
-                return str(confined(project_dir, text, f"The default of parameter {self.name!r}"))
+                local = confined(project_dir, text, f"The default of parameter {self.name!r}")
             except ProjectError as exc:
                 raise ProjectParameterError(exc.message, details={"parameter": self.name}) from None
-        return os.path.abspath(os.path.expanduser(text))
+        else:
+            local = Path(os.path.abspath(os.path.expanduser(text)))
+        if not os.path.exists(local):  # as MLflow: a local path parameter must exist before anything runs
+            raise ProjectParameterError(f"Parameter {self.name!r} (path): {str(local)[:200]!r} does not exist",
+                                        details={"parameter": self.name})
+        return str(local)
 
 
 @dataclass(frozen=True)
