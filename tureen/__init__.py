@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "tracking": "tureen.tracking",
     "registry": "tureen.registry",
     "artifacts": "tureen.artifacts",
+    "projects": "tureen.projects",
 }
 # The fluent tracking API (added by the tracking package) registers itself in _FLUENT.
 _FLUENT_MODULE = "tureen.tracking.fluent"
