@@ -12,7 +12,8 @@ A project directory may hold an ``MLproject`` file (YAML) in MLflow's format::
         command: "python train.py --alpha {alpha} --data {data}"
 
 Without an entry point of that name, any ``.py`` or ``.sh`` file of the project is one. A project is
-untrusted input: the file is size-capped and parsed with a node budget (no YAML bombs), every file it names
+untrusted input: the file is size-capped and parsed with the bounded loader of
+``tureen.models._yaml`` (no YAML bombs), every file it names
 must stay inside the project directory, and every parameter value enters the command shell-quoted.
 """
 
@@ -33,43 +34,20 @@ __all__ = ["Parameter", "EntryPoint", "DockerEnv", "Project", "load_project", "M
 
 MLPROJECT_NAMES = ("MLproject", "mlproject")
 MAX_MLPROJECT_BYTES = 256 * 1024
-MAX_YAML_NODES = 20_000
 PARAM_TYPES = ("string", "float", "int", "path", "uri")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _REQUIRED = object()
 
 
 def _load_yaml_capped(text: str, where: str) -> Any:
-    """``yaml.safe_load`` with a budget on nodes visited, aliases counted every time they expand."""
-    import yaml
+    """YAML through the one bounded loader for artifacts (size, depth, alias expansion), as a ProjectError."""
+    from tureen.exceptions import ModelFormatError
+    from tureen.models._yaml import load_untrusted_yaml
 
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            raise ProjectError(f"{where} is not valid YAML: {exc}") from None
-        if node is None:
-            return None
-        seen = 0
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            seen += 1
-            if seen > MAX_YAML_NODES:
-                raise ProjectError(f"{where} expands to more than {MAX_YAML_NODES} YAML nodes (aliases "
-                                   "counted each time they are used); refused as a possible YAML bomb")
-            if isinstance(current, yaml.MappingNode):
-                for key, value in current.value:
-                    stack.extend((key, value))
-            elif isinstance(current, yaml.SequenceNode):
-                stack.extend(current.value)
-        try:
-            return loader.construct_document(node)
-        except (yaml.YAMLError, RecursionError) as exc:
-            raise ProjectError(f"{where} cannot be read: {exc}") from None
-    finally:
-        loader.dispose()
+        return load_untrusted_yaml(text, what=where)
+    except ModelFormatError as exc:
+        raise ProjectError(exc.message) from None
 
 
 def read_yaml_file(path: Path, where: str) -> Any:
