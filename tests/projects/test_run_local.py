@@ -228,3 +228,19 @@ def test_cli_dry_run_prints_the_resolved_command_and_runs_nothing(make_project, 
     assert "environment: local" in res.stdout
     assert not (proj / "out.json").exists()
     assert _runs(tracking) == []
+
+
+def test_docker_backend_plan_for_a_project_without_docker_env(make_project, tracking):
+    proj = make_project(ECHO, **{"echo.py": ECHO_PY})
+    with pytest.raises(ProjectError, match="needs an image"):
+        projects.plan(str(proj), backend="docker")
+    plan = projects.plan(str(proj), backend="docker", backend_config={"image": "python:3.11-slim"},
+                         docker_args={"network": "host", "e": ["A=1", "B=2"], "privileged": True})
+    assert plan.docker_image.startswith("tureen-project-echo:")
+    argv = plan.docker_argv
+    assert argv[-4:] == [plan.docker_image, "sh", "-c", plan.command]
+    assert "--network" in argv and "--privileged" in argv and argv.count("-e") >= 2 + 6
+    with pytest.raises(ProjectError, match="docker option"):
+        projects.plan(str(proj), backend="docker", backend_config={"image": "x:1"}, docker_args={"--rm; id": 1})
+    with pytest.raises(ProjectError, match="Unknown docker backend_config"):
+        projects.plan(str(proj), backend="docker", backend_config={"imag": "x:1"})

@@ -217,7 +217,10 @@ def plan(uri: str, entry_point: str = "main", version: str | None = None,
         tracking_uri = _absolute_tracking_uri(_config.get_tracking_uri())
         env = _run_env(run_id, "<experiment-id>", tracking_uri)
         if p.backend == "docker":
-            _docker_plan(p, docker_args, env, tracking_uri, None, run_id)
+            from tureen.projects._docker import docker_args_list
+
+            docker_args_list(docker_args)
+            _docker_plan(p, docker_args, env, tracking_uri, None, run_id, load_docker_config(backend_config))
         elif p.backend == "kubernetes":
             _kubernetes_plan(p, backend_config, env, run_id, tracking_uri)
         return p
