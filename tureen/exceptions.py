@@ -79,6 +79,7 @@ __all__ = [
     "ProjectBackendError",
     "ProjectRunFailedError",
     "error_from_json",
+    "MlflowException",
 ]
 
 
@@ -107,6 +108,10 @@ class TureenError(Exception):
         body: dict[str, Any] = {"error_code": self.error_code, "message": self.message}
         body.update(self.details)
         return body
+
+    def get_http_status_code(self) -> int:
+        """MLflow's name for :attr:`http_status`."""
+        return self.http_status
 
 
 class InvalidParameterError(TureenError):
@@ -268,6 +273,9 @@ class ProjectRunFailedError(ProjectError):
     error_code = "RUN_FAILED"
     http_status = 500
 
+
+#: MLflow's name for the base class, so ``except mlflow.MlflowException`` works after ``import tureen as mlflow``
+MlflowException = TureenError
 
 _BY_CODE: dict[str, type[TureenError]] = {}
 for _cls in (InvalidParameterError, BadRequestError, MalformedRequestError, ResourceNotFoundError,
