@@ -60,6 +60,7 @@ _NAMES: dict[str, str] = {
     "MlflowClient": "tureen.tracking.client:MlflowClient",
     "MlflowException": "tureen.exceptions:MlflowException",
     "evaluate": "tureen.models:evaluate",
+    "run": "tureen.projects:run",
 }
 
 #: names another part of tureen may not provide yet (left out of ``__all__`` so ``import *`` never fails)
