@@ -26,6 +26,14 @@ _LAZY = {
     "enforce_schema": "tureen.models.enforce",
     "enforce_params": "tureen.models.enforce",
     "ModelInfo": "tureen.models.info",
+    # evaluation lives above the format layer (it logs to runs); reached only when used
+    "evaluate": "tureen.evaluation",
+    "make_metric": "tureen.evaluation",
+    "EvaluationResult": "tureen.evaluation",
+    "EvaluationMetric": "tureen.evaluation",
+    "EvaluationArtifact": "tureen.evaluation",
+    "MetricValue": "tureen.evaluation",
+    "list_evaluators": "tureen.evaluation",
 }
 
 __all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]
