@@ -15,17 +15,19 @@ DPI = 120
 SIZE = (6.0, 4.0)
 
 
-def _figure(size: tuple[float, float] = SIZE) -> Any:
+def _figure(size: tuple[float, float] = SIZE, right: float = 0.96) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(fig)
+    # fixed margins instead of bbox_inches="tight": one render per file instead of two plus a layout pass
+    fig.subplots_adjust(left=0.12, right=right, bottom=0.13, top=0.92)
     return fig
 
 
 def save(fig: Any, path: Path) -> None:
-    fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=DPI)
 
 
 def _rc() -> Any:
@@ -62,7 +64,7 @@ def confusion_matrix(matrix: Any, labels: Sequence[Any]) -> Any:
 def curves(series: Sequence[tuple[str, Any, Any]], *, kind: str, pos_label: Any = None) -> Any:
     """ROC (``kind="roc"``) or precision-recall (``kind="pr"``) step curves, one line per series."""
     with _rc():
-        fig = _figure()
+        fig = _figure(right=0.96 if len(series) == 1 else 0.66)
         ax = fig.add_subplot()
         for label, x, y in series:
             ax.plot(x, y, drawstyle="steps-post", linewidth=1, label=label)
