@@ -114,7 +114,7 @@ def test_extra_metrics_prefix_and_custom_artifacts(mlflow_evaluated, tmp_path: P
                                          aggregate_results={"mean": float((predictions == targets).mean())})
 
     def table(eval_df, builtin_metrics, artifacts_dir):  # noqa: ANN001, ANN202
-        return {"summary": pd.DataFrame({"n": [len(eval_df)], "acc": [builtin_metrics["val_accuracy_score"]]})}
+        return {"summary": pd.DataFrame({"n": [len(eval_df)], "acc": [builtin_metrics["accuracy_score"]]})}
 
     result = tureen.models.evaluate(
         str(work / "binary"), df, targets="label", model_type="classifier",

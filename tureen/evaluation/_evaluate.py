@@ -38,6 +38,8 @@ MODEL_TYPES = ("classifier", "regressor")
 #: the evaluators this build has; "default" means the one for the model type. "shap" is accepted and skipped.
 EVALUATORS = ("default", "classifier", "regressor", "shap")
 _SKLEARN_LOADERS = ("mlflow.sklearn", "tureen.flavors.sklearn")
+#: flavors whose native object is scored directly (its predict_proba gives the probability metrics), as MLflow
+_RAW_LOADERS = (*_SKLEARN_LOADERS, "mlflow.xgboost", "mlflow.catboost")
 _HASH_ROWS = 5  # MLflow's evaluation-dataset hash reads the first and last 5 rows
 
 
@@ -262,13 +264,14 @@ def _from_pyfunc(model: Any) -> _Model:
     loader = (meta.flavors.get("python_function") or {}).get("loader_module", "")
     model_id = getattr(model, "model_id", None) or getattr(meta, "model_id", None)
     out = _Model(model.predict, model_uuid=getattr(meta, "model_uuid", None), model_id=model_id)
-    if loader in _SKLEARN_LOADERS:
+    if loader in _RAW_LOADERS:
         try:
             raw = model.get_raw_model()
         except Exception:  # noqa: BLE001 - no native object: score through pyfunc only
             raw = None
-        if raw is not None and hasattr(raw, "predict"):
-            out.raw = raw
+        sklearn_api = loader in _SKLEARN_LOADERS or hasattr(raw, "predict_proba")  # not a bare Booster
+        if raw is not None and hasattr(raw, "predict") and sklearn_api:
+            out.raw = raw if loader in _SKLEARN_LOADERS else None  # MLflow logs "score" for sklearn only
             out.predict = raw.predict
             out.predict_proba = getattr(raw, "predict_proba", None)
     return out
