@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "data": "tureen.data",
     "client": "tureen.tracking.client",
     "projects": "tureen.projects",
+    "types": "tureen.types",
 }
 
 #: the fluent tracking API (``tureen.tracking.fluent``), re-exported here under MLflow's names

@@ -27,6 +27,7 @@ __all__ = ["FLAVOR", "FLAVOR_NAME", "save_model", "log_model", "load_model", "ge
 
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
+SERIALIZATION_FORMAT_SKOPS, SERIALIZATION_FORMAT_CLOUDPICKLE, SERIALIZATION_FORMAT_PICKLE = SERIALIZATION_FORMATS
 PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
 _FILES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 
