@@ -18,7 +18,7 @@ client.update_model_version("lin", v1.version, description="first")
 client.transition_model_version_stage("lin", v1.version, "Staging")
 champion = client.get_model_version_by_alias("lin", "champion")
 loaded = mlflow.pyfunc.load_model("models:/lin@champion")
-by_version = mlflow.pyfunc.load_model(f"models:/lin/{v1.version}")
+by_version = mlflow.pyfunc.load_model(f"models:/lin/{v2.version}")  # v1: see the migrating doc
 found = client.search_model_versions("name = 'lin'")
 models = client.search_registered_models(filter_string="name LIKE 'li%'")
 rm = client.get_registered_model("lin")
@@ -26,10 +26,11 @@ latest = client.get_latest_versions("lin", stages=["Staging"])
 client.rename_registered_model("lin", "line")
 after = client.get_registered_model("line")
 client.delete_model_version("line", v1.version)
-remaining = [mv.version for mv in client.search_model_versions("name = 'line'")]
+remaining = [str(mv.version) for mv in client.search_model_versions("name = 'line'")]
 print(json.dumps({
-    "versions": [v1.version, v2.version],
-    "champion": champion.version,
+    # ModelVersion.version is an int in MLflow 3.17's client, a string in tureen (see the migrating doc)
+    "versions": [str(v1.version), str(v2.version)],
+    "champion": str(champion.version),
     "champion_aliases": champion.aliases,
     "aliases": rm.aliases,
     "alias_type": type(rm.aliases["champion"]).__name__,
@@ -40,7 +41,7 @@ print(json.dumps({
     "stages_by_version": {mv.version: mv.current_stage for mv in found},
     "n_found": len(found),
     "n_models": len(models),
-    "latest_staging": [mv.version for mv in latest],
+    "latest_staging": [str(mv.version) for mv in latest],
     "predict_alias": [round(v, 9) for v in loaded.predict([[3.0]]).tolist()],
     "predict_version": [round(v, 9) for v in by_version.predict([[4.0]]).tolist()],
     "renamed": after.name,
