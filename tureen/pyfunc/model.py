@@ -295,7 +295,7 @@ class PythonModelFlavor(Flavor):
 
     name = FLAVOR_NAME
     loader_module = LOADER_MODULE
-    also_reads = ("mlflow.pyfunc.model",)
+    also_reads = ("mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model")  # the latter: MLflow's models from code
     packages = {"cloudpickle": "cloudpickle"}
 
     def write(self, model: Any, root: Path, *, artifacts: dict[str, Any] | None = None,
