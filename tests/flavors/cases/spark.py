@@ -69,7 +69,5 @@ CASES = [
                native_predict=_native, bad_dtype=lambda X: X.assign(f0="high"),
                bad_shape=lambda X: X.drop(columns=["f3"]), unsupported=(object(), "Spark ML"),
                version_key="pyspark_version", data_file="sparkml/metadata/part-00000",
-               serve_settings={"preload": False}, marks=[pytest.mark.spark],
-               # pyspark 4.3 and pandas 3: pyspark's own warnings, filtered for this case only
-               ),
+               serve_settings={"preload": False}, marks=[pytest.mark.spark]),
 ]
