@@ -68,6 +68,6 @@ CASES = [
                requirement="pyspark", mlflow_save=MLFLOW_SAVE, mlflow_load=MLFLOW_LOAD, pickle_kw=None,
                native_predict=_native, bad_dtype=lambda X: X.assign(f0="high"),
                bad_shape=lambda X: X.drop(columns=["f3"]), unsupported=(object(), "Spark ML"),
-               version_key="pyspark_version", data_file="sparkml/metadata/part-00000",
+               version_key="pyspark_version", data_file="sparkml/metadata/_SUCCESS",  # Spark names its part files at random
                serve_settings={"preload": False}, marks=[pytest.mark.spark]),
 ]
