@@ -69,6 +69,7 @@ __all__ = [
     "ContainerEngineError",
     "ImageBuildError",
     "error_from_json",
+    "MlflowException",
 ]
 
 
@@ -97,6 +98,10 @@ class TureenError(Exception):
         body: dict[str, Any] = {"error_code": self.error_code, "message": self.message}
         body.update(self.details)
         return body
+
+    def get_http_status_code(self) -> int:
+        """MLflow's name for :attr:`http_status`."""
+        return self.http_status
 
 
 class InvalidParameterError(TureenError):
@@ -226,6 +231,9 @@ class ImageBuildError(TureenError):
     error_code = "IMAGE_BUILD_FAILED"
     http_status = 500
 
+
+#: MLflow's name for the base class, so ``except mlflow.MlflowException`` works after ``import tureen as mlflow``
+MlflowException = TureenError
 
 _BY_CODE: dict[str, type[TureenError]] = {}
 for _cls in (InvalidParameterError, BadRequestError, MalformedRequestError, ResourceNotFoundError,

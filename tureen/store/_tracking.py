@@ -860,6 +860,34 @@ class TrackingSqlMixin:
                       "destination_type": "MODEL_INPUT", "destination_id": m, "step": 0}
                      for m in dict.fromkeys(model_ids)])
 
+    def latest_metric_points(self, run_ids: Sequence[str]) -> dict[str, dict[str, Metric]]:
+        """The latest point (value, timestamp, step) of every metric of each run, as ``{run_id: {key: Metric}}``
+        (what ``runs/get`` and ``runs/search`` answer with; ``Run.data.metrics`` keeps only the values)."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, dict[str, Metric]] = {i: {} for i in ids}
+        if not ids:
+            return out
+        lm = s.latest_metrics
+        with self._read() as conn:
+            for r in conn.execute(select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.is_nan, lm.c.timestamp, lm.c.step)
+                                  .where(lm.c.run_uuid.in_(ids))).all():
+                out[r.run_uuid][r.key] = Metric(r.key, math.nan if r.is_nan else r.value, r.timestamp or 0,
+                                                r.step or 0, r.run_uuid)
+        return out
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, Any]) -> None:
+        """Add params to a logged model (a key logged again keeps its first value, as MLflow's store does)."""
+        items = [v.validate_param(k, val) for k, val in params.items()]
+        with self._write() as conn:
+            eid = conn.execute(select(s.logged_models.c.experiment_id)
+                               .where(s.logged_models.c.model_id == model_id)).scalar()
+            if eid is None:
+                raise ResourceNotFoundError(f"Logged model with ID '{model_id}' not found")
+            if items:
+                conn.execute(self._insert_ignore(s.logged_model_params),
+                             [{"model_id": model_id, "experiment_id": eid, "param_key": k, "param_value": val}
+                              for k, val in items])
+
     def _write_dataset_inputs(self, conn: Any, eid: int, run_id: str, items: list[DatasetInput]) -> None:
         """Link datasets (unique by name and digest) to a run inside a write transaction (also the importer's)."""
         ds, inp, it = s.datasets, s.inputs, s.input_tags
