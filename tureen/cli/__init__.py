@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) or a live MLflow server into a SQL store."),
     "db": ("tureen.cli.db:db", "Show and upgrade the schema revision of a tracking database."),
     "ui": ("tureen.cli.ui:ui", "Serve the web UI (experiments, runs, charts, registry) on a local store."),
+    "run": ("tureen.cli.run:run", "Run an MLproject entry point (local, virtualenv, docker, kubernetes) as a tracked run."),
 }
 
 
