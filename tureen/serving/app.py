@@ -66,7 +66,8 @@ class ServingState:
         return self.model is not None
 
     def attach(self, model: Any, seconds: float) -> None:
-        from tureen.serving.codecs import ScoringCodec, V2Codec
+        from tureen.serving.scoring_codec import ScoringCodec
+        from tureen.serving.v2_codec import V2Codec
 
         meta = model.metadata
         sig = meta.signature
@@ -136,7 +137,7 @@ class ServingState:
                 "metadata": meta.metadata,
                 "server": {"name": "tureen", "version": __version__},
             }
-            from tureen.serving.codecs import encode_json
+            from tureen.serving.responses import encode_json
 
             self._metadata = encode_json(body)
         return self._metadata
@@ -328,7 +329,8 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     from werkzeug.exceptions import HTTPException
 
     from tureen import __version__
-    from tureen.serving.codecs import encode_json, loads_json
+    from tureen.serving.responses import encode_json
+    from tureen.serving.scoring_codec import loads_json
 
     settings = state.settings
     debug = bool(settings.debug)
@@ -495,7 +497,7 @@ class _Scorer:
     """
 
     def __init__(self, state: ServingState) -> None:
-        from tureen.serving.codecs import encode_predictions
+        from tureen.serving.responses import encode_predictions
 
         self.state = state
         self.limit = int(state.settings.max_request_bytes)

@@ -95,7 +95,7 @@ def merge_inputs(items: list[Any], use_block: bool = False) -> tuple[Any, Any]:
 
     Example:
         >>> import numpy as np
-        >>> from tureen.serving.codecs import ParsedRequest
+        >>> from tureen.serving.scoring_codec import ParsedRequest
         >>> merge_inputs([ParsedRequest(np.ones((1, 2)), None), ParsedRequest(np.zeros((2, 2)), None)])[0].shape
         (3, 2)
     """
@@ -143,7 +143,7 @@ class Batcher:
     """Runs model requests for one served model, merging concurrent ones (see the module docstring)."""
 
     def __init__(self, state: Any, server: Any, record: Callable[..., None], metrics: Any = None) -> None:
-        from tureen.serving.codecs import encode_predictions
+        from tureen.serving.responses import encode_predictions
 
         self.state = state
         self.server = server
