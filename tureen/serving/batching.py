@@ -142,23 +142,45 @@ def split_rows(pred: Any, sizes: list[int]) -> list[Any] | None:
 class Batcher:
     """Runs model requests for one served model, merging concurrent ones (see the module docstring)."""
 
-    def __init__(self, state: Any, server: Any, record: Callable[..., None], metrics: Any = None) -> None:
+    def __init__(self, state: Any, server: Any, record: Callable[..., None], metrics: Any = None, *,
+                 settings: Any = None, path: str = "/invocations") -> None:
         from tureen.serving.responses import encode_predictions
 
-        self.state = state
+        # ``state``: the model's ServingState, or (several models per server) a function returning it, which
+        # may load the model first or raise the TureenError its requests get
+        self._state = state
         self.server = server
         self.record = record  # record(req, status, body): metrics and the access log of one answered request
-        self.max_rows = int(state.settings.max_batch_size)
-        self.max_wait = float(state.settings.max_latency_ms) / 1000.0
-        self.strict = bool(state.settings.strict_json)
-        self.debug = bool(state.settings.debug)
+        settings = settings if settings is not None else state.settings
+        self.path = path
+        self.max_rows = int(settings.max_batch_size)
+        self.max_wait = float(settings.max_latency_ms) / 1000.0
+        self.strict = bool(settings.strict_json)
+        self.debug = bool(settings.debug)
+        self.max_body = int(settings.max_request_bytes)
         self.encode = encode_predictions
         self.metrics = metrics
 
+    @property
+    def state(self) -> Any:
+        state = self._state
+        return state() if callable(state) else state
+
     # -- entry point: the dispatcher took ``first`` off the queue -------------------------------------
-    def run(self, first: Any, other: Callable[[Any], None]) -> None:
+    def run(self, first: Any, other: Callable[[Any], None], alone: Callable[[Any], None] | None = None) -> None:
         """Answer ``first`` and whatever it is merged with; requests that are not for this batcher go to
-        ``other`` (after the batch)."""
+        ``other`` (after the batch). When nothing else is queued, ``first`` goes to ``alone`` (default
+        ``other``): the path of a server without batching, so a lone request costs exactly what it costs there."""
+        jobs = self.server.jobs
+        try:
+            queued = jobs.get_nowait()
+        except queue.Empty:
+            queued = None
+        if queued is None:
+            if self.metrics is not None:
+                self.metrics.observe_wait(time.monotonic() - first.arrived)
+            (alone or other)(first)
+            return
         opened = time.monotonic()
         entries: list[tuple[Any, Any]] = []  # (request, parsed)
         later: list[Any] = []
@@ -167,22 +189,25 @@ class Batcher:
         if parsed is not None:
             entries.append((first, parsed))
             rows = _rows(parsed.data if parsed.block is None else parsed.block) or 0
-        jobs = self.server.jobs
+        taken = [queued]
         seen = 1
         # take what is queued already; if that shows load, keep the batch open for stragglers
         while rows < self.max_rows:
-            try:
-                req = jobs.get_nowait()
-            except queue.Empty:
-                if seen < 2:
-                    break
-                remaining = opened + self.max_wait - time.monotonic()
-                if remaining <= 0:
-                    break
+            if taken:
+                req = taken.pop()
+            else:
                 try:
-                    req = jobs.get(timeout=remaining)
+                    req = jobs.get_nowait()
                 except queue.Empty:
-                    break
+                    if seen < 2:
+                        break
+                    remaining = opened + self.max_wait - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        req = jobs.get(timeout=remaining)
+                    except queue.Empty:
+                        break
             if req is None:
                 continue
             if not self.accepts(req):
@@ -194,25 +219,25 @@ class Batcher:
                 entries.append((req, p))
                 rows += _rows(p.data if p.block is None else p.block) or self.max_rows
         self._predict_groups(entries)
-        for req in later:
+        for req in taken + later:
             other(req)
 
     def accepts(self, req: Any) -> bool:
         env = req.environ
-        return env.get("PATH_INFO") == "/invocations" and env.get("REQUEST_METHOD") == "POST"
+        return env.get("PATH_INFO") == self.path and env.get("REQUEST_METHOD") == "POST"
 
     # -- steps ------------------------------------------------------------------------------------------
     def _parse(self, req: Any) -> Any:
         """Parse and check one request; answer it at once (and return None) when it is bad."""
         from tureen.serving.app import _read_body
 
-        state = self.state
         try:
+            state = self.state
             if not state.ready:
                 message = (f"The model failed to load: {state.load_error}" if state.load_error
                            else "The model is still loading; retry when /ready is 200")
                 raise TureenError(message, error_code="TEMPORARILY_UNAVAILABLE", http_status=503)
-            body = _read_body(req.environ, int(state.settings.max_request_bytes))
+            body = _read_body(req.environ, self.max_body)
             ctype = req.environ.get("CONTENT_TYPE")
             return state.call_with_timeout(lambda: state.codec.parse(body, ctype))
         except TureenError as exc:
