@@ -625,17 +625,22 @@ class _Instrumented:
         path = environ.get("PATH_INFO", "")
         self.metrics.observe(self.label(path), status, elapsed)
         if self.access_log:
-            entry = {"ts": round(time.time(), 3), "remote": environ.get("REMOTE_ADDR"),
-                     "method": environ.get("REQUEST_METHOD"), "path": path, "status": status,
-                     "ms": round(elapsed * 1000, 3), "in": int(environ.get("CONTENT_LENGTH") or 0),
-                     "out": size, "pid": os.getpid()}
-            rid = environ.get("HTTP_X_REQUEST_ID")
-            if rid:
-                entry["request_id"] = rid[:128]
-            try:
-                sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            except (OSError, ValueError):  # a closed stderr never fails a request
-                pass
+            write_access_log(environ, status, elapsed, size)
+
+
+def write_access_log(environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
+    """One JSON line on stderr for an answered request."""
+    entry = {"ts": round(time.time(), 3), "remote": environ.get("REMOTE_ADDR"),
+             "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO", ""), "status": status,
+             "ms": round(elapsed * 1000, 3), "in": int(environ.get("CONTENT_LENGTH") or 0),
+             "out": size, "pid": os.getpid()}
+    rid = environ.get("HTTP_X_REQUEST_ID")
+    if rid:
+        entry["request_id"] = rid[:128]
+    try:
+        sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    except (OSError, ValueError):  # a closed stderr never fails a request
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -647,6 +652,10 @@ def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None
     ``server.answer``. Runs in the main thread, so a prediction's deadline can interrupt it (SIGALRM)."""
     from tureen.serving.worker import call_wsgi, error_body
 
+    if "tureen_repo" in getattr(app, "extensions", {}):
+        from tureen.serving.multi import dispatcher_for_repo
+
+        return dispatcher_for_repo(app, server)
     state = getattr(app, "extensions", {}).get("tureen")
     batcher = None
     if state is not None and int(state.settings.max_batch_size) > 1:

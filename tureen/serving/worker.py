@@ -66,7 +66,7 @@ def is_model_request(method: str, path: str) -> bool:
     if method != "POST":
         return False
     return path == "/invocations" or path.startswith("/invocations/") or (
-        path.startswith("/v2/models/") and path.endswith("/infer"))
+        path.startswith("/v2/models/") and path.endswith("/infer")) or path.startswith("/v2/repository/models/")
 
 
 class _HttpError(Exception):
