@@ -278,6 +278,7 @@ def create_app(model_or_uri: Any, settings: ServingSettings | None = None, *, me
 
     app = Flask("tureen.serving")
     app.config["MAX_CONTENT_LENGTH"] = None
+    app.url_map.merge_slashes = False  # "//" is a 404 in our JSON shape, never an HTML redirect
     app.extensions["tureen"] = state
     _register_routes(app, state, metrics)
     app.wsgi_app = _Instrumented(app.wsgi_app, state, metrics)  # type: ignore[method-assign]

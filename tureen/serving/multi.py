@@ -73,14 +73,15 @@ def create_multi_app(repo: ModelRepository, settings: ServingSettings | None = N
 
         metrics = Metrics(slots=1, models=repo.names)
     repo.metrics = metrics
-    if load:
-        repo.load_at_start()
     app = Flask("tureen.serving")
     app.config["MAX_CONTENT_LENGTH"] = None
+    app.url_map.merge_slashes = False  # "//" is a 404 in our JSON shape, never an HTML redirect
     app.extensions["tureen_repo"] = repo
     app.extensions["tureen_metrics"] = metrics
     _routes(app, repo, settings, metrics)
     app.wsgi_app = _MultiInstrumented(app.wsgi_app, repo, settings, metrics)  # type: ignore[method-assign]
+    if load:
+        repo.load_at_start()
     return app
 
 

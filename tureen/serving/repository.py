@@ -350,6 +350,7 @@ class ModelRepository:
             raise TureenError(f"The model {entry.spec.name!r} failed to load: {type(exc).__name__}: {exc}",
                               error_code="TEMPORARILY_UNAVAILABLE", http_status=503) from exc
         entry.size = max(0, _rss() - before)
+        _log.info("model %r loaded in %.2f s, %s", entry.spec.name, state.load_seconds or 0.0, _mib(entry.size))
         entry.state = state
         entry.status, entry.reason = READY, ""
         entry.loads += 1
@@ -381,18 +382,28 @@ class ModelRepository:
         _trim()
 
 
+_SERVING_MODULES = ("numpy", "pandas", "tureen.pyfunc", "tureen.models.signature", "tureen.serving.scoring_codec",
+                    "tureen.serving.v2_codec", "tureen.serving.responses")
+
+
 def _import_loader(path: Path) -> None:
-    """Import the model's pyfunc loader module (from tureen's own table only) before measuring its size."""
+    """Import what loading and serving the model imports anyway (serving's own modules, the model's flavor and
+    its declared frameworks, from tureen's own table only), so that its measured size is its own."""
+    import importlib
+
+    for module in _SERVING_MODULES:
+        importlib.import_module(module)
     try:
-        from tureen.flavors import flavor_for_loader
+        from tureen.flavors import flavor_for_loader, loader_module_for
         from tureen.models.mlmodel import Model
 
         loader = (Model.load(path).flavors.get("python_function") or {}).get("loader_module")
         flavor = flavor_for_loader(loader) if loader else None
         if flavor is None:
             return
-        import importlib
-
+        tureen_module = loader_module_for(loader)
+        if tureen_module.startswith("tureen."):
+            importlib.import_module(tureen_module)
         for module in flavor.packages:  # the flavor's declared frameworks, never a name from the model
             try:
                 importlib.import_module(module)

@@ -234,6 +234,9 @@ def model_specs(args: list[str], config: str | None = None, registered: bool = F
             raise InvalidParameterError("--config needs a file")
         config = args[i + 1]
         del args[i:i + 2]
+    if "--registered-models" in args:
+        args.remove("--registered-models")
+        registered = True
     if config is None and not registered and len(args) == 1 and parse_model_arg(args[0]) is None:
         return None
     specs: list[Any] = []
