@@ -14,7 +14,8 @@ Exposed:
 * with micro-batching: ``tureen_batch_size`` (rows per merged or batcher-made predict, histogram),
   ``tureen_batch_queue_seconds`` (arrival to predict start of every model request, lone ones included,
   histogram), ``tureen_batches_total`` (counter)
-* with several models per server, per model name: ``tureen_model_requests_total{model,code}`` (counter),
+* with several models per server, per model name: ``tureen_model_requests_total{model,code}`` (scoring
+  requests: ``/invocations/<name>`` and V2 infer; counter),
   ``tureen_model_request_duration_seconds{model}`` (histogram) and ``tureen_model_loaded{model}`` (gauge:
   workers holding the model in memory). Only configured names become labels: a request naming an unknown
   model adds no series.
@@ -268,7 +269,7 @@ class Metrics:
         return "\n".join(lines)
 
     def _render_models(self, lines: list[str]) -> None:
-        lines += ["# HELP tureen_model_requests_total Requests answered for each served model, by status code.",
+        lines += ["# HELP tureen_model_requests_total Scoring requests answered for each served model, by status code.",
                   "# TYPE tureen_model_requests_total counter"]
         for m, name in enumerate(self.models):
             base = _MODELS + m * _PER_MODEL

@@ -289,8 +289,8 @@ class _MultiInstrumented:
         path = environ.get("PATH_INFO", "")
         label = "/invocations" if path.startswith(_INVOCATIONS) else self.label(path)
         self.metrics.observe(label, status, elapsed)
-        name = model_of_path(path)
-        if name is not None and name in self.repo.entries:  # configured names only: bounded labels
+        name = model_of_path(path) if label in ("/invocations", "/v2/models/infer") else None
+        if name is not None and name in self.repo.entries:  # scoring requests of configured names: bounded labels
             self.metrics.observe_model(name, status, elapsed)
             for n, entry in self.repo.entries.items():
                 self.metrics.set_model_loaded(n, entry.state is not None)
