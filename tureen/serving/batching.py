@@ -68,6 +68,25 @@ def _rows(data: Any) -> int | None:
     return None
 
 
+def _rows_of(parsed: Any) -> int | None:
+    """Rows of a parsed request's input (without building a DataFrame it does not need yet)."""
+    if parsed.block is not None:
+        return _rows(parsed.block)
+    columns = parsed.columns
+    if columns is not None:
+        return len(next(iter(columns.values())))
+    return _rows(parsed.data)
+
+
+def _column_kind(values: Any) -> str | None:
+    """A column's dtype, or None for an object column that is not all strings (pandas may infer it
+    differently alone and merged)."""
+    kind = values.dtype
+    if kind.kind != "O":
+        return kind.str
+    return "str" if all(type(v) is str for v in values) else None
+
+
 def _kind(parsed: Any) -> Any:
     """A key equal for two parsed requests exactly when their inputs (and params) can be merged."""
     import numpy as np
@@ -77,9 +96,14 @@ def _kind(parsed: Any) -> Any:
         params = json.dumps(parsed.params, sort_keys=True, default=repr) if parsed.params else ""
     except (TypeError, ValueError):
         return None
-    data = parsed.data
     if parsed.block is not None:
         return ("block", parsed.block.dtype.str, parsed.block.shape[1:], params)
+    if parsed.columns is not None:
+        kinds = tuple(_column_kind(v) for v in parsed.columns.values())
+        if None in kinds:
+            return None
+        return ("columns", tuple(map(str, parsed.columns)), kinds, params)
+    data = parsed.data
     if isinstance(data, pd.DataFrame):
         return ("frame", tuple(map(str, data.columns)), tuple(str(t) for t in data.dtypes), params)
     if isinstance(data, np.ndarray):
@@ -105,6 +129,10 @@ def merge_inputs(items: list[Any], use_block: bool = False) -> tuple[Any, Any]:
     first = items[0]
     if first.block is not None and use_block:
         return None, np.concatenate([p.block for p in items], axis=0)
+    if first.columns is not None:
+        from tureen.serving.scoring_codec import frame_of_columns
+
+        return frame_of_columns({c: np.concatenate([p.columns[c] for p in items]) for c in first.columns}), None
     data = first.data
     if isinstance(data, pd.DataFrame):
         # column by column: faster than pd.concat for many small frames, and keeps each column's dtype
@@ -188,7 +216,7 @@ class Batcher:
         parsed = self._parse(first)
         if parsed is not None:
             entries.append((first, parsed))
-            rows = _rows(parsed.data if parsed.block is None else parsed.block) or 0
+            rows = _rows_of(parsed) or 0
         taken = [queued]
         seen = 1
         # take what is queued already; if that shows load, keep the batch open for stragglers
@@ -217,7 +245,7 @@ class Batcher:
             p = self._parse(req)
             if p is not None:
                 entries.append((req, p))
-                rows += _rows(p.data if p.block is None else p.block) or self.max_rows
+                rows += _rows_of(p) or self.max_rows
         self._predict_groups(entries)
         for req in taken + later:
             other(req)
@@ -252,7 +280,7 @@ class Batcher:
         alone: list[tuple[Any, Any]] = []
         for req, parsed in entries:
             key = _kind(parsed) if not parsed.unwrap else None
-            n = _rows(parsed.data if parsed.block is None else parsed.block)
+            n = _rows_of(parsed)
             if key is None or n is None or n == 0 or n > self.max_rows or len(entries) == 1:
                 alone.append((req, parsed))
             else:
@@ -274,7 +302,7 @@ class Batcher:
 
     def _predict_one(self, req: Any, parsed: Any) -> None:
         state = self.state
-        self._observe([req], _rows(parsed.data if parsed.block is None else parsed.block) or 1)
+        self._observe([req], _rows_of(parsed) or 1)
         try:
             pred = state.call_with_timeout(lambda: state.predict(parsed.data, parsed.params, parsed.block))
             body = self.encode(pred, unwrap=parsed.unwrap, strict=self.strict)
@@ -294,7 +322,7 @@ class Batcher:
         state = self.state
         reqs = [r for r, _ in members]
         items = [p for _, p in members]
-        sizes = [_rows(p.data if p.block is None else p.block) or 0 for p in items]
+        sizes = [_rows_of(p) or 0 for p in items]
         self._observe(reqs, sum(sizes))
         params = items[0].params
         try:

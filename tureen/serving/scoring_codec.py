@@ -11,7 +11,7 @@ same-typed columns) without pandas' row-by-row inference. Answers are encoded by
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any
 
 from tureen.exceptions import BadRequestError, InvalidParameterError, UnsupportedMediaTypeError
 from tureen.serving.conversions import _EXACT_DOUBLE, _EXACT_FLOAT, _as_array, _contains_bool, Conv
@@ -37,15 +37,55 @@ _PROTOCOL_CHANGE = ("IMPORTANT: The MLflow Model scoring protocol has changed in
                     "wrap the data in one of the input fields (see the serving guide).")
 
 
-class ParsedRequest(NamedTuple):
+class ParsedRequest:
     """The model input, its params, whether the answer is unwrapped (unified LLM form), and ``block``: the
     2-D array behind ``data`` when ``data`` is a one-dtype table of the signature's columns in order (already
-    checked against the signature), else None."""
+    checked against the signature), else None.
 
-    data: Any
-    params: dict[str, Any] | None
-    unwrap: bool = False
-    block: Any = None
+    ``columns``: for a table parsed column by column with the default index, the converted columns (name ->
+    1-D numpy array, in order); ``data`` is then the DataFrame of them, built on first use. The micro-batcher
+    merges such requests by concatenating their columns, without building one DataFrame per request.
+    """
+
+    __slots__ = ("_data", "params", "unwrap", "block", "columns")
+
+    def __init__(self, data: Any, params: dict[str, Any] | None, unwrap: bool = False, block: Any = None,
+                 columns: dict[Any, Any] | None = None) -> None:
+        self._data = data
+        self.params = params
+        self.unwrap = unwrap
+        self.block = block
+        self.columns = columns
+
+    @property
+    def data(self) -> Any:
+        if self._data is None and self.columns is not None:
+            self._data = frame_of_columns(self.columns)
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"ParsedRequest(data={self.data!r}, params={self.params!r}, unwrap={self.unwrap!r})"
+
+
+class _LazyFrame:
+    """What :meth:`ScoringCodec._frame` returns for a default index: converted columns, not yet a DataFrame."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[Any, Any]) -> None:
+        self.columns = columns
+
+
+def frame_of_columns(columns: dict[Any, Any]) -> Any:
+    """The DataFrame of converted columns (name -> values), in order, with the default index."""
+    import pandas as pd
+
+    try:
+        if not columns:
+            return pd.DataFrame()
+        return pd.DataFrame({n: _series_values(v) for n, v in columns.items()})
+    except Exception as exc:  # noqa: BLE001
+        raise _bad(f"Provided dataframe field is not a valid dataframe representation. Error: {exc}") from None
 
 
 def _bad(message: str) -> BadRequestError:
@@ -216,6 +256,8 @@ class ScoringCodec:
         else:
             data = self._inputs(value, conv)
         conv.raise_if_any()
+        if isinstance(data, _LazyFrame):
+            return ParsedRequest(None, params, False, None, data.columns)
         return ParsedRequest(data, params, False, self._block_of(data))
 
     # -- dataframe_split --------------------------------------------------------------------------
@@ -311,6 +353,8 @@ class ScoringCodec:
                 raise ValueError(f"duplicate column names {names}")
             if not names:
                 return pd.DataFrame(index=index if index is not None else range(nrows))
+            if index is None and all(getattr(out[n], "ndim", 0) == 1 and len(out[n]) == nrows for n in names):
+                return _LazyFrame({n: out[n] for n in names})
             df = pd.DataFrame({n: _series_values(out[n]) for n in names}, index=index)
         except Exception as exc:  # noqa: BLE001
             raise _bad(f"Provided dataframe field is not a valid dataframe representation. Error: {exc}") from None
