@@ -324,3 +324,25 @@ def test_two_models_cost_little_more_memory_than_one(saved_sklearn, tmp_path):
         double = pss(both)
     assert double <= 1.3 * single, (double, single)
     time.sleep(0)
+
+
+def test_config_file_settings_apply_under_explicit_ones(tmp_path):
+    from tureen.exceptions import InvalidParameterError
+    from tureen.serving.settings import ServingSettings
+    from tureen.serving.wsgi import model_specs
+
+    config = tmp_path / "c.yaml"
+    config.write_text("models:\n  a: ./m\nmax_memory: 2GiB\nmax_batch_size: 16\n")
+    specs, settings = model_specs(["--config", str(config)], settings=ServingSettings())
+    assert [s.name for s in specs] == ["a"] and specs[0].uri == str((tmp_path / "m").resolve())
+    assert settings.max_memory == 2 * 2 ** 30 and settings.max_batch_size == 16
+    _, settings = model_specs([], config=str(config), settings=ServingSettings(max_batch_size=4))
+    assert settings.max_batch_size == 4  # a flag wins over the file
+    config.write_text("models:\n  a: ./m\nmax_memory: 0\n")
+    with pytest.raises(InvalidParameterError, match="max_memory"):
+        model_specs(["--config", str(config)], settings=ServingSettings())
+    config.write_text("models:\n  a: ./m\nworker_code: evil\n")
+    with pytest.raises(InvalidParameterError, match="unknown settings"):
+        model_specs(["--config", str(config)], settings=ServingSettings())
+    with pytest.raises(InvalidParameterError, match="NAME=URI"):
+        model_specs(["a=./m", "./plain"], settings=ServingSettings())
