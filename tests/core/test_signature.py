@@ -120,3 +120,15 @@ def test_signatures_identical_to_live_mlflow(tmp_path, mlflow_run):
         tmp_path / "df.pkl")
     ours = infer_signature(df, df[["a"]], {"t": 0.5, "stop": ["x"]}).to_dict()
     assert ours == theirs
+
+
+def test_empty_lists_merge_with_typed_ones():
+    """A column of lists where some rows are empty (spaCy entities, say) has the element type of the others."""
+    import pandas as pd
+
+    from tureen.models.signature import Array, DataType, infer_schema
+
+    schema = infer_schema(pd.DataFrame({"tags": [["a", "b"], [], ["c"]]}))
+    assert schema.inputs[0].type == Array(DataType.string)
+    with pytest.raises(InvalidParameterError, match="Mixed types"):
+        infer_schema(pd.DataFrame({"tags": [["a"], [1.5]]}))

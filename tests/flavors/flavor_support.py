@@ -48,6 +48,8 @@ def write_data(root: Path, X: Any, y: Any) -> None:
 
     root.mkdir(parents=True, exist_ok=True)
     columns = list(map(str, X.columns)) if hasattr(X, "columns") else None
-    np.save(root / "X.npy", np.asarray(X))
-    np.save(root / "y.npy", np.asarray(y))
+    # texts as a fixed-width string array: object arrays would need allow_pickle on the MLflow side
+    X_arr, y_arr = np.asarray(X), np.asarray(y)
+    np.save(root / "X.npy", X_arr.astype(str) if X_arr.dtype == object else X_arr)
+    np.save(root / "y.npy", y_arr.astype(str) if y_arr.dtype == object else y_arr)
     (root / "meta.json").write_text(json.dumps({"columns": columns}))

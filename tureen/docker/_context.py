@@ -138,16 +138,13 @@ def _check_url(url: str, what: str) -> str:
 
 def _model_python(model_dir: Path) -> str | None:
     """The Python version the model was saved with (``X.Y.Z``), from python_env.yaml or MLmodel."""
-    import yaml
+    from tureen.models._yaml import load_untrusted_yaml
 
     env_file = model_dir / "python_env.yaml"
     if env_file.is_file():
-        try:
-            data = yaml.safe_load(env_file.read_text(encoding="utf-8")) or {}
-            if isinstance(data, dict) and data.get("python"):
-                return str(data["python"])
-        except yaml.YAMLError:
-            pass
+        data = load_untrusted_yaml(env_file.read_text(encoding="utf-8"), what="the model's python_env.yaml") or {}
+        if isinstance(data, dict) and data.get("python"):
+            return str(data["python"])
     try:
         from tureen.models.mlmodel import Model
 
@@ -204,15 +201,12 @@ def _model_requirements(model_dir: Path) -> tuple[list[str], list[str]]:
 
 
 def _conda_pip_requirements(model_dir: Path) -> list[str]:
-    import yaml
+    from tureen.models._yaml import load_untrusted_yaml
 
     file = model_dir / "conda.yaml"
     if not file.is_file():
         return []
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        return []
+    data = load_untrusted_yaml(file.read_text(encoding="utf-8"), what="the model's conda.yaml") or {}
     for dep in data.get("dependencies", []) if isinstance(data, dict) else []:
         if isinstance(dep, dict) and isinstance(dep.get("pip"), list):
             return [str(x).strip() for x in dep["pip"] if str(x).strip()]

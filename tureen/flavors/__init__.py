@@ -33,6 +33,7 @@ FLAVORS: dict[str, str] = {
     "lightgbm": "tureen.flavors.lightgbm",
     "statsmodels": "tureen.flavors.statsmodels",
     "onnx": "tureen.flavors.onnx",
+    "spacy": "tureen.flavors.spacy",
 }
 
 _ENTRY_POINTS_LOADED = False

@@ -170,10 +170,9 @@ class Model:
             raise ModelFormatError(f"No MLmodel file in {str(p)!r}: it is not a saved model directory") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelFormatError(f"Cannot read {str(file)!r}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ModelFormatError(f"{str(file)!r} is not valid YAML: {exc}") from exc
+        from tureen.models._yaml import load_untrusted_yaml
+
+        data = load_untrusted_yaml(text, what=repr(str(file)))
         try:
             return cls.from_dict(data)
         except ModelFormatError as exc:

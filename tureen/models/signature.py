@@ -487,6 +487,8 @@ def _scalar_type(value: Any) -> ColType | None:
 
 def _merge_types(types: list[ColType | None], what: str) -> ColType:
     present = [t for t in types if t is not None]
+    # an empty list infers Array(AnyType): it takes the element type of the other rows
+    present = [t for t in present if not isinstance(t, AnyType)] or present
     if not present:
         return AnyType()
     first = present[0]

@@ -304,12 +304,13 @@ def parse_schema(text: Any) -> list[dict[str, str]]:
 
 def mlmodel_info(text: str) -> dict[str, Any]:
     """Flavors, signature rows and other facts of an MLmodel file's text (YAML, read safely)."""
-    import yaml
+    from tureen.exceptions import ModelFormatError
+    from tureen.models._yaml import load_untrusted_yaml
 
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return {"error": f"The MLmodel file is not valid YAML: {exc}"}
+        doc = load_untrusted_yaml(text, what="The MLmodel file")
+    except ModelFormatError as exc:
+        return {"error": exc.message}
     if not isinstance(doc, dict):
         return {"error": "The MLmodel file is not a YAML mapping"}
     flavors = doc.get("flavors") if isinstance(doc.get("flavors"), dict) else {}
