@@ -340,13 +340,24 @@ class Batcher:
             for req, parsed in members:
                 self._predict_one(req, parsed)
             return
+        ok = []
         for req, part in zip(reqs, parts):
             try:
                 body = self.encode(part, unwrap=False, strict=self.strict)
             except (TypeError, ValueError) as exc:
                 self._fail([req], _encoding_error(exc))
                 continue
-            self._answer(req, 200, body)
+            ok.append((req, body))
+        many = getattr(self.server, "answer_many", None)
+        if many is None:
+            for req, body in ok:
+                self._answer(req, 200, body)
+            return
+        head = f"200 {_REASON_200}"
+        many([(req, head, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+              for req, body in ok])
+        for req, body in ok:
+            self.record(req, 200, len(body))
 
     # -- answers ------------------------------------------------------------------------------------------
     def _fail(self, reqs: list[Any], exc: TureenError) -> None:
@@ -365,6 +376,9 @@ class Batcher:
         self.server.answer(req, f"{status} {_REASONS.get(status, 'ERROR')}",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
         self.record(req, status, len(body))
+
+
+_REASON_200 = "OK"
 
 
 def _encoding_error(exc: Exception) -> TureenError:

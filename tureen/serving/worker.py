@@ -533,6 +533,17 @@ class _LoopServer:
         except RuntimeError:  # the loop is already closed (shutting down)
             pass
 
+    def answer_many(self, answers: list[tuple[Request, str, list[tuple[str, str]], bytes]]) -> None:
+        """From the dispatcher thread: hand a batch's answers back to the loop in one wake-up."""
+        def respond_all() -> None:
+            for req, status, headers, body in answers:
+                req.conn.respond(req, status, headers, body)
+
+        try:
+            self.loop.call_soon_threadsafe(respond_all)
+        except RuntimeError:  # the loop is already closed (shutting down)
+            pass
+
     # -- shutdown -------------------------------------------------------------------------------------
     def stop_accepting(self) -> None:
         def stop() -> None:
