@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, clean_env, mlflow_python, run_json  # noqa: E402
+from _common import ROOT, clean_env, lean_mlflow_python, run_json  # noqa: E402
 
 BUILD = r"""
 import json, sys
@@ -323,7 +323,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     conns = [int(c) for c in args.connections.split(",")]
-    mpy = mlflow_python()
+    mpy = lean_mlflow_python()
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     env = clean_env()
     env["PYTHONPATH"] = str(ROOT)
