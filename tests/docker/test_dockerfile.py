@@ -259,3 +259,57 @@ def test_build_failure_summary_names_the_step_and_quotes_pip() -> None:
                                         "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed'))",
                                         "ERROR: No matching distribution found for numpy==2.4.6"], 1)
     assert "--extra-ca-cert" in tls
+
+
+def _dockerignored(patterns: list[str], rel: str) -> bool:
+    """Whether the Docker engine would leave ``rel`` out of the context: the last matching line wins, ``!``
+    re-includes, ``**`` spans directories, and a matched directory takes its contents with it."""
+    import fnmatch
+
+    parts = rel.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for raw in patterns:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pat = line[1:] if negate else line
+        regex = fnmatch.translate(pat).replace(".*/", "(?:.*/)?") if pat.startswith("**/") else None
+        for cand in candidates:
+            hit = re.match(regex, cand) if regex else fnmatch.fnmatchcase(cand, pat)
+            if hit:
+                excluded = not negate
+                break
+    return excluded
+
+
+def test_dockerignore_keeps_every_file_of_the_model(tmp_path: Path) -> None:
+    """The digests cover every file, ``.pyc`` caches included: a context that dropped them would build an
+    image whose model fails verification (or loads unverified)."""
+    from tureen import pyfunc
+    from tureen.flavors._integrity import model_files
+
+    code = tmp_path / "src" / "helpers"
+    code.mkdir(parents=True)
+    (code / "__init__.py").write_text("SCALE = 2\n")
+    (code / "__pycache__").mkdir()
+    (code / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\x00compiled")
+    (tmp_path / "src" / "loose.pyc").write_bytes(b"\x00compiled")
+
+    class Doubler(pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input * 2
+
+    model_dir = tmp_path / "model"
+    pyfunc.save_model(model_dir, python_model=Doubler(), code_paths=[str(code), str(tmp_path / "src" / "loose.pyc")])
+    files = model_files(model_dir)
+    assert any(f.endswith(".pyc") for f in files)
+    out = tmp_path / "ctx"
+    generate_dockerfile(model_dir, out, base_image="python:3.11-slim", install_tureen="index")
+    ignore = (out / ".dockerignore").read_text().splitlines() if (out / ".dockerignore").exists() else []
+    dropped = [f for f in files if _dockerignored(ignore, f"model/{f}")]
+    assert dropped == []
+    # the matcher itself is not vacuous: the old file's lines would have dropped the caches
+    assert _dockerignored(["**/__pycache__", "**/*.pyc"], "model/code/helpers/__pycache__/__init__.cpython-311.pyc")
+    assert _dockerignored(["**/*.pyc"], "model/code/loose.pyc")

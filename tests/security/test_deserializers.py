@@ -360,3 +360,64 @@ def test_untrusted_loader_never_reaches_a_flavor(tmp_path, canary):
     with watching(canary, "sklearn.externals.evil"):
         with pytest.raises(UntrustedCodeError):
             pyfunc.load_model(root, allow_pickle=True)
+
+
+def _crafted_skops(tmp_path, canary, monkeypatch):
+    """A skops file edited by hand so one object names a type of the attacker's choosing: skops imports the
+    type's module to build it, and importing a module runs its code. The module here stands for any module
+    with side effects on import that exists on the victim's machine."""
+    import zipfile
+
+    from sklearn.linear_model import LinearRegression
+
+    from tureen.flavors import sklearn
+
+    lib = tmp_path / "site"
+    lib.mkdir()
+    (lib / "evil_side_effects.py").write_text(
+        f"open({str(canary)!r}, 'w').write('imported by a skops load')\n"
+        "class Anything:\n    pass\n")
+    monkeypatch.syspath_prepend(str(lib))
+    src = tmp_path / "legit"
+    sklearn.save_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), src)
+    root = tmp_path / "m"
+    root.mkdir()
+    with zipfile.ZipFile(src / "model.skops") as zin, zipfile.ZipFile(root / "model.skops", "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "schema.json":
+                schema = json.loads(data)
+                assert schema["__class__"] == "LinearRegression"
+                schema["__class__"], schema["__module__"] = "Anything", "evil_side_effects"
+                data = json.dumps(schema).encode()
+            zout.writestr(item, data)
+    conf = _read_yaml(src / "MLmodel")
+    write_mlmodel(root, conf["flavors"])
+    return root
+
+
+def _read_yaml(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def test_skops_file_naming_an_arbitrary_type_is_gated(tmp_path, canary, monkeypatch):
+    from tureen.flavors import sklearn
+
+    root = _crafted_skops(tmp_path, canary, monkeypatch)
+    with watching(canary, "evil_side_effects"):
+        with pytest.raises(UnsafeDeserializationError, match="evil_side_effects.Anything"):
+            pyfunc.load_model(root, allow_pickle=False)
+        with pytest.raises(UnsafeDeserializationError):
+            sklearn.load_model(root, allow_pickle=False)
+        out = _executes(root)
+        assert out["model.skops"]["gated"] is True
+        assert "evil_side_effects.Anything" in out["model.skops"]["executes"]
+    # the payload is real: with the gate open, skops imports the module and it runs
+    try:
+        sklearn.load_model(root, allow_pickle=True)
+    except Exception:  # noqa: BLE001 - the object is no estimator; what matters is that the import ran
+        pass
+    assert canary.exists()
+    sys.modules.pop("evil_side_effects", None)

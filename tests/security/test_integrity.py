@@ -287,3 +287,69 @@ def test_digest_line_is_where_yaml_puts_it(model: Path) -> None:
 
     text = (model / "MLmodel").read_text()
     assert yaml.safe_dump(yaml.safe_load(text), default_flow_style=False) == text
+
+
+def _strip_digests(model: Path) -> None:
+    data = read_mlmodel(model)
+    del data["tureen"]
+    write_mlmodel(model, data)
+
+
+def test_spark_udf_refuses_an_unverified_model_on_the_driver(model: Path) -> None:
+    """Decided before Spark is touched (no session is even needed to see the refusal)."""
+    from tureen.pyfunc import spark_udf
+
+    _strip_digests(model)
+    with pytest.raises(UnverifiedModelError, match="only verified models"):
+        spark_udf(None, str(model), verified_only=True)
+
+
+def test_spark_udf_refuses_a_tampered_model(model: Path) -> None:
+    from tureen.pyfunc import spark_udf
+
+    (model / "code" / "doubler_code.py").write_text("raise SystemExit('swapped')\n")
+    with pytest.raises(ModelIntegrityError):
+        spark_udf(None, str(model))
+
+
+def test_docker_context_refuses_tampered_and_unverified_models(model: Path, tmp_path: Path) -> None:
+    from tureen.docker import generate_dockerfile
+
+    out = tmp_path / "ctx"
+    dockerfile = generate_dockerfile(model, out, base_image="python:3.11-slim", install_tureen="index",
+                                     verified_only=True)
+    assert 'TUREEN_VERIFIED_ONLY="true"' in dockerfile.read_text()  # the container keeps the same rule
+    (model / "code" / "doubler_code.py").write_text("raise SystemExit('swapped')\n")
+    with pytest.raises(ModelIntegrityError):
+        generate_dockerfile(model, tmp_path / "ctx2", base_image="python:3.11-slim", install_tureen="index")
+    assert not (tmp_path / "ctx2").exists()
+
+
+def test_docker_context_of_an_unverified_model(model: Path, tmp_path: Path, monkeypatch) -> None:
+    from tureen.docker import generate_dockerfile
+
+    _strip_digests(model)
+    with pytest.raises(UnverifiedModelError):
+        generate_dockerfile(model, tmp_path / "ctx", base_image="python:3.11-slim", install_tureen="index",
+                            verified_only=True)
+    assert not (tmp_path / "ctx").exists()
+    monkeypatch.setenv("TUREEN_VERIFIED_ONLY", "true")
+    with pytest.raises(UnverifiedModelError):
+        generate_dockerfile(model, tmp_path / "ctx", base_image="python:3.11-slim", install_tureen="index")
+    monkeypatch.delenv("TUREEN_VERIFIED_ONLY")
+    with pytest.warns(UnverifiedModelWarning):  # allowed by default, as for every load
+        text = generate_dockerfile(model, tmp_path / "ctx", base_image="python:3.11-slim",
+                                   install_tureen="index").read_text()
+    assert "TUREEN_VERIFIED_ONLY" not in text
+
+
+def test_serve_with_verified_only_refuses_before_listening(model: Path) -> None:
+    import subprocess
+    import sys
+
+    _strip_digests(model)
+    proc = subprocess.run([sys.executable, "-m", "tureen.cli", "--verified-only", "serve", "-m", str(model),
+                           "--port", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "only verified models" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -202,3 +202,23 @@ def test_legit_zip_formats_still_open(tmp_path):
         z.writestr("config.json", json.dumps({"layers": list(range(1000))}))
         z.writestr("weights.bin", os.urandom(2 << 20))
     check_zip(archive)
+
+
+def test_zip_limits_as_a_load_keyword(saved_sklearn):
+    """The caller can tighten (or lift) the limits for one load, through pyfunc and the flavor alike."""
+    from tureen import flavors, pyfunc
+    from tureen.exceptions import InvalidParameterError
+
+    assert pyfunc.load_model(saved_sklearn) is not None
+    with pytest.raises(ArchiveLimitError, match="entries"):
+        pyfunc.load_model(saved_sklearn, zip_limits={"max_entries": 1})
+    with pytest.raises(ArchiveLimitError, match="decompress"):
+        flavors.sklearn.load_model(saved_sklearn, zip_limits=flavors.ZipLimits(max_total_bytes=100))
+    assert flavors.sklearn.load_model(saved_sklearn, zip_limits={"max_entries": 10_000}) is not None
+    with pytest.raises(InvalidParameterError, match="unknown field"):
+        pyfunc.load_model(saved_sklearn, zip_limits={"max_files": 1})
+    with pytest.raises(InvalidParameterError, match="positive"):
+        pyfunc.load_model(saved_sklearn, zip_limits={"max_entries": -1})
+    with pytest.raises(InvalidParameterError, match="ZipLimits"):
+        pyfunc.load_model(saved_sklearn, zip_limits=5)
+    check_zip(next(saved_sklearn.glob("*.skops")))  # the keyword's limits end with the load

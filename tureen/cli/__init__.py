@@ -26,8 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
     "generate-k8s": ("tureen.cli.k8s:generate_k8s", "Write Kubernetes manifests (Deployment, Service, autoscaler, KServe) for a model image."),
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
-    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
+    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) or a live MLflow server into a SQL store."),
+    "db": ("tureen.cli.db:db", "Show and upgrade the schema revision of a tracking database."),
     "ui": ("tureen.cli.ui:ui", "Serve the web UI (experiments, runs, charts, registry) on a local store."),
+    "run": ("tureen.cli.run:run", "Run an MLproject entry point (local, virtualenv, docker, kubernetes) as a tracked run."),
 }
 
 

@@ -29,7 +29,10 @@ __all__ = ["generate_dockerfile", "build_image", "default_base_image", "check_im
            "MODEL_DIR_IN_IMAGE", "PORT"]
 
 
-def _resolve(model_uri: str | os.PathLike[str]) -> Path:
+def _resolve(model_uri: str | os.PathLike[str], verified_only: bool | None = None) -> Path:
+    """The model's local directory, checked against its digests before anything is copied into an image
+    (an unverified model is refused when ``verified_only`` or ``TUREEN_VERIFIED_ONLY`` says so)."""
+    from tureen.flavors._integrity import verify_model_dir
     from tureen.uri import resolve_model_uri
 
     path = resolve_model_uri(model_uri)
@@ -37,14 +40,30 @@ def _resolve(model_uri: str | os.PathLike[str]) -> Path:
         from tureen.exceptions import ModelFormatError
 
         raise ModelFormatError(f"{str(model_uri)!r} resolves to {str(path)!r}, which holds no MLmodel file")
+    verify_model_dir(path, verified_only=verified_only)
     return path
+
+
+def _image_env(env: Mapping[str, str] | Iterable[str] | None, verified_only: bool | None) -> Mapping[str, str] | Iterable[str] | None:
+    """The image's environment: the caller's, plus ``TUREEN_VERIFIED_ONLY=true`` when only verified models
+    were allowed here, so the container holds the same rule."""
+    from tureen.flavors._integrity import require_verified
+
+    if not require_verified(verified_only):
+        return env
+    if env is None:
+        return {"TUREEN_VERIFIED_ONLY": "true"}
+    if isinstance(env, Mapping):
+        return {**env, "TUREEN_VERIFIED_ONLY": "true"}
+    return [*env, "TUREEN_VERIFIED_ONLY=true"]
 
 
 def generate_dockerfile(model_uri: str | os.PathLike[str], output_dir: str | os.PathLike[str], *,
                         base_image: str | None = None, install_tureen: str = "auto",
                         extra_ca_certs: Sequence[str | os.PathLike[str]] = (),
                         pip_index_url: str | None = None, pip_extra_index_urls: Sequence[str] = (),
-                        env: Mapping[str, str] | Iterable[str] | None = None) -> Path:
+                        env: Mapping[str, str] | Iterable[str] | None = None,
+                        verified_only: bool | None = None) -> Path:
     """Write a Docker build context that serves the model into ``output_dir``; return its ``Dockerfile``.
 
     The directory is written next to its target and renamed into place, so a failure leaves nothing behind.
@@ -63,6 +82,9 @@ def generate_dockerfile(model_uri: str | os.PathLike[str], output_dir: str | os.
         pip_index_url: ``PIP_INDEX_URL`` while building (not kept in the image's environment).
         pip_extra_index_urls: ``PIP_EXTRA_INDEX_URL`` entries while building.
         env: ``KEY=VALUE`` environment variables baked into the image (e.g. ``TUREEN_SERVING_WORKERS=4``).
+        verified_only: refuse a model without digests (default ``TUREEN_VERIFIED_ONLY``); when set, the
+            image also gets ``TUREEN_VERIFIED_ONLY=true``. A model whose files do not match its digests is
+            always refused.
 
     Raises:
         ResourceNotFoundError: the URI does not resolve.
@@ -74,7 +96,8 @@ def generate_dockerfile(model_uri: str | os.PathLike[str], output_dir: str | os.
         >>> dockerfile.name  # doctest: +SKIP
         'Dockerfile'
     """
-    model_dir = _resolve(model_uri)
+    model_dir = _resolve(model_uri, verified_only)
+    env = _image_env(env, verified_only)
     out = Path(output_dir).expanduser().absolute()
     if out.exists():
         if not out.is_dir():
@@ -126,7 +149,8 @@ def build_image(model_uri: str | os.PathLike[str], name: str, *, base_image: str
                 pip_index_url: str | None = None, pip_extra_index_urls: Sequence[str] = (),
                 env: Mapping[str, str] | Iterable[str] | None = None,
                 build_args: Mapping[str, str] | Iterable[str] | None = None, platform: str | None = None,
-                no_cache: bool = False, log: Callable[[str], None] | None = print) -> BuildResult:
+                no_cache: bool = False, log: Callable[[str], None] | None = print,
+                verified_only: bool | None = None) -> BuildResult:
     """Build a Docker image named ``name`` that serves the model on port 8080.
 
     Checks run before anything is built: the image name, the model URI, the options, that a Docker engine
@@ -136,7 +160,7 @@ def build_image(model_uri: str | os.PathLike[str], name: str, *, base_image: str
     Args:
         model_uri: any model URI (path, ``file://``, ``runs:/``, ``models:/``).
         name: the image reference, e.g. ``churn:3``.
-        base_image, install_tureen, extra_ca_certs, pip_index_url, pip_extra_index_urls, env: as for
+        base_image, install_tureen, extra_ca_certs, pip_index_url, pip_extra_index_urls, env, verified_only: as for
             :func:`generate_dockerfile`.
         build_args: ``--build-arg`` values (``KEY=VALUE`` strings or a mapping).
         platform: target platform, e.g. ``linux/amd64``.
@@ -155,7 +179,8 @@ def build_image(model_uri: str | os.PathLike[str], name: str, *, base_image: str
     """
     name = check_image_name(name)
     args = parse_key_values(build_args, "--build-arg")
-    model_dir = _resolve(model_uri)
+    model_dir = _resolve(model_uri, verified_only)
+    env = _image_env(env, verified_only)
     check_engine()
     base_name = (base_image or "").strip() or default_base_image(model_dir)
     base = check_base_image(base_name, platform=platform)

@@ -628,7 +628,8 @@ def write_context(model_dir: Path, target: Path, *, model_label: str, base_image
                              system_packages=system_packages, model_requirements=bool(requirements),
                              wheel_name=wheel_name, index_requirement=index_requirement, env=env_vars)
     (target / "Dockerfile").write_text(text, encoding="utf-8")
-    (target / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n", encoding="utf-8")
+    # caches outside the model are left out; the model is sent whole (its digests cover .pyc files too)
+    (target / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n!model\n!model/**\n", encoding="utf-8")
     return ContextInfo(directory=target, base_image=base, install_tureen=installed, requirements=requirements)
 
 

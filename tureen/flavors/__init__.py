@@ -169,6 +169,10 @@ LOADER_MODULES: dict[str, str] = _LoaderModules()
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("ZipLimits", "zip_limits"):  # the archive limits a load can be given (``zip_limits=``)
+        from tureen.flavors import _gate
+
+        return getattr(_gate, name)
     if name in FLAVORS and name not in ("python_function",):
         module = importlib.import_module(FLAVORS[name].partition(":")[0])
         globals()[name] = module

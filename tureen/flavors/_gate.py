@@ -37,6 +37,7 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from tureen._flags import env_bool, parse_bool
@@ -370,6 +371,37 @@ def zip_limits(limits: ZipLimits | None = None, **changes: Any) -> Iterator[ZipL
         yield value
     finally:
         _LIMITS.reset(token)
+
+
+def check_zip_limits(value: Any) -> ZipLimits | None:
+    """A ``zip_limits=`` argument as :class:`ZipLimits`: None (the limits in force), a ZipLimits, or a
+    mapping of its fields (``{"max_total_bytes": 1 << 30}``) applied over the limits in force.
+
+    Raises:
+        InvalidParameterError: another type, an unknown field, or a value that is not a positive number.
+
+    Example:
+        >>> check_zip_limits({"max_entries": 10}).max_entries
+        10
+    """
+    from dataclasses import fields
+
+    from tureen.exceptions import InvalidParameterError
+
+    if value is None or isinstance(value, ZipLimits):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError(f"zip_limits must be a tureen.flavors.ZipLimits or a mapping of its fields, "
+                                    f"got {type(value).__name__}")
+    known = {f.name: f.type for f in fields(ZipLimits)}
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise InvalidParameterError(f"zip_limits has unknown field(s) {', '.join(map(repr, unknown))}; "
+                                    f"known: {', '.join(known)}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+            raise InvalidParameterError(f"zip_limits[{key!r}] must be a positive number, got {number!r}")
+    return replace(current_zip_limits(), **value)
 
 
 def check_zip(path: str | os.PathLike[str], limits: ZipLimits | None = None, *, what: str | None = None) -> None:

@@ -26,6 +26,14 @@ _LAZY = {
     "enforce_schema": "tureen.models.enforce",
     "enforce_params": "tureen.models.enforce",
     "ModelInfo": "tureen.models.info",
+    # MLflow's mlflow.models helpers that need pyfunc or the scoring codec (they live in tureen.pyfunc so
+    # that this package imports no upper layer; the strings below are resolved on first use)
+    "set_model": "tureen.pyfunc._from_code",
+    "ModelConfig": "tureen.pyfunc._from_code",
+    "convert_input_example_to_serving_input": "tureen.pyfunc._api",
+    "validate_serving_input": "tureen.pyfunc._api",
+    "get_model_info": "tureen.pyfunc._api",
+    "validate_schema": "tureen.pyfunc._api",
 }
 
 __all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]

@@ -129,7 +129,7 @@ class PyFuncModel:
 
 def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None = None, verify: bool = True,
                model_config: dict[str, Any] | None = None, extra_columns: str = "error",
-               verified_only: bool | None = None, **_compat: Any) -> PyFuncModel:
+               verified_only: bool | None = None, zip_limits: Any = None, **_compat: Any) -> PyFuncModel:
     """Load any model as a :class:`PyFuncModel`, from a path or URI (``file://``, ``runs:/``, ``models:/``).
 
     Args:
@@ -141,6 +141,8 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
             it applies even with ``verify=False``.
         model_config: overrides for the model's ``config`` section.
         extra_columns: ``"error"`` (default) or ``"drop"`` for input columns the signature does not declare.
+        zip_limits: a :class:`tureen.flavors.ZipLimits` for the zip archives this load opens (``.keras``,
+            ``.pt2``, skops, torch zips); default the ``TUREEN_ZIP_MAX_*`` settings.
 
     Raises:
         ResourceNotFoundError: nothing at the URI, or the model has no python_function flavor.
@@ -198,7 +200,10 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     config.update(model_config or {})
     # the model's code/ directory: behind the gate, confined, and sys.path / sys.modules restored after;
     # no bytecode caches are written into the (digested) model directory
-    with model_code(root, conf.get("code"), allow_pickle=allow), _no_bytecode():
+    from tureen.flavors._gate import check_zip_limits, zip_limits as limits_scope
+
+    with model_code(root, conf.get("code"), allow_pickle=allow), _no_bytecode(), \
+            limits_scope(check_zip_limits(zip_limits)):
         impl = flavor.load_pyfunc(root, allow_pickle=allow, model_config=config or None, meta=meta)
     known = impl.predict_fns if isinstance(impl, Predictor) else None
     if (known is not None and predict_fn not in known) or not hasattr(impl, predict_fn):

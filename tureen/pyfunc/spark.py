@@ -832,7 +832,8 @@ def _require_pyspark(purpose: str) -> Any:
 
 def spark_udf(spark: Any, model_uri: str | os.PathLike[str], result_type: Any = "double",
               env_manager: str = "local", params: dict[str, Any] | None = None, *,
-              allow_pickle: bool | None = None, model_config: dict[str, Any] | None = None) -> SparkModelUDF:
+              allow_pickle: bool | None = None, model_config: dict[str, Any] | None = None,
+              verified_only: bool | None = None) -> SparkModelUDF:
     """A Spark column function that scores rows with any pyfunc model.
 
     Args:
@@ -846,6 +847,8 @@ def spark_udf(spark: Any, model_uri: str | os.PathLike[str], result_type: Any = 
         allow_pickle: allow pickle-based models; decided here on the driver (default:
             ``TUREEN_ALLOW_PICKLE``, which defaults to true).
         model_config: overrides for the model's ``config`` section.
+        verified_only: refuse a model without digests (default ``TUREEN_VERIFIED_ONLY``); decided here, on
+            the driver, before anything is shipped to the executors.
 
     Returns:
         A :class:`SparkModelUDF`; call it with columns to get a Column.
@@ -870,7 +873,7 @@ def spark_udf(spark: Any, model_uri: str | os.PathLike[str], result_type: Any = 
             "install the model's requirements (its requirements.txt) in the executors' Python")
     root = resolve_model_uri(model_uri)
     meta = Model.load(root)
-    verify_model_dir(root, meta)
+    verify_model_dir(root, meta, verified_only=verified_only)
     if PYFUNC not in meta.flavors:
         raise ResourceNotFoundError(f"The model at {str(model_uri)!r} has no python_function flavor (it has "
                                     f"{', '.join(sorted(meta.flavors))}), so it cannot score Spark rows")
