@@ -42,6 +42,7 @@ _LAZY = {
     "validate_serving_input": "tureen.pyfunc._api",
     "get_model_info": "tureen.pyfunc._api",
     "validate_schema": "tureen.pyfunc._api",
+    "ModelInputExample": "tureen.pyfunc._api",
 }
 
 __all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]
