@@ -20,6 +20,7 @@ _EXTRAS = {
     "lightgbm": ("lightgbm", "lightgbm"),
     "pyspark": ("pyspark", "spark"),
     "pyarrow": ("pyarrow", "parquet"),
+    "PIL": ("pillow", None),
     "psycopg": ("psycopg[binary]", "postgres"),
     "boto3": ("boto3", "s3"),
     "botocore": ("boto3", "s3"),

@@ -30,7 +30,12 @@ the serving and tracking layers answer with. The tree::
     ├── ModelPredictionError                 INTERNAL_ERROR           500  (the model itself raised)
     ├── StoreUnavailableError                TEMPORARILY_UNAVAILABLE  503  (database unreachable)
     ├── ContainerEngineError                 CONTAINER_ENGINE_UNAVAILABLE 503  (no Docker engine/CLI, bad base image)
-    └── ImageBuildError                      IMAGE_BUILD_FAILED       500  (a docker build step failed)
+    ├── ImageBuildError                      IMAGE_BUILD_FAILED       500  (a docker build step failed)
+    └── ProjectError                         INVALID_PARAMETER_VALUE  400  (MLproject, entry point, source)
+        ├── ProjectParameterError            INVALID_PARAMETER_VALUE  400  (names the parameter; no run made)
+        ├── ProjectEnvironmentError          ENVIRONMENT_SETUP_FAILED 500  (installer's output; no conda)
+        ├── ProjectBackendError              BAD_REQUEST              400  (unsupported backend, kubectl)
+        └── ProjectRunFailedError            RUN_FAILED               500  (the entry point exited non-zero)
 
 ``TureenError.to_json()`` gives the wire form ``{"error_code": ..., "message": ...}`` and
 :func:`error_from_json` turns one back into the matching class.
@@ -68,7 +73,13 @@ __all__ = [
     "StoreUnavailableError",
     "ContainerEngineError",
     "ImageBuildError",
+    "ProjectError",
+    "ProjectParameterError",
+    "ProjectEnvironmentError",
+    "ProjectBackendError",
+    "ProjectRunFailedError",
     "error_from_json",
+    "MlflowException",
 ]
 
 
@@ -97,6 +108,10 @@ class TureenError(Exception):
         body: dict[str, Any] = {"error_code": self.error_code, "message": self.message}
         body.update(self.details)
         return body
+
+    def get_http_status_code(self) -> int:
+        """MLflow's name for :attr:`http_status`."""
+        return self.http_status
 
 
 class InvalidParameterError(TureenError):
@@ -227,11 +242,47 @@ class ImageBuildError(TureenError):
     http_status = 500
 
 
+class ProjectError(TureenError):
+    """A project cannot be run as given: its MLproject file, entry point, source URI or version."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
+    http_status = 400
+
+
+class ProjectParameterError(ProjectError):
+    """A project parameter is missing or does not fit its type (``details["parameter"]`` names it)."""
+
+
+class ProjectEnvironmentError(ProjectError):
+    """The project's environment cannot be made (no conda executable, the installer failed: its output)."""
+
+    error_code = "ENVIRONMENT_SETUP_FAILED"
+    http_status = 500
+
+
+class ProjectBackendError(ProjectError):
+    """The backend is unsupported here (databricks) or refused the run (kubectl, docker run)."""
+
+    error_code = "BAD_REQUEST"
+    http_status = 400
+
+
+class ProjectRunFailedError(ProjectError):
+    """The entry point ran and exited non-zero (``details``: ``run_id``, ``returncode``)."""
+
+    error_code = "RUN_FAILED"
+    http_status = 500
+
+
+#: MLflow's name for the base class, so ``except mlflow.MlflowException`` works after ``import tureen as mlflow``
+MlflowException = TureenError
+
 _BY_CODE: dict[str, type[TureenError]] = {}
 for _cls in (InvalidParameterError, BadRequestError, MalformedRequestError, ResourceNotFoundError,
              ResourceAlreadyExistsError, InvalidStateError, ModelFormatError, ModelIntegrityError,
              UnsafeDeserializationError, MissingDependencyError, RequestTooLargeError,
-             PredictionTimeoutError, StoreUnavailableError, ContainerEngineError, ImageBuildError):
+             PredictionTimeoutError, StoreUnavailableError, ContainerEngineError, ImageBuildError,
+             ProjectEnvironmentError, ProjectRunFailedError):
     _BY_CODE.setdefault(_cls.error_code, _cls)
 
 

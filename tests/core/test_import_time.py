@@ -25,6 +25,13 @@ def _loaded_after(code: str) -> set[str]:
     "import tureen.flavors.sklearn",
     "import tureen.models",
     "import tureen, tureen.uri, tureen.exceptions",
+    # MLflow's names (``import tureen as mlflow``) are lazy too: touching them loads no framework
+    "import tureen as mlflow\nmlflow.MlflowClient, mlflow.tracking.MlflowClient, mlflow.entities.Metric, "
+    "mlflow.entities.model_registry.ModelVersion, mlflow.artifacts.download_artifacts, mlflow.data.from_pandas, "
+    "mlflow.models.set_model, mlflow.models.ModelConfig, mlflow.models.validate_serving_input, "
+    "mlflow.models.convert_input_example_to_serving_input, mlflow.models.get_model_info, mlflow.MlflowException, "
+    "mlflow.log_figure, mlflow.log_table, mlflow.search_experiments, mlflow.list_run_infos, dir(mlflow)",
+    "import tureen as mlflow\nfor name in mlflow._flavor_modules():\n    getattr(mlflow, name).FLAVOR_NAME",
     "from tureen.cli import cli\ntry:\n    cli.main(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass",
 ])
 def test_nothing_heavy_is_imported(code):
@@ -44,6 +51,18 @@ def test_version_flag():
 
     out = subprocess.run([sys.executable, "-m", "tureen.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and tureen.__version__ in out.stdout
+
+
+def test_every_flavor_is_an_mlflow_named_attribute():
+    """The alias table is the flavor registry: each flavor (a new one too) is ``tureen.<name>``."""
+    import tureen
+    import tureen.flavors as registry
+
+    names = [n for n in registry.flavor_names() if n != "python_function"]
+    assert {"sklearn", "pytorch", "tensorflow", "keras", "xgboost", "lightgbm", "statsmodels", "onnx"} <= set(names)
+    for name in names:
+        assert getattr(tureen, name).__name__ == registry.FLAVORS[name].partition(":")[0]
+        assert name in dir(tureen)
 
 
 def test_lazy_attribute_errors_are_clear():

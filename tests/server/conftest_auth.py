@@ -28,10 +28,11 @@ def real_server_available() -> bool:
     return True
 
 
-def build_app(tmp_path: Path, default_permission: str = "READ") -> Any:
-    """The real server app when it exists, else the small stand-in with the same route names."""
+def build_app(tmp_path: Path, default_permission: str = "READ", max_auth_failures: int = 1000) -> Any:
+    """The real server app when it exists, else the small stand-in with the same route names (the sign-in
+    failure limit is raised: the module's apps see many bad credentials on purpose)."""
     auth_config = {"database_uri": f"sqlite:///{tmp_path / 'auth.db'}", "admin_password": ADMIN[1],
-                   "default_permission": default_permission}
+                   "default_permission": default_permission, "max_auth_failures": max_auth_failures}
     tracking = f"sqlite:///{tmp_path / 'mlruns.db'}"
     if real_server_available():
         from tureen.server.app import ServerSettings, create_app

@@ -301,3 +301,97 @@ def test_passwords_are_argon2_hashed(auth_app):
     with store.engine.connect() as conn:
         hashes = [r.password_hash for r in conn.execute(store.users.select())]
     assert all(h.startswith("$argon2id$") for h in hashes) and not any(BOB[1] in h for h in hashes)
+
+
+# -- tokens through the REST API -----------------------------------------------------------------------------
+def test_tokens_are_created_and_revoked_through_the_api(auth_app, http):
+    carol = new_user(auth_app)
+    r = http.post(f"{API}/users/create-token", json={"username": carol[0], "name": "laptop"}, headers=basic(carol))
+    assert r.status_code == 200, r.data
+    token = r.get_json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.get(f"{API}/users/current", headers=bearer).get_json()["user"]["username"] == carol[0]
+    # a token cannot mint more tokens, and nobody makes tokens for someone else unless admin
+    _assert_json_error(http.post(f"{API}/users/create-token", json={"username": carol[0]}, headers=bearer), 403,
+                       "PERMISSION_DENIED")
+    _assert_json_error(http.post(f"{API}/users/create-token", json={"username": "alice"}, headers=basic(carol)), 403,
+                       "PERMISSION_DENIED")
+    _assert_json_error(http.post(f"{API}/users/create-token", json={"username": carol[0]}), 401, "UNAUTHENTICATED")
+    _assert_json_error(http.post(f"{API}/users/create-token", json={"username": carol[0], "name": ["x"]},
+                                 headers=basic(carol)), 400, "INVALID_PARAMETER_VALUE")
+    admin_made = http.post(f"{API}/users/create-token", json={"username": carol[0]}, headers=basic(ADMIN))
+    assert admin_made.status_code == 200
+    r = http.delete(f"{API}/users/revoke-tokens", json={"username": carol[0]}, headers=basic(carol))
+    assert r.status_code == 200 and r.get_json() == {"revoked": 2}
+    _assert_json_error(http.get(f"{API}/users/current", headers=bearer), 401, "UNAUTHENTICATED")
+
+
+# -- sign-in failure limit -----------------------------------------------------------------------------------
+def test_failed_sign_ins_are_rate_limited(tmp_path):
+    app = build_app(tmp_path, max_auth_failures=3)
+    add_users_ = __import__("conftest_auth").add_users
+    add_users_(app, ALICE)
+    http = app.test_client()
+    url = f"{API}/users/current"
+    for _ in range(3):
+        _assert_json_error(http.get(url, headers=basic(("alice", "guess"))), 401, "UNAUTHENTICATED")
+    # now locked: even the right password waits (no password is checked while locked), and so do tokens
+    body = _assert_json_error(http.get(url, headers=basic(ALICE)), 429, "REQUEST_LIMIT_EXCEEDED")
+    assert "try again" in body["message"]
+    r = http.get(url, headers=basic(ALICE))
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    _assert_json_error(http.get(url, headers={"Authorization": "Bearer tur_guess"}), 429, "REQUEST_LIMIT_EXCEEDED")
+    # another address is not locked out for the same user name's failures... but the user name is
+    other = http.get(url, headers=basic(ALICE), environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    _assert_json_error(other, 429, "REQUEST_LIMIT_EXCEEDED")
+    fresh = http.get(url, headers=basic(ADMIN), environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert fresh.status_code == 200
+    # no credentials at all is a plain 401 (browsers ask first), never counted
+    _assert_json_error(http.get(url, environ_base={"REMOTE_ADDR": "10.0.0.10"}), 401, "UNAUTHENTICATED")
+
+
+def test_failure_limit_settings_are_checked(tmp_path):
+    from tureen.exceptions import InvalidParameterError
+    from tureen.server.auth import AuthSettings
+
+    for bad in ({"max_auth_failures": 0}, {"max_auth_failures": "many"}, {"failure_window": -1}):
+        with pytest.raises(InvalidParameterError):
+            AuthSettings.resolve({"database_uri": "sqlite://", **bad})
+
+
+# -- the web UI checks permissions per experiment and model -------------------------------------------------
+def test_web_ui_shows_and_edits_only_what_the_user_may(strict_app):
+    http = strict_app.test_client()
+    mine = _exp(http, ALICE, "ui-mine")
+    hidden = _exp(http, ADMIN, "ui-hidden")
+    run_id = http.post(f"{API}/runs/create", json={"experiment_id": mine}, headers=basic(ALICE)).get_json()["run"]["info"]["run_id"]
+    assert http.post(f"{API}/experiments/permissions/create", headers=basic(ALICE),
+                     json={"experiment_id": mine, "username": "bob", "permission": "READ"}).status_code == 200
+    page = http.get("/experiments", headers=basic(BOB)).get_data(as_text=True)
+    assert f"/experiments/{mine}" in page and f"/experiments/{hidden}" not in page
+    assert http.get(f"/experiments/{mine}", headers=basic(BOB)).status_code == 200
+    assert http.get(f"/runs/{run_id}", headers=basic(BOB)).status_code == 200
+    for url in (f"/experiments/{hidden}", f"/experiments/{hidden}/keys"):
+        r = http.get(url, headers=basic(BOB))
+        assert r.status_code == 403 and "Permission denied" in r.get_data(as_text=True), url
+    # READ does not edit: rename, tag, description and delete are refused, and nothing changed
+    for url, form in ((f"/experiments/{mine}/rename", {"name": "stolen"}), (f"/runs/{run_id}/tags", {"key": "k"}),
+                      (f"/runs/{run_id}/description", {"description": "x"}), ("/runs/delete", {"run": run_id}),
+                      ("/experiments/delete", {"experiment": mine})):
+        assert http.post(url, data=form, headers=basic(BOB)).status_code == 403, url
+    assert http.get(f"{API}/runs/get", query_string={"run_id": run_id}, headers=basic(ADMIN)).get_json()["run"]["info"]["lifecycle_stage"] == "active"
+    # EDIT edits but does not delete
+    assert http.patch(f"{API}/experiments/permissions/update", headers=basic(ALICE),
+                     json={"experiment_id": mine, "username": "bob", "permission": "EDIT"}).status_code == 200
+    assert http.post(f"/runs/{run_id}/description", data={"description": "by bob"}, headers=basic(BOB)).status_code == 303
+    assert http.post("/runs/delete", data={"run": run_id}, headers=basic(BOB)).status_code == 403
+    # what a user creates in the UI is theirs to manage, and hidden from others under NO_PERMISSIONS
+    r = http.post("/experiments/create", data={"name": f"ui-bob-{uuid.uuid4().hex[:6]}"}, headers=basic(BOB))
+    assert r.status_code == 303
+    bobs = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    assert http.post("/experiments/delete", data={"experiment": bobs}, headers=basic(BOB)).status_code == 303
+    name = f"ui-model-{uuid.uuid4().hex[:6]}"
+    assert http.post("/models/create", data={"name": name}, headers=basic(BOB)).status_code == 303
+    assert http.get("/model", query_string={"name": name}, headers=basic(BOB)).status_code == 200
+    assert name not in http.get("/models", headers=basic(ALICE)).get_data(as_text=True)
+    assert http.get("/model", query_string={"name": name}, headers=basic(ALICE)).status_code == 403

@@ -70,7 +70,7 @@ def test_an_older_mlflow_revision_is_refused_naming_it_and_the_upgrade_command(t
 
     old = MLFLOW_REVISIONS[-5]
     uri = _mlflow_like(tmp_path, old)
-    with pytest.raises(InvalidStateError, match=rf"revision '{old}'.*mlflow db upgrade"):
+    with pytest.raises(InvalidStateError, match=rf"revision '{old}'.*tureen db upgrade"):
         SqlStore(uri)
 
 
@@ -135,4 +135,17 @@ def test_a_deleted_version_number_is_never_reused_and_mlflow_sees_it_deleted(tmp
     with store._engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT current_stage FROM model_versions WHERE version = 2").scalar() \
             == "Deleted_Internal"
+    store.close()
+
+
+def test_a_database_tureen_creates_is_written_without_an_fsync_per_commit(tmp_path):
+    """The connections the store writes with after creating a WAL database use synchronous=NORMAL, including
+    the ones pooled before the journal switch (a bug once: they kept FULL, one fsync per create_run)."""
+    from tureen.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'new.db'}")
+    store.create_run(store.create_experiment("e"))
+    with store._write() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     store.close()

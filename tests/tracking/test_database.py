@@ -45,7 +45,7 @@ def test_auto_migration_can_be_turned_off(tmp_path, monkeypatch):
     migrate(engine, default_artifact_location=lambda eid: "file:///x", target="0001")
     engine.dispose()
     monkeypatch.setenv("TUREEN_AUTO_MIGRATE", "0")
-    with pytest.raises(InvalidStateError, match="upgrade_database"):
+    with pytest.raises(InvalidStateError, match="tureen db upgrade"):
         SqlStore(uri)
     from tureen.tracking.stores.sql import upgrade_database
 

@@ -71,7 +71,8 @@ def test_run_context_manager_and_nesting(client):
     assert got.data.tags["mlflow.source.type"] == "LOCAL" and got.data.tags["mlflow.user"]
     kid = tureen.get_run(child.info.run_id)
     assert kid.data.tags["mlflow.parentRunId"] == parent.info.run_id
-    assert tureen.last_active_run().info.run_id == child.info.run_id
+    # as in MLflow: the run ended last (the parent, after its child) is the last active run
+    assert tureen.last_active_run().info.run_id == parent.info.run_id
 
 
 def test_exception_marks_run_failed(client):

@@ -263,6 +263,20 @@ def test_chart_of_long_history_keeps_spike(page, ui_data):
     assert "20000 points" in note and "downsampled" in note
     page.shot("charts-spike")
     page.assert_clean()
+    # zoom by dragging across the plot: the visible window is fetched again, at full detail, spike kept
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    over = page.css("figure.chart .u-over")
+    width = over.size["width"]
+    ActionChains(page.d).move_to_element_with_offset(over, int(width * 0.1) - width // 2, 0).click_and_hold() \
+        .move_by_offset(int(width * 0.05), 0).release().perform()
+    page.wait(lambda d: d.execute_script(
+        "return performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('lo=') > 0; })"))
+    page.wait(lambda d: "20000 points" not in page.css("figure.chart .chart-note").text)
+    zoomed = page.css("figure.chart .chart-note").text
+    shown = int(zoomed.split(" points")[0])
+    assert 0 < shown <= 3000 and "downsampled" not in zoomed, zoomed
+    page.assert_clean()
 
 
 def test_registry_pages_alias_and_stage(page, ui_data):
@@ -298,3 +312,41 @@ def test_registry_pages_alias_and_stage(page, ui_data):
     assert page.css("#download-uri").text.endswith("/artifacts/model")
     page.assert_clean()
     page.shot("model-version")
+
+
+def test_12000_metric_keys_and_100_runs_compared(page, ui_data):
+    """An experiment whose runs carry 12,000 metric keys: the runs, run and compare pages open with a clean
+    console and bounded pages (the run page lists 1,000 and finds the rest; the compare table and its plots
+    are capped); comparing 100 runs draws both plots."""
+    from tureen.tracking.entities import Metric
+
+    c = ui_data["client"]
+    eid = c.create_experiment("wide-12000")
+    ids = []
+    for i in range(100):
+        rid = c.create_run(eid, run_name=f"w{i:03d}", start_time=1_800_000_000_000 + i).info.run_id
+        metrics = [Metric(f"m{k:02d}", float(i * k), 1, 0) for k in range(20)]
+        c.log_batch(rid, metrics=metrics, params=[(f"p{k:02d}", str(i % (k + 2))) for k in range(20)])
+        ids.append(rid)
+    wide = [Metric(f"metric_{k:05d}", float(k), 1, 0) for k in range(12_000)]
+    for k in range(0, len(wide), 1000):
+        c.log_batch(ids[0], metrics=wide[k:k + 1000])
+    page.open(f"/experiments/{eid}")
+    page.wait(lambda d: len(page.all("#runs-table tbody tr")) >= 50)
+    page.assert_clean()
+    page.open(f"/runs/{ids[0]}")
+    assert len(page.all("#metrics tbody tr")) == 1000
+    assert "12020" in page.css("#metrics-h").text.replace(",", "")  # 12,000 wide + 20 shared
+    search = page.css("input[name=mq]")
+    search.send_keys("metric_1199")
+    search.send_keys(Keys.ENTER)
+    page.wait(lambda d: "mq=" in d.current_url)
+    assert [r.find_element("css selector", "th").text for r in page.all("#metrics tbody tr")] == \
+        [f"metric_1199{k}" for k in range(10)]
+    page.assert_clean()
+    page.open("/compare?" + "&".join(f"run={r}" for r in ids))
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-compare-ready')") == "1", 30)
+    assert len(page.all("#compare-table thead th")) == 101
+    assert page.css("#rows-capped").text.startswith("showing 500 of")
+    page.assert_clean()
+    page.shot("compare-100-runs")

@@ -191,3 +191,52 @@ def test_tracking_server_serves_the_ui_with_proxied_artifacts(tmp_path):
     preview = http.get(f"/runs/{rid}/artifacts/preview", query_string={"path": "notes.txt"})
     assert preview.status_code == 200 and "proxied hello" in preview.get_data(as_text=True)
     assert http.get("/api/2.0/mlflow/experiments/get", query_string={"experiment_id": eid}).status_code == 200
+
+
+def test_runs_table_pages_by_keyset_without_losing_or_repeating_runs(http, ui_data):
+    """Default order (newest first): the next page resumes after the last start time shown; runs sharing
+    that start time across the page boundary are neither lost nor shown twice."""
+    import re
+
+    c = ui_data["client"]
+    eid = c.create_experiment("keyset-pages")
+    expected = set()
+    for i in range(70):
+        start = 1_800_000_000_000 + (0 if 10 <= i < 50 else i) * 1000  # 40 runs share one start time
+        expected.add(c.create_run(eid, run_name=f"k{i}", start_time=start).info.run_id)
+    seen: list[str] = []
+    url = f"/experiments/{eid}?n=25"
+    pages = 0
+    while url:
+        body = http.get(url).get_data(as_text=True)
+        seen += re.findall(r'<tr class="[^"]*" data-run="([0-9a-f]{32})"', body)
+        nxt = re.search(r'href="([^"]*page=ks%3A[^"]*)"', body)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else None
+        pages += 1
+        assert pages < 10
+    assert pages == 3 and len(seen) == len(set(seen)) == 70 and set(seen) == expected
+    # start time ascending pages the same way; other orders keep offset pages
+    body = http.get(f"/experiments/{eid}?n=25&dir=asc").get_data(as_text=True)
+    assert "page=ks%3A1800000000000%3A" in body
+    body = http.get(f"/experiments/{eid}?n=25&sort=attr:run_name").get_data(as_text=True)
+    assert "page=ks" not in body and "page=" in body
+    assert http.get(f"/experiments/{eid}?page=ks:notanumber:1").status_code in (200, 400)
+
+
+def test_nested_runs_show_every_level(http, ui_data):
+    c = ui_data["client"]
+    eid = c.create_experiment("deep-nesting")
+    parent_id = None
+    chain = []
+    for depth in range(5):
+        tags = {"mlflow.parentRunId": parent_id} if parent_id else {}
+        r = c.create_run(eid, run_name=f"level-{depth}", tags=tags, start_time=1_800_000_000_000 + depth)
+        parent_id = r.info.run_id
+        chain.append(parent_id)
+    body = http.get(f"/experiments/{eid}").get_data(as_text=True)
+    for depth, rid in enumerate(chain):
+        assert f'data-run="{rid}" data-depth="{depth}"' in body, depth
+        if depth:
+            assert f'data-run="{rid}" data-depth="{depth}" data-parent="{chain[depth - 1]}"' in body
+    # in tree order: each level right under its parent
+    assert [body.index(f'data-run="{rid}"') for rid in chain] == sorted(body.index(f'data-run="{rid}"') for rid in chain)

@@ -147,8 +147,10 @@ def _translate(exc: BaseException, what: str) -> TureenError:
         code = str(err.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         msg = f"{what}: S3 answered {code or status} ({err.get('Message', '')})"
-        if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
+        if code in ("NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"):
             return ResourceNotFoundError(msg)
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"):
+            return InvalidParameterError(msg)
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return TureenError(msg, error_code="PERMISSION_DENIED", http_status=403)
         return StoreUnavailableError(msg)
@@ -404,6 +406,24 @@ class S3ArtifactRepository:
             if isinstance(typed, ResourceNotFoundError):
                 return False
             raise typed from None
+
+    def presigned_url(self, artifact_file: str, method: str = "get", expiration: int = 900) -> str:
+        """A presigned URL to GET (or PUT, ``method="put"``) one artifact file directly on S3.
+
+        Example:
+            >>> repo.presigned_url("model/MLmodel", expiration=60)  # doctest: +SKIP
+            'https://bucket.s3.amazonaws.com/...&Signature=...'
+        """
+        rel = check_relative_path(artifact_file, "artifact file")
+        if not rel:
+            raise InvalidParameterError("Invalid artifact file '': name a file inside the artifact root")
+        key = self._key(rel)
+        op = {"get": "get_object", "put": "put_object"}[method]
+        try:
+            return _client().generate_presigned_url(ClientMethod=op, Params={"Bucket": self.bucket, "Key": key},
+                                                    ExpiresIn=int(expiration))
+        except Exception as exc:  # noqa: BLE001
+            raise _typed(exc, f"Cannot presign s3://{self.bucket}/{key}") from None
 
     def file_size(self, artifact_file: str) -> int:
         """Size in bytes of one artifact file (``ResourceNotFoundError`` if absent)."""

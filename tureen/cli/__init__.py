@@ -19,15 +19,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("tureen.cli.predict:predict", "Score a file with a model (CSV, JSON or Parquet in; JSON or CSV out)."),
     "models": ("tureen.cli.models:models", "Inspect, verify and manage models and the model registry."),
     "serve": ("tureen.cli.serve:serve", "Serve a model over HTTP (MLflow scoring protocol and Open Inference Protocol)."),
-    "experiments": ("tureen.cli.experiments:experiments", "Create, list and delete experiments."),
-    "runs": ("tureen.cli.runs:runs", "List, describe and delete runs."),
-    "artifacts": ("tureen.cli.artifacts:artifacts", "List and download run artifacts."),
+    "experiments": ("tureen.cli.experiments:experiments", "Create, search, describe, rename, delete, restore and export experiments; tags."),
+    "runs": ("tureen.cli.runs:runs", "List, describe, create, delete and restore runs; tags and descriptions."),
+    "artifacts": ("tureen.cli.artifacts:artifacts", "List, download and log run artifacts."),
     "build-docker": ("tureen.cli.docker:build_docker", "Build a Docker image that serves a model."),
     "generate-dockerfile": ("tureen.cli.docker:generate_dockerfile", "Write a Docker build context for a model."),
     "generate-k8s": ("tureen.cli.k8s:generate_k8s", "Write Kubernetes manifests (Deployment, Service, autoscaler, KServe) for a model image."),
     "server": ("tureen.cli.server:server", "Run the tracking server (MLflow's REST API and artifact proxy)."),
-    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) into a SQL store."),
+    "import": ("tureen.cli.importer:import_command", "Import an MLflow file store (mlruns/) or a live MLflow server into a SQL store."),
+    "db": ("tureen.cli.db:db", "Show and upgrade the schema revision of a tracking database."),
     "ui": ("tureen.cli.ui:ui", "Serve the web UI (experiments, runs, charts, registry) on a local store."),
+    "run": ("tureen.cli.run:run", "Run an MLproject entry point (local, virtualenv, docker, kubernetes) as a tracked run."),
 }
 
 

@@ -1,4 +1,4 @@
-"""``tureen import``: copy an MLflow file store (``mlruns/``) into a SQL store (``tureen db upgrade`` too)."""
+"""``tureen import``: copy an MLflow file store (``mlruns/``) or a live MLflow tracking server into a SQL store."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import click
 @click.option("--to", "uri", default=None, help="Target database URI (default: the tracking URI in effect).")
 @click.option("--batch", default=500, show_default=True, help="Runs per transaction (the unit of resuming).")
 def import_command(source: str, uri: str | None, batch: int) -> None:
-    """Import the MLflow file store SOURCE (a directory such as ./mlruns, or file:///…) into a SQL store.
+    """Import SOURCE into a SQL store: an MLflow file store (a directory such as ./mlruns, or file:///…) or a
+    live MLflow tracking server (http://host:port).
 
     Idempotent (a second import adds nothing) and resumable (after a kill, run it again). Prints what was
     imported and whether a checksum of every param, tag and metric point matches the source.
 
-    Example: tureen import ./mlruns --to sqlite:///mlflow.db
+    Examples: tureen import ./mlruns --to sqlite:///mlflow.db ;
+    tureen import http://127.0.0.1:5000 --to postgresql://u@db/tracking
     """
     from tureen.store._import import import_file_store
+    from tureen.store._import_server import import_server
     from tureen.tracking._config import get_tracking_uri
 
     target = uri or get_tracking_uri()
@@ -28,7 +31,10 @@ def import_command(source: str, uri: str | None, batch: int) -> None:
         bar.update(done - bar.pos)
 
     with bar:
-        summary = import_file_store(source, target, batch=batch, progress=progress)
+        if source.startswith(("http://", "https://")):
+            summary = import_server(source, target, batch=batch, progress=progress)
+        else:
+            summary = import_file_store(source, target, batch=batch, progress=progress)
     click.echo(f"experiments: {summary.experiments}  runs: {summary.runs_seen} seen, {summary.runs_added} added  "
                f"params: {summary.params}  tags: {summary.tags}  metric points: {summary.metric_points}  "
                f"model versions: {summary.model_versions}")
@@ -37,6 +43,7 @@ def import_command(source: str, uri: str | None, batch: int) -> None:
         click.echo("experiment ids given new numbers: " + ", ".join(f"{k} -> {v}" for k, v in moved.items()))
     click.echo(f"checksum source {summary.source_checksum[:16]}  database {summary.database_checksum[:16]}  "
                f"{'verified' if summary.verified else 'MISMATCH'}")
-    click.echo("not imported: dataset inputs and logged models of the file store")
+    if summary.skipped:
+        click.echo("not imported: " + "; ".join(summary.skipped))
     if not summary.verified:
         raise click.ClickException("the database does not match the source after the import")

@@ -153,15 +153,20 @@ class Flavor:
             raise InvalidParameterError(f"save_model of the {self.name} flavor got unknown option(s) "
                                         f"{', '.join(unknown)}")
 
-    def save_model(self, model: Any, path: str | os.PathLike[str], *, signature: Any = None,
+    def save_model(self, model: Any = None, path: str | os.PathLike[str] | None = None, *, signature: Any = None,
                    input_example: Any = None, pip_requirements: Any = None, extra_pip_requirements: Any = None,
                    metadata: dict[str, Any] | None = None, code_paths: Any = None, extra_files: Any = None,
                    mlflow_model: Any = None, **options: Any) -> Any:
         """Save ``model`` as an MLmodel directory at ``path`` (atomically); returns the written Model.
 
-        ``options`` are the flavor's own (see its ``write``).
+        ``options`` are the flavor's own (see its ``write``). The model may also be passed under MLflow's
+        keyword for the flavor (``sk_model=``, ``xgb_model=``, ``lgb_model=``, ``pytorch_model=`` ...).
         """
         from tureen.flavors._base import SaveSpec, save_model_dir
+
+        model = _mlflow_model_keyword(model, options)
+        if path is None:
+            raise InvalidParameterError("save_model needs path=<a new directory>")
 
         self._check_options(options)
         input_example = self.prepare_example(input_example)
@@ -196,10 +201,14 @@ class Flavor:
                               metadata=metadata, code_paths=code_paths, extra_files=extra_files,
                               mlflow_model=mlflow_model)
 
-    def log_model(self, model: Any, name: str | None = None, *, artifact_path: str | None = None,
+    def log_model(self, model: Any = None, name: str | None = None, *, artifact_path: str | None = None,
                   registered_model_name: str | None = None, **kwargs: Any) -> Any:
-        """Save the model into the active run's artifacts (and register it); returns a ModelInfo."""
+        """Save the model into the active run's artifacts (and register it); returns a ModelInfo.
+
+        The model may also be passed under MLflow's keyword for the flavor (``sk_model=`` ...)."""
         from tureen.flavors._base import log_model_via_tracking
+
+        model = _mlflow_model_keyword(model, kwargs)
 
         return log_model_via_tracking(self.name, lambda path, **kw: self.save_model(model, path, **kw),
                                       name=name, artifact_path=artifact_path,
@@ -247,6 +256,20 @@ class Flavor:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+#: MLflow's names of the model argument (``mlflow.sklearn.log_model(sk_model=...)`` ...), accepted by every flavor
+_MODEL_KEYWORDS = ("sk_model", "xgb_model", "lgb_model", "pytorch_model", "keras_model", "statsmodels_model",
+                   "onnx_model", "spark_model", "spacy_model", "fastai_learner", "tf_model")
+
+
+def _mlflow_model_keyword(model: Any, kwargs: dict[str, Any]) -> Any:
+    for key in _MODEL_KEYWORDS:
+        if key in kwargs:
+            if model is not None:
+                raise InvalidParameterError(f"The model was given twice (positionally and as {key}=)")
+            model = kwargs.pop(key)
+    return model
 
 
 def _model_root(path: Path) -> Path:

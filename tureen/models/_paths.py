@@ -100,7 +100,7 @@ def symlinks_in(root: str | os.PathLike[str]) -> list[str]:
 #: keys of a flavor section (or of python_function) whose string value names a file of the model. A new
 #: flavor's own keys are also confined where it reads them (``resolve_data_file``); this list makes the
 #: check happen up front, before any loader runs
-PATH_KEYS = frozenset({"data", "model_data", "pickled_model", "saved_model_dir", "model_code_path", "code",
+PATH_KEYS = frozenset({"data", "model_data", "pickled_model", "saved_model_dir", "code",
                        "python_model", "model_path", "keras_model", "model_file", "serialized_model",
                        "state_dict", "model_dir", "path", "conda", "virtualenv"})
 _EXAMPLE_KEYS = ("artifact_path", "serving_input_path")
@@ -121,6 +121,10 @@ def _named_paths(model: Any) -> list[tuple[str, Any]]:
             for k, v in value.items():
                 if k in PATH_KEYS and isinstance(v, str):
                     out.append((f"{where}.{k}", v))
+                elif k == "model_code_path" and isinstance(v, str):
+                    # MLflow records where the file was when it was logged (often absolute); the file read
+                    # is the one of that name in the model directory, so that name is what must stay inside
+                    out.append((f"{where}.{k}", v.replace("\\", "/").rsplit("/", 1)[-1] or v))
                 elif k in _CONTAINERS or (depth > 0 and where.split(".")[-1] in _CONTAINERS):
                     # only the containers of paths: a model's own config may hold anything
                     walk(f"{where}.{k}", v, depth + 1)

@@ -72,6 +72,26 @@ class _FunctionModel(PythonModel):
         return self.func(model_input)
 
 
+class _MlflowFunctionModel(_FunctionModel):
+    """MLflow's wrapper of a function model (``mlflow.pyfunc.model._FunctionPythonModel``), read from its
+    pickle: MLflow wraps the function in its own validating decorator, pickled by value; the user's function
+    is that wrapper's ``__wrapped__``, and the type-hint checks are redone here."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        func = state.get("func")
+        while getattr(func, "__wrapped__", None) is not None and getattr(func, "_is_pyfunc", False):
+            func = func.__wrapped__
+        self.func = func  # type: ignore[assignment]
+
+
+def _hinted_function(python_model: Any) -> Callable[..., Any]:
+    """The function whose type hints describe the model input: a function model's function, else the
+    user's ``predict``."""
+    if isinstance(python_model, _FunctionModel):
+        return python_model.func
+    return _raw_predict(python_model)
+
+
 # ------------------------------------------------------------------------------------------------
 # calling predict the way the model declares it
 
@@ -105,8 +125,18 @@ class _PythonModelPyfunc(Predictor):
         self.context = context
         self._func = _raw_predict(python_model)
         self._ctx, self._params = _call_convention(self._func)
+        from tureen.pyfunc._type_hints import input_hint
+
+        try:
+            self._hint = input_hint(_hinted_function(python_model))
+        except InvalidParameterError:
+            self._hint = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if self._hint is not None:  # list[...]-hinted input: converted and checked as MLflow 3 does
+            from tureen.pyfunc._type_hints import convert_input
+
+            data = convert_input(data, self._hint)
         args = (self.context, data) if self._ctx else (data,)
         if self._params:
             return self._func(*args, params=params)
@@ -143,6 +173,7 @@ def _mapped(module: str, name: str) -> Any:
             ("mlflow.pyfunc.model", "PythonModelContext"): PythonModelContext,
             ("mlflow.pyfunc", "PythonModelContext"): PythonModelContext,
             ("mlflow.exceptions", "MlflowException"): TureenError,
+            ("mlflow.pyfunc.model", "_FunctionPythonModel"): _MlflowFunctionModel,
         })
     hit = _MLFLOW_MAP.get((module, name))
     if hit is not None:
@@ -187,6 +218,31 @@ def _context(root: Path, conf: dict[str, Any], model_config: dict[str, Any] | No
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
     return PythonModelContext(artifacts, config)
+
+
+def _load_code_model(root: Path, conf: dict[str, Any], allow_pickle: bool | None,
+                     model_config: dict[str, Any] | None) -> Any:
+    """Run the model directory's models-from-code file (behind the gate) and return its model."""
+    from tureen.exceptions import UntrustedCodeError
+    from tureen.flavors._gate import require_unsafe_allowed
+    from tureen.pyfunc._from_code import MODEL_CODE_PATH, run_model_code
+
+    recorded = conf.get(MODEL_CODE_PATH)
+    if not isinstance(recorded, str) or not recorded.strip() or "\x00" in recorded:
+        raise ModelFormatError(f"MLmodel's {MODEL_CODE_PATH} must name a file, got {recorded!r}")
+    # MLflow records the path the file had when it was logged; the copy is the file of that name here
+    name = recorded.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        raise ModelFormatError(f"MLmodel's {MODEL_CODE_PATH} {recorded!r} does not name a file")
+    file = resolve_data_file(root, name, "model code")
+    if not file.is_file():
+        raise ModelFormatError(f"The model code file {name!r} is missing from the model directory")
+    require_unsafe_allowed(f"the model's code file {name!r} (a model from code: loading it runs it)",
+                           allow_pickle, error=UntrustedCodeError)
+    model = run_model_code(file, model_config)
+    if not isinstance(model, PythonModel) and callable(model) and not hasattr(model, "predict"):
+        model = _FunctionModel(model)
+    return model
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,8 +299,9 @@ class PythonModelFlavor(Flavor):
     packages = {"cloudpickle": "cloudpickle"}
 
     def write(self, model: Any, root: Path, *, artifacts: dict[str, Any] | None = None,
-              model_config: dict[str, Any] | None = None) -> Written:
-        """Pickle the model and copy its artifacts; the section written is python_function itself."""
+              model_config: dict[str, Any] | None = None, model_code: str | None = None) -> Written:
+        """Pickle the model (or, for models from code, copy its file) and copy its artifacts; the section
+        written is python_function itself."""
         python_model = model
         if python_model is None:
             raise InvalidParameterError("save_model needs python_model=<a PythonModel instance or a function>")
@@ -265,8 +322,15 @@ class PythonModelFlavor(Flavor):
         from tureen.flavors._base import ENV_SECTION
 
         section, local = _copy_artifacts(root, artifacts)
-        with open(root / PYTHON_MODEL_FILE, "wb") as f:
-            cloudpickle.dump(python_model, f)
+        if model_code is None:
+            with open(root / PYTHON_MODEL_FILE, "wb") as f:
+                cloudpickle.dump(python_model, f)
+        else:  # models from code: the file is the model; nothing is pickled
+            code_name = os.path.basename(model_code)
+            if (root / code_name).exists():
+                raise InvalidParameterError(f"The model code file name {code_name!r} is taken by another file of "
+                                            "the model; rename the file")
+            shutil.copy2(model_code, root / code_name)
         context = PythonModelContext(local, model_config)
 
         def predict(data: Any) -> Any:
@@ -276,6 +340,11 @@ class PythonModelFlavor(Flavor):
         conf: dict[str, Any] = {"loader_module": LOADER_MODULE, "python_model": PYTHON_MODEL_FILE,
                                 "cloudpickle_version": cloudpickle.__version__,
                                 "streamable": type(python_model).__dict__.get("predict_stream") is not None}
+        if model_code is not None:
+            from tureen.pyfunc._from_code import MODEL_CODE_PATH
+
+            del conf["python_model"], conf["cloudpickle_version"]
+            conf[MODEL_CODE_PATH] = os.path.basename(model_code)
         if section:
             conf["artifacts"] = section
         if model_config:
@@ -285,9 +354,57 @@ class PythonModelFlavor(Flavor):
         return Written(conf=conf, pyfunc=None, predict=predict, requirements=["cloudpickle"],
                        requirement_objects=[python_model])
 
-    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:
+    def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None,
+             model_config: dict[str, Any] | None = None) -> Any:
+        from tureen.pyfunc._from_code import MODEL_CODE_PATH
+
+        if conf.get(MODEL_CODE_PATH) is not None:
+            return _load_code_model(root, conf, allow_pickle, model_config)
         file = resolve_data_file(root, conf.get("python_model"), "python model")
         return _load_python_model(file, conf.get("python_model_compression"), allow_pickle)
+
+    def load_pyfunc(self, root: Path, *, allow_pickle: bool | None = None,
+                    model_config: dict[str, Any] | None = None, meta: Any = None) -> Predictor:
+        """As the base, but a models-from-code file runs with the model config in effect."""
+        from tureen.models.mlmodel import Model
+
+        root = Path(root)
+        meta = meta if meta is not None else Model.load(root)
+        conf = meta.get_flavor(self.name)
+        config = dict(conf.get("config") or {})
+        config.update(model_config or {})
+        raw = self.read(root, conf, allow_pickle=allow_pickle, model_config=config)
+        return self.predictor(raw, root=root, conf=conf, model_config=model_config, meta=meta)
+
+    def save_model(self, model: Any, path: str | os.PathLike[str], *, signature: Any = None,
+                   mlflow_model: Any = None, **kwargs: Any) -> Any:
+        """As the base, plus MLflow 3's two ways of describing a custom model without pickles and
+        signatures: ``model`` may be the path of a models-from-code file (run now, copied, run again at
+        load), and a ``list[...]`` type hint on the model input gives the signature."""
+        model_code = None
+        if isinstance(model, (str, os.PathLike)):
+            from tureen.pyfunc._from_code import run_model_code
+
+            model_code = os.fspath(model)
+            if not os.path.isfile(model_code):
+                raise InvalidParameterError(f"python_model {model_code!r} is not a file: pass a PythonModel, a "
+                                            "function, or the path of a models-from-code file")
+            model = run_model_code(model_code, kwargs.get("model_config"))
+            kwargs["model_code"] = model_code
+        if signature is None and not isinstance(model, type) and (
+                callable(model) or callable(getattr(model, "predict", None))):
+            from tureen.pyfunc._type_hints import signature_from_hints
+
+            target = model if not isinstance(model, PythonModel) and callable(model) \
+                and not hasattr(model, "predict") else _hinted_function(model)
+            hinted = signature_from_hints(target) if callable(target) else None
+            if hinted is not None:
+                from tureen.models.mlmodel import Model
+
+                signature = hinted
+                mlflow_model = mlflow_model or Model()
+                mlflow_model.is_signature_from_type_hint = True
+        return super().save_model(model, path, signature=signature, mlflow_model=mlflow_model, **kwargs)
 
     def predictor(self, raw: Any, *, root: Path, conf: dict[str, Any], model_config: dict[str, Any] | None,
                   **context: Any) -> Predictor:

@@ -1,8 +1,8 @@
 """Model-registry entities, with MLflow's shapes and field names.
 
 ``ModelVersion.version`` is a string of an integer (as in MLflow's REST API and Python client);
-``RegisteredModel.aliases`` maps alias -> version string, ``ModelVersion.aliases`` lists the aliases
-pointing at that version.
+``RegisteredModel.aliases`` maps alias -> version (an int from a database store, a string over REST, as
+in MLflow); ``ModelVersion.aliases`` lists the aliases pointing at that version.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class RegisteredModel(_Entity):
     user_id: str | None = None
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

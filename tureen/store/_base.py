@@ -95,6 +95,22 @@ class SqlBase:
         self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
                                    .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
                                    .order_by(it.c.name))
+        # the pieces of a page of runs, by id (get_run, search_runs): built once, the ids bound late
+        p, tg, lm0 = s.params, s.tags, s.latest_metrics
+        self._select_runs_of = s.runs.select().where(s.runs.c.run_uuid.in_(ids))
+        self._select_params_of = select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(ids))
+        self._select_tags_of = select(tg.c.run_uuid, tg.c.key, tg.c.value).where(tg.c.run_uuid.in_(ids))
+        self._select_latest_of = (select(lm0.c.run_uuid, lm0.c.key, lm0.c.value, lm0.c.is_nan)
+                                  .where(lm0.c.run_uuid.in_(ids)))
+        self._select_outputs_of = (select(i.c.source_id, i.c.destination_id, i.c.step)
+                                   .where(i.c.source_type == "RUN_OUTPUT", i.c.source_id.in_(ids),
+                                          i.c.destination_type == "MODEL_OUTPUT")
+                                   .order_by(i.c.step, i.c.destination_id))
+        e = s.experiments
+        self._select_run_experiment = select(e.c.lifecycle_stage, e.c.artifact_location).where(
+            e.c.experiment_id == bindparam("eid"))
+        self._insert_run = s.runs.insert()
+        self._insert_tag = s.tags.insert()
         lm = s.latest_metrics
         self._insert_metric = self._insert_ignore(s.metrics)
         self._insert_param = self._insert_ignore(s.params)
@@ -184,6 +200,54 @@ class SqlBase:
         with self._read() as conn:
             rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
             token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(convert(conn, rows[:max_results]), token)
+
+    def _runs_page(self, stmt: Any, keyset: bool, page_token: str | None, max_results: int,
+                   convert: Callable[[Any, Sequence[Any]], list[Any]]) -> PagedList:
+        """A page of runs. In the default order (``start_time DESC, run_uuid ASC``) the next page starts
+        after the last row's ``(start_time, run_uuid)`` (keyset) instead of skipping ``offset`` rows, so a
+        deep page costs what the first costs; the token also carries the offset, which is used for any
+        other order and for a token of an older tureen."""
+        import base64
+        import binascii
+        import json
+
+        from sqlalchemy import and_, or_
+
+        r = s.runs
+        offset = decode_page_token(page_token)
+        after = None
+        if keyset and page_token:
+            try:
+                after = json.loads(base64.b64decode(page_token, validate=True)).get("after")
+            except (binascii.Error, ValueError, AttributeError):
+                after = None
+            if after is not None and not (isinstance(after, list) and len(after) == 2
+                                          and isinstance(after[0], int) and not isinstance(after[0], bool)
+                                          and isinstance(after[1], str)):
+                raise InvalidParameterError(f"Invalid page token {page_token!r}: pass the token returned by the "
+                                            "previous page unchanged")
+        if keyset:
+            stmt = stmt.add_columns(r.c.start_time)
+        if after is not None:
+            t, rid = after
+            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
+            if self.dialect != "postgresql":  # NULL sorts last in DESC here (first on PostgreSQL)
+                cond = or_(cond, r.c.start_time.is_(None))
+            stmt = stmt.where(cond).limit(max_results + 1)
+        else:
+            stmt = stmt.offset(offset).limit(max_results + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            token = None
+            if len(rows) > max_results:
+                last = rows[max_results - 1]
+                if keyset and last.start_time is not None:
+                    token = base64.b64encode(json.dumps(
+                        {"offset": offset + max_results, "after": [int(last.start_time), last.run_uuid]})
+                        .encode()).decode()
+                else:
+                    token = encode_page_token(offset + max_results)
             return PagedList(convert(conn, rows[:max_results]), token)
 
     @staticmethod

@@ -12,7 +12,8 @@ tureen's old layout (``0001``–``0003``)        migrated in place to MLflow's s
 MLflow's, at its head                          used as it is, **never rewritten**: no side tables, no journal
                                                switch (alias history is kept only once the database is
                                                adopted with ``tureen db upgrade``)
-MLflow's, an older revision                    refused, naming the revision and ``mlflow db upgrade <uri>``
+MLflow's, an older revision                    refused, naming the revision and ``tureen db upgrade <uri>``
+                                               (which adds what is missing when that is only additions)
 MLflow's, a revision newer than 3.17's         used when every table and column tureen writes is still there
                                                and every new column can be left out; else refused
 tureen's side newer than this tureen           refused ("upgrade tureen")
@@ -139,7 +140,8 @@ def ensure_schema(engine: Any, uri_for_messages: str, *, default_artifact_locati
         raise InvalidStateError(
             f"The database {uri_for_messages} has MLflow schema revision {state.mlflow_revision!r}, older than the "
             f"revision {s.MLFLOW_HEAD_REVISION!r} of MLflow 3.17 that tureen reads and writes. Back it up, then "
-            f"upgrade it with MLflow: mlflow db upgrade '{uri_for_messages}'",
+            f"upgrade it in place: tureen db upgrade '{uri_for_messages}' (or MLflow 3.17's own: mlflow db upgrade "
+            f"'{uri_for_messages}')",
             error_code="INVALID_STATE")
     if state.kind == "tureen-newer":
         raise InvalidStateError(
@@ -154,8 +156,7 @@ def ensure_schema(engine: Any, uri_for_messages: str, *, default_artifact_locati
         raise InvalidStateError(
             f"The database {uri_for_messages} has tureen schema revision {state.tureen_revision}, the layout before "
             f"tureen used MLflow's schema, and automatic migration is off (TUREEN_AUTO_MIGRATE=0). Back it up, "
-            f"then run: tureen db upgrade '<uri>' (or python -c \"from tureen.store.sql import upgrade_database; "
-            f"upgrade_database('<uri>')\")")
+            f"then run: tureen db upgrade '{uri_for_messages}'")
     migrate(engine, default_artifact_location=default_artifact_location)
     with engine.connect() as conn:
         return inspect_database(conn)
@@ -262,6 +263,9 @@ def migrate(engine: Any, *, default_artifact_location: Callable[[int], str], tar
             raw.cursor().execute("PRAGMA journal_mode=WAL")
         finally:
             raw.close()
+        # the pooled connections were opened before the switch, so without the per-connection settings a WAL
+        # journal gets (synchronous=NORMAL: no fsync per commit); drop them, the next ones are set up right
+        engine.dispose()
 
 
 def _legacy_default_experiment(conn: Any, default_artifact_location: Callable[[int], str]) -> None:
@@ -271,3 +275,109 @@ def _legacy_default_experiment(conn: Any, default_artifact_location: Callable[[i
     conn.execute(text("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
                       "creation_time, last_update_time) VALUES (0, 'Default', :a, 'active', :n, :n)"),
                  {"a": default_artifact_location(0), "n": now})
+
+
+# -- an MLflow database of an older revision: brought to MLflow's head where the difference is only additions --
+def additive_upgrade_plan(conn: Any) -> tuple[list[Any], list[str]]:
+    """What bringing an older MLflow database to MLflow 3.17's head takes: ``(steps, problems)``.
+
+    A step is one of ``("table", Table)``, ``("column", Table, Column)``, ``("index", Index)``. A problem is a
+    difference that is not an addition tureen can make safely (a primary key that changed, a new column that
+    must be given a value on existing rows): then nothing is changed and MLflow's own migration is needed.
+    """
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    present = set(insp.get_table_names())
+    steps: list[Any] = []
+    problems: list[str] = []
+    for table in s.metadata.sorted_tables:
+        if table.name not in present:
+            steps.append(("table", table))
+            continue
+        reflected = {c["name"]: c for c in insp.get_columns(table.name)}
+        have = set(reflected)
+        for name in sorted(have - {c.name for c in table.columns}):
+            problems.append(f"column {table.name}.{name} is not in MLflow 3.17's schema (a later migration "
+                            "removed or moved it)")
+        for col in table.columns:
+            if col.name in have:
+                change = _string_type_change(reflected[col.name]["type"], col.type, conn.dialect)
+                if change:
+                    problems.append(f"column {table.name}.{col.name} changes type ({change})")
+                continue
+            if not col.nullable and col.server_default is None:
+                problems.append(f"new column {table.name}.{col.name} needs a value on the existing rows")
+            elif col.primary_key:
+                problems.append(f"new column {table.name}.{col.name} joins the primary key")
+            else:
+                steps.append(("column", table, col))
+        pk = set(insp.get_pk_constraint(table.name).get("constrained_columns") or [])
+        want = {c.name for c in table.primary_key.columns}
+        if pk != want:
+            problems.append(f"the primary key of {table.name} is ({', '.join(sorted(pk))}), MLflow 3.17's is "
+                            f"({', '.join(sorted(want))})")
+        indexes = {ix["name"] for ix in insp.get_indexes(table.name)}
+        indexes |= {u["name"] for u in insp.get_unique_constraints(table.name)}
+        for ix in table.indexes:
+            if ix.name not in indexes:
+                steps.append(("index", ix))
+    return steps, problems
+
+
+def _string_type_change(have: Any, want: Any, dialect: Any) -> str | None:
+    """A change of a string column's capacity between the database and MLflow's head (``None``: none seen).
+
+    Only string types are compared (the changes MLflow's migrations make to existing columns are wider
+    limits); other type names differ between reflection and definition without meaning anything.
+    """
+    from sqlalchemy import String
+
+    want = want.dialect_impl(dialect) if hasattr(want, "dialect_impl") else want
+    if not isinstance(have, String) or not isinstance(want, String):
+        return None
+    have_len, want_len = getattr(have, "length", None), getattr(want, "length", None)
+    if have_len == want_len:
+        return None
+    return f"{have_len or 'unlimited'} -> {want_len or 'unlimited'} characters"
+
+
+def upgrade_mlflow_database(engine: Any, uri_for_messages: str) -> tuple[str, int]:
+    """Bring an MLflow database of an older revision to MLflow 3.17's head in one transaction, adding the
+    missing tables, columns and indexes, then setting MLflow's revision row. Returns ``(old revision, number
+    of changes)``.
+
+    Raises:
+        InvalidStateError: a difference is not an addition (nothing is changed; MLflow's migration is needed).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.schema import CreateColumn, CreateIndex
+
+    with engine.connect().execution_options(tureen_write=True) as conn:
+        with conn.begin():
+            _lock(conn)
+            state = inspect_database(conn)
+            if state.kind != "mlflow-old":
+                return state.mlflow_revision or "", 0
+            steps, problems = additive_upgrade_plan(conn)
+            if problems:
+                raise InvalidStateError(
+                    f"The database {uri_for_messages} has MLflow schema revision {state.mlflow_revision!r}; bringing "
+                    f"it to {s.MLFLOW_HEAD_REVISION!r} needs more than additions ({'; '.join(problems[:12])}), which "
+                    f"only MLflow's own migration does. Back it up, then run: mlflow db upgrade '{uri_for_messages}' "
+                    "(MLflow 3.17)")
+            preparer = conn.dialect.identifier_preparer
+            for step in steps:
+                if step[0] == "table":
+                    step[1].create(conn)
+                    for ddl in s.TRIGGER_DDL.get(conn.dialect.name, []):
+                        if f" ON {step[1].name} " in ddl:
+                            conn.exec_driver_sql(ddl)
+                elif step[0] == "column":
+                    column_ddl = CreateColumn(step[2]).compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {preparer.quote(step[1].name)} ADD COLUMN {column_ddl}")
+                else:
+                    conn.execute(CreateIndex(step[1]))
+            conn.execute(text(f"UPDATE {s.MLFLOW_VERSION_TABLE} SET version_num = :v"),
+                         {"v": s.MLFLOW_HEAD_REVISION})
+            return state.mlflow_revision or "", len(steps)

@@ -101,7 +101,7 @@ class RegistrySqlMixin:
             tags[t.name][t.key] = t.value
         al = s.registered_model_aliases
         for a in conn.execute(al.select().where(al.c.name.in_(names)).order_by(al.c.alias)):
-            aliases[a.name][a.alias] = str(a.version)
+            aliases[a.name][a.alias] = int(a.version)  # MLflow's SQL store gives ints (over REST: strings)
         mv = s.model_versions
         latest = (select(mv.c.name, mv.c.current_stage, func.max(mv.c.version).label("v"))
                   .where(mv.c.name.in_(names), mv.c.current_stage != s.STAGE_DELETED)

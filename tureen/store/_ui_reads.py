@@ -55,7 +55,7 @@ class UiReadsMixin:
         def convert(conn: Any, rows: Sequence[Any]) -> list[Run]:
             return self._runs_with_keys(conn, [row[0] for row in rows], params, metrics, want_tags)
 
-        return self._page(stmt, page_token, max_results, convert)  # type: ignore[attr-defined]
+        return self._runs_page(stmt, not order_by, page_token, max_results, convert)  # type: ignore[attr-defined]
 
     def _runs_with_keys(self, conn: Any, ids: list[str], params: Sequence[str] | None,
                         metrics: Sequence[str] | None, tags: Sequence[str] | None) -> list[Run]:

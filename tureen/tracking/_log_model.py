@@ -78,6 +78,7 @@ def log_model(flavor_name: str, save_fn: Callable[[str], Any], *, name: str | No
     model_tags.update({k: str(v) for k, v in (tags or {}).items()})
     lm = client.create_logged_model(run.info.experiment_id, name=name, source_run_id=run_id, params=model_params,
                                     tags=model_tags, model_type=model_type or flavor_name)
+    fluent._last_logged_model_id = lm.model_id  # for tureen.last_logged_model()
     repo = get_artifact_repository(lm.artifact_location)
     try:
         client.log_outputs(run_id, [LoggedModelOutput(lm.model_id, step)])

@@ -30,7 +30,15 @@ from tureen.tracking.entities import (
     ViewType,
 )
 
-__all__ = ["TrackingClient"]
+__all__ = ["TrackingClient", "MlflowClient"]
+
+_STAGES = ["None", "Staging", "Production", "Archived"]
+
+
+def _deprecated(old: str, new: str) -> None:
+    import warnings
+
+    warnings.warn(f"{old} is deprecated (removed from MLflow 2); use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _now() -> int:
@@ -111,6 +119,12 @@ class TrackingClient:
                            page_token: str | None = None) -> PagedList:
         return self._store.search_experiments(view_type, max_results, filter_string, order_by, page_token)
 
+    def list_experiments(self, view_type: Any = ViewType.ACTIVE_ONLY, max_results: int | None = None,
+                         page_token: str | None = None) -> PagedList:
+        """Deprecated (MLflow 1.x): :meth:`search_experiments` without a filter."""
+        _deprecated("MlflowClient.list_experiments", "MlflowClient.search_experiments")
+        return self.search_experiments(view_type, max_results or 1000, None, None, page_token)
+
     def delete_experiment(self, experiment_id: str) -> None:
         self._store.delete_experiment(experiment_id)
 
@@ -175,26 +189,36 @@ class TrackingClient:
         return self._store.search_runs(experiment_ids, filter_string, run_view_type, max_results, order_by,
                                        page_token)
 
+    def list_run_infos(self, experiment_id: str, run_view_type: Any = ViewType.ACTIVE_ONLY,
+                       max_results: int = 1000, order_by: list[str] | None = None,
+                       page_token: str | None = None) -> PagedList:
+        """Deprecated (MLflow 1.x): the :class:`RunInfo` of each run :meth:`search_runs` finds."""
+        _deprecated("MlflowClient.list_run_infos", "MlflowClient.search_runs")
+        runs = self.search_runs([experiment_id], "", run_view_type, max_results, order_by, page_token)
+        return PagedList([r.info for r in runs], runs.token)
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return list(self._store.get_metric_history(run_id, key))
 
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
-                   step: int | None = None, model_id: str | None = None) -> None:
+                   step: int | None = None, synchronous: bool | None = None, dataset_name: str | None = None,
+                   dataset_digest: str | None = None, model_id: str | None = None) -> None:
+        """Log one metric point (``synchronous`` is accepted for MLflow's signature: every write is synchronous)."""
         self._store.log_metric(run_id, key, value, timestamp if timestamp is not None else _now(), step or 0,
                                model_id)
 
-    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         self._store.log_param(run_id, key, value)
         return value
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         self._store.set_tag(run_id, key, value)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._store.delete_tag(run_id, key)
 
     def log_batch(self, run_id: str, metrics: Sequence[Any] = (), params: Sequence[Any] = (),
-                  tags: Sequence[Any] = ()) -> None:
+                  tags: Sequence[Any] = (), synchronous: bool | None = None) -> None:
         """Log many values at once. Larger inputs are split into batches within MLflow's limits.
 
         ``metrics`` holds :class:`Metric` objects or ``(key, value, timestamp, step)`` tuples; ``params``
@@ -270,6 +294,39 @@ class TrackingClient:
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         self._writable_repo(run_id).log_dict(dictionary, artifact_file)
 
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str, *,
+                   save_kwargs: dict[str, Any] | None = None) -> None:
+        """Save a matplotlib or plotly figure as the artifact ``artifact_file`` (its extension picks the format).
+
+        Example:
+            >>> client.log_figure(run_id, fig, "plots/loss.png")  # doctest: +SKIP
+        """
+        from tureen.tracking._media import figure_bytes
+
+        self._writable_repo(run_id).log_bytes(figure_bytes(figure, artifact_file, save_kwargs), artifact_file)
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
+                  step: int | None = None, timestamp: int | None = None, synchronous: bool | None = None) -> None:
+        """Save a numpy array or PIL image: as ``artifact_file``, or (with ``key``) as one step of an image series
+        under ``images/`` the way MLflow lays it out.
+
+        Example:
+            >>> client.log_image(run_id, np.zeros((8, 8, 3)), "black.png")  # doctest: +SKIP
+        """
+        from tureen.tracking._media import log_image
+
+        log_image(self, run_id, image, artifact_file, key, step, timestamp)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Save a dict of columns or a DataFrame as a JSON table artifact (appending rows if it exists).
+
+        Example:
+            >>> client.log_table(run_id, {"q": ["a"], "score": [0.5]}, "eval.json")  # doctest: +SKIP
+        """
+        from tureen.tracking._media import log_table
+
+        log_table(self, run_id, data, artifact_file)
+
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list_artifacts(path)
 
@@ -299,6 +356,32 @@ class TrackingClient:
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self._store.delete_logged_model_tag(model_id, key)
+
+    def list_logged_model_artifacts(self, model_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files directly under ``path`` of a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        return get_artifact_repository(self.get_logged_model(model_id).artifact_location).list_artifacts(path)
+
+    def log_model_artifact(self, model_id: str, local_path: str | os.PathLike[str]) -> None:
+        """Copy a local file into a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        get_artifact_repository(self.get_logged_model(model_id).artifact_location).log_artifact(local_path)
+
+    def log_model_artifacts(self, model_id: str, local_dir: str | os.PathLike[str]) -> None:
+        """Copy a local directory's files into a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        get_artifact_repository(self.get_logged_model(model_id).artifact_location).log_artifacts(local_dir)
+
+    def load_table(self, experiment_id: str, artifact_file: str, run_ids: list[str] | None = None,
+                   extra_columns: list[str] | None = None) -> Any:
+        """The table ``artifact_file`` of the experiment's runs that logged it (or of ``run_ids``), as one
+        DataFrame (see :func:`tureen.load_table`)."""
+        from tureen.tracking._media import load_table
+
+        return load_table(self, str(experiment_id), artifact_file, run_ids, extra_columns)
 
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
                              max_results: int = 50, order_by: Sequence[Any] | None = None,
@@ -335,6 +418,11 @@ class TrackingClient:
                                  order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
         return self._registry.search_registered_models(filter_string, max_results, order_by, page_token)
 
+    def list_registered_models(self, max_results: int = 100, page_token: str | None = None) -> PagedList:
+        """Deprecated (MLflow 1.x): :meth:`search_registered_models` without a filter."""
+        _deprecated("MlflowClient.list_registered_models", "MlflowClient.search_registered_models")
+        return self.search_registered_models(None, max_results, None, page_token)
+
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[Any]:
         """The newest version in each stage (or in each of ``stages``)."""
         return self._registry.get_latest_versions(name, stages)
@@ -366,18 +454,35 @@ class TrackingClient:
                              tags: dict[str, Any] | None = None, run_link: str | None = None,
                              description: str | None = None, await_creation_for: int = 300,
                              model_id: str | None = None) -> Any:
-        """Add a version to a registered model; it starts in stage ``None`` with status ``READY``."""
+        """Add a version to a registered model; it starts in stage ``None`` with status ``READY``.
+
+        Creation is immediate: ``await_creation_for`` is accepted for MLflow's signature and has nothing to
+        wait for. A ``runs:/<run>/<name>`` source is kept as given (as MLflow keeps it) and its files are found
+        as :func:`tureen.register_model` finds them: the run's own artifacts, else the logged model ``<name>``
+        of that run (where MLflow 3's ``log_model`` puts them).
+        """
         storage = None
-        if self._registry is not self._store and isinstance(source, str):
-            # the run or logged model behind the source lives in the tracking database, not the registry's
+        if isinstance(source, str) and source.startswith("runs:/"):
+            from tureen.registry._register import _resolve_source
+
+            try:
+                resolved, rid, mid = _resolve_source(source, self)
+            except ResourceNotFoundError:
+                # no model there (yet): MLflow registers the URI anyway, pointing into the run's artifacts
+                rid, _, path = source[len("runs:/"):].partition("/")
+                root = self.get_run(rid).info.artifact_uri.rstrip("/")
+                resolved, mid = (f"{root}/{path}" if path else root), None
+            if mid is not None:
+                lm = self.get_logged_model(mid)
+                storage, model_id = lm.artifact_location, model_id or mid
+            else:
+                storage = resolved
+        elif self._registry is not self._store and isinstance(source, str):
+            # the logged model behind the source lives in the tracking database, not the registry's
             if source.startswith("models:/m-") and "/" not in source[len("models:/"):].strip("/"):
                 lm = self.get_logged_model(source[len("models:/"):].strip("/"))
                 storage, model_id = lm.artifact_location, lm.model_id
                 run_id = run_id or lm.source_run_id
-            elif source.startswith("runs:/"):
-                rid, _, path = source[len("runs:/"):].partition("/")
-                root = self.get_run(rid).info.artifact_uri.rstrip("/")
-                storage = f"{root}/{path}" if path else root
         return self._registry.create_model_version(name, source, run_id, tags, run_link, description, model_id,
                                                    storage_location=storage)
 
@@ -402,6 +507,13 @@ class TrackingClient:
     def search_model_versions(self, filter_string: str | None = None, max_results: int = 10000,
                               order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
         return self._registry.search_model_versions(filter_string, max_results, order_by, page_token)
+
+    def get_model_version_stages(self, name: str, version: str | int) -> list[str]:
+        """Deprecated (MLflow 1.x): the stages a version can move to (always the four stages)."""
+        _deprecated("MlflowClient.get_model_version_stages", "the four stages None, Staging, Production, "
+                    "Archived (or aliases: MlflowClient.set_registered_model_alias)")
+        self.get_model_version(name, version)  # an unknown version is an error, as in MLflow
+        return list(_STAGES)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         """Where the files of a version are (an artifact URI)."""
@@ -443,3 +555,7 @@ class TrackingClient:
                 raise
         source = self.get_model_version_download_uri(src.name, src.version)
         return self.create_model_version(dst_name, source, run_id=src.run_id, model_id=src.model_id)
+
+
+#: MLflow's name for the client: ``mlflow.MlflowClient`` / ``mlflow.tracking.MlflowClient``
+MlflowClient = TrackingClient

@@ -39,6 +39,20 @@ class ViewType:
             return int(value)
         raise InvalidParameterError(f"Invalid view type {value!r}: use ACTIVE_ONLY, DELETED_ONLY or ALL")
 
+    @classmethod
+    def from_string(cls, view_str: str) -> int:
+        """MLflow's spelling: ``ViewType.from_string("all") == ViewType.ALL``."""
+        return cls.from_any(str(view_str))
+
+    @classmethod
+    def to_string(cls, view_type: int) -> str:
+        for key, number in cls._NAMES.items():
+            if number == view_type:
+                return key
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"Invalid view type {view_type!r}")
+
 
 class RunStatus:
     RUNNING = "RUNNING"
@@ -51,6 +65,28 @@ class RunStatus:
     @staticmethod
     def is_terminated(status: str) -> bool:
         return status in ("FINISHED", "FAILED", "KILLED")
+
+    # MLflow's RunStatus is an enum of ints with string converters; here the values are the strings
+    # themselves, so both converters check and return the name.
+    @staticmethod
+    def to_string(status: str) -> str:
+        return RunStatus._check(status)
+
+    @staticmethod
+    def from_string(status: str) -> str:
+        return RunStatus._check(status)
+
+    @staticmethod
+    def all_status() -> list[str]:
+        return list(RunStatus.ALL)
+
+    @staticmethod
+    def _check(status: Any) -> str:
+        if isinstance(status, str) and status.upper() in RunStatus.ALL:
+            return status.upper()
+        from tureen.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"Invalid run status {status!r}: use one of {', '.join(RunStatus.ALL)}")
 
 
 class LifecycleStage:

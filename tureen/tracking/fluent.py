@@ -26,11 +26,18 @@ from tureen.tracking.client import TrackingClient
 from tureen.tracking.entities import Experiment, Metric, Run, RunStatus, ViewType
 
 __all__ = [
-    "set_tracking_uri", "get_tracking_uri", "set_registry_uri", "get_registry_uri", "create_experiment",
-    "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment", "start_run", "end_run",
-    "active_run", "last_active_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
-    "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "get_artifact_uri",
-    "get_run", "delete_run", "search_runs", "register_model", "log_input", "ActiveRun", "TrackingClient",
+    "set_tracking_uri", "get_tracking_uri", "is_tracking_uri_set", "set_registry_uri", "get_registry_uri",
+    "create_experiment", "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment",
+    "search_experiments", "set_experiment_tag", "set_experiment_tags", "delete_experiment_tag",
+    "restore_experiment", "restore_run", "set_model_version_tag", "flush_artifact_async_logging", "start_run", "end_run", "active_run",
+    "last_active_run", "get_parent_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
+    "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
+    "log_image", "log_table", "load_table", "get_artifact_uri", "get_run", "delete_run", "search_runs",
+    "register_model", "search_registered_models", "search_model_versions", "log_input", "log_inputs",
+    "log_outputs", "list_run_infos", "list_experiments", "list_registered_models", "flush_async_logging",
+    "get_logged_model", "search_logged_models", "last_logged_model", "set_active_model", "get_active_model_id",
+    "initialize_logged_model", "create_external_model", "finalize_logged_model",
+    "set_logged_model_tags", "delete_logged_model_tag", "ActiveRun", "TrackingClient",
 ]
 
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
@@ -77,6 +84,11 @@ def get_tracking_uri() -> str:
     return _config.get_tracking_uri()
 
 
+def is_tracking_uri_set() -> bool:
+    """Whether a tracking URI was chosen (``set_tracking_uri`` or an environment variable), not defaulted."""
+    return _config.tracking_uri_source()[1] != "default"
+
+
 def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
     _config.set_registry_uri(uri)
 
@@ -100,6 +112,60 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 
 def delete_experiment(experiment_id: str) -> None:
     _client().delete_experiment(experiment_id)
+
+
+def _all_pages(fetch: Any, max_results: int | None, page_size: int) -> list[Any]:
+    out: list[Any] = []
+    token = None
+    while max_results is None or len(out) < max_results:
+        size = page_size if max_results is None else min(page_size, max_results - len(out))
+        page = fetch(size, token)
+        out.extend(page)
+        token = page.token
+        if not token:
+            break
+    return out
+
+
+def search_experiments(view_type: Any = ViewType.ACTIVE_ONLY, max_results: int | None = None,
+                       filter_string: str | None = None, order_by: list[str] | None = None) -> list[Experiment]:
+    """Every experiment matching ``filter_string`` (all pages; at most ``max_results``), as a list.
+
+    Example:
+        >>> search_experiments(filter_string="name LIKE 'churn%'")  # doctest: +SKIP
+        [<Experiment ...>]
+    """
+    client = _client()
+    return _all_pages(lambda n, t: client.search_experiments(view_type, n, filter_string, order_by, t),
+                      max_results, 1000)
+
+
+def list_experiments(view_type: Any = ViewType.ACTIVE_ONLY, max_results: int | None = None) -> list[Experiment]:
+    """Deprecated (MLflow 1.x): :func:`search_experiments` without a filter."""
+    from tureen.tracking.client import _deprecated
+
+    _deprecated("list_experiments", "search_experiments")
+    client = _client()
+    return _all_pages(lambda n, t: client.search_experiments(view_type, n, None, None, t), max_results, 1000)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Tag the active experiment (the default experiment when none was set)."""
+    _client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag of the active experiment."""
+    _client().delete_experiment_tag(_current_experiment_id(), key)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    _client().restore_experiment(experiment_id)
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
@@ -185,9 +251,13 @@ def _source_tags() -> dict[str, str]:
 
 
 def start_run(run_id: str | None = None, experiment_id: str | None = None, run_name: str | None = None,
-              nested: bool = False, parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
+              nested: bool = False, parent_run_id: Any = None, tags: dict[str, Any] | None = None,
               description: str | None = None, log_system_metrics: bool | None = None) -> ActiveRun:
     """Start a new run (or resume ``run_id``) and make it active.
+
+    The positional order is MLflow 3's (``run_id, experiment_id, run_name, nested, parent_run_id, tags``);
+    a dict in the fifth place is taken as ``tags``, the order of MLflow 1.x (``run_id, experiment_id,
+    run_name, nested, tags``), since a parent run id is never a dict.
 
     Raises:
         InvalidStateError: a run is already active and ``nested`` is false.
@@ -197,6 +267,10 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
         ...     log_metric("auc", 0.9)
     """
     global _atexit_registered, _last_active_run_id
+    if isinstance(parent_run_id, dict):
+        if tags is not None:
+            raise InvalidParameterError("start_run got tags twice (a dict as parent_run_id and tags=)")
+        parent_run_id, tags = None, parent_run_id
     stack = _stack()
     if stack and not nested:
         raise InvalidStateError(f"Run with UUID {stack[-1].info.run_id} is already active. To start a nested run, "
@@ -253,10 +327,12 @@ def _end_runs_at_exit() -> None:
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run (``FINISHED`` unless told otherwise). No-op when no run is active."""
+    global _last_active_run_id
     stack = _stack()
     if not stack:
         return
     run = stack[-1]
+    _last_active_run_id = run.info.run_id  # as MLflow: the run ended last is the last active run
     try:
         _client().set_terminated(run.info.run_id, status)
     finally:
@@ -266,6 +342,11 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
 def active_run() -> ActiveRun | None:
     stack = _stack()
     return stack[-1] if stack else None
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run, or None for a top-level run."""
+    return _client().get_parent_run(run_id)
 
 
 def last_active_run() -> Run | None:
@@ -286,37 +367,55 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def log_param(key: str, value: Any) -> Any:
+# ``synchronous`` is accepted in MLflow's places: every write here is synchronous (the store commits it)
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a parameter of the active run (immutable: the same value again is fine, another is an error)."""
     return _client().log_param(_run_id(), key, value)
 
 
-def log_params(params: dict[str, Any]) -> None:
-    _client().log_batch(_run_id(), params=list(params.items()))
+def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+    _client().log_batch(run_id or _run_id(), params=list(params.items()))
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None,
-               model_id: str | None = None) -> None:
-    """Log one metric point of the active run.
+def _model_id(model_id: str | None) -> str | None:
+    return model_id if model_id is not None else _active_model_id
+
+
+def log_metric(key: str, value: float, step: int | None = None, synchronous: bool | None = None,
+               timestamp: int | None = None, run_id: str | None = None, model_id: str | None = None,
+               dataset: Any = None) -> None:
+    """Log one metric point of the active run (or of ``run_id``); MLflow's parameters and order.
 
     Example:
         >>> log_metric("auc", 0.91, step=3)  # doctest: +SKIP
     """
-    _client()._store.log_metric(_run_id(), key, value, timestamp if timestamp is not None else _now(), step or 0,
-                                model_id)
+    _client()._store.log_metric(run_id or _run_id(), key, value, timestamp if timestamp is not None else _now(),
+                                step or 0, _model_id(model_id))
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+def log_metrics(metrics: dict[str, float], step: int | None = None, synchronous: bool | None = None,
+                run_id: str | None = None, timestamp: int | None = None, model_id: str | None = None,
+                dataset: Any = None) -> None:
     ts = timestamp if timestamp is not None else _now()
-    _client().log_batch(_run_id(), metrics=[Metric(k, v, ts, step or 0) for k, v in metrics.items()])
+    mid = _model_id(model_id)
+    _client().log_batch(run_id or _run_id(),
+                        metrics=[Metric(k, v, ts, step or 0, model_id=mid) for k, v in metrics.items()])
 
 
-def set_tag(key: str, value: Any) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     _client().set_tag(_run_id(), key, value)
 
 
-def set_tags(tags: dict[str, Any]) -> None:
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
     _client().log_batch(_run_id(), tags=list(tags.items()))
+
+
+def flush_async_logging() -> None:
+    """MLflow's flush of asynchronous logging: nothing to do, every write here is synchronous."""
+
+
+def flush_artifact_async_logging() -> None:
+    """MLflow's flush of asynchronous artifact logging: nothing to do, every write here is synchronous."""
 
 
 def delete_tag(key: str) -> None:
@@ -365,20 +464,79 @@ def log_input(dataset: Any = None, context: str | None = None, tags: dict[str, A
     _client().log_inputs(_run_id(), datasets=[{"dataset": record, "tags": input_tags}], models=models)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _client().log_artifact(_run_id(), local_path, artifact_path)
+def log_inputs(datasets: Sequence[Any] | None = None, contexts: Sequence[str | None] | None = None,
+               tags_list: Sequence[dict[str, Any] | None] | None = None, models: Sequence[Any] | None = None) -> None:
+    """Several :func:`log_input` calls at once (MLflow 3): ``contexts`` and ``tags_list`` line up with
+    ``datasets``."""
+    datasets = list(datasets or [])
+    contexts = list(contexts or [None] * len(datasets))
+    tags_list = list(tags_list or [None] * len(datasets))
+    if not (len(datasets) == len(contexts) == len(tags_list)):
+        raise InvalidParameterError("log_inputs: datasets, contexts and tags_list must have the same length")
+    for dataset, context, tags in zip(datasets, contexts, tags_list):
+        log_input(dataset, context=context, tags=tags)
+    for model in models or []:
+        log_input(model=model)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _client().log_artifacts(_run_id(), local_dir, artifact_path)
+def log_outputs(models: Sequence[Any] | None = None) -> None:
+    """Record logged models as outputs of the active run (``LoggedModelOutput`` entities or model ids)."""
+    from tureen.tracking.entities import LoggedModelOutput
+
+    outputs = [m if isinstance(m, LoggedModelOutput) else LoggedModelOutput(getattr(m, "model_id", m))
+               for m in models or []]
+    _client().log_outputs(_run_id(), outputs)
 
 
-def log_text(text: str, artifact_file: str) -> None:
-    _client().log_text(_run_id(), text, artifact_file)
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None,
+                 run_id: str | None = None) -> None:
+    _client().log_artifact(run_id or _run_id(), local_path, artifact_path)
 
 
-def log_dict(dictionary: Any, artifact_file: str) -> None:
-    _client().log_dict(_run_id(), dictionary, artifact_file)
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None,
+                  run_id: str | None = None) -> None:
+    _client().log_artifacts(run_id or _run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    _client().log_text(run_id or _run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    _client().log_dict(run_id or _run_id(), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
+    """Save a matplotlib or plotly figure into the active run's artifacts.
+
+    Example:
+        >>> log_figure(fig, "plots/loss.png")  # doctest: +SKIP
+    """
+    _client().log_figure(_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
+
+def log_image(image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None,
+              timestamp: int | None = None, synchronous: bool | None = None) -> None:
+    """Save a numpy array or PIL image into the active run (a file, or with ``key`` a step of a series)."""
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict of columns or a DataFrame as a JSON table artifact (rows appended if it exists)."""
+    _client().log_table(run_id or _run_id(), data, artifact_file)
+
+
+def load_table(artifact_file: str, run_ids: list[str] | None = None,
+               extra_columns: list[str] | None = None) -> Any:
+    """The table ``artifact_file`` of every run of the active experiment that logged it (or of
+    ``run_ids``), as one DataFrame.
+
+    Example:
+        >>> load_table("eval.json", extra_columns=["run_id"])  # doctest: +SKIP
+    """
+    from tureen.tracking._media import load_table as _load
+
+    return _load(_client(), _current_experiment_id(), artifact_file, run_ids, extra_columns)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -398,6 +556,10 @@ def get_run(run_id: str) -> Run:
 
 def delete_run(run_id: str) -> None:
     _client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    _client().restore_run(run_id)
 
 
 def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
@@ -436,6 +598,16 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     if output_format == "list":
         return runs
     return _runs_to_pandas(runs)
+
+
+def list_run_infos(experiment_id: str, run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 1000,
+                   order_by: list[str] | None = None) -> list[Any]:
+    """Deprecated (MLflow 1.x): the :class:`RunInfo` of the runs :func:`search_runs` finds."""
+    from tureen.tracking.client import _deprecated
+
+    _deprecated("list_run_infos", "search_runs")
+    runs = search_runs([experiment_id], "", run_view_type, max_results, order_by, output_format="list")
+    return [r.info for r in runs]
 
 
 def _runs_to_pandas(runs: list[Run]) -> Any:
@@ -483,7 +655,133 @@ def register_model(model_uri: str, name: str, await_registration_for: int | None
     Example:
         >>> register_model(f"runs:/{run_id}/model", "churn").version  # doctest: +SKIP
         '1'
+
+    Registration is immediate (the version is ``READY`` when this returns): ``await_registration_for`` is
+    accepted for MLflow's signature and has nothing to wait for.
     """
     from tureen.registry._register import register_model as _register
 
     return _register(model_uri, name, tags=tags, client=_client())
+
+
+def set_model_version_tag(name: str, version: str | int | None = None, key: str | None = None, value: Any = None,
+                          stage: str | None = None) -> None:
+    """Tag a model version (by number, or the newest in ``stage``)."""
+    _client().set_model_version_tag(name, version, key, value, stage)
+
+
+def search_registered_models(max_results: int | None = None, filter_string: str | None = None,
+                             order_by: list[str] | None = None) -> list[Any]:
+    """Every registered model matching ``filter_string`` (all pages), as a list."""
+    client = _client()
+    return _all_pages(lambda n, t: client.search_registered_models(filter_string, n, order_by, t), max_results, 100)
+
+
+def search_model_versions(max_results: int | None = None, filter_string: str | None = None,
+                          order_by: list[str] | None = None) -> list[Any]:
+    """Every model version matching ``filter_string`` (e.g. ``"name = 'churn'"``, all pages), as a list."""
+    client = _client()
+    return _all_pages(lambda n, t: client.search_model_versions(filter_string, n, order_by, t), max_results,
+                      10000)
+
+
+def list_registered_models(max_results: int = 100) -> list[Any]:
+    """Deprecated (MLflow 1.x): :func:`search_registered_models` without a filter."""
+    from tureen.tracking.client import _deprecated
+
+    _deprecated("list_registered_models", "search_registered_models")
+    client = _client()
+    return _all_pages(lambda n, t: client.search_registered_models(None, n, None, t), max_results, 100)
+
+
+# -- logged models (MLflow 3) -----------------------------------------------------------------------------------
+_active_model_id: str | None = None
+_last_logged_model_id: str | None = None
+
+
+def get_logged_model(model_id: str) -> Any:
+    return _client().get_logged_model(model_id)
+
+
+def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                         datasets: Any = None, max_results: int | None = None, order_by: Any = None,
+                         output_format: str = "pandas") -> Any:
+    """Logged models of experiments (default: the active one), as a DataFrame or a list."""
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameterError(f"Invalid output_format {output_format!r}: use 'pandas' or 'list'")
+    client = _client()
+    ids = [str(e) for e in (experiment_ids or [_current_experiment_id()])]
+    models = _all_pages(lambda n, t: client.search_logged_models(ids, filter_string, n, order_by, t), max_results, 50)
+    if output_format == "list":
+        return models
+    import pandas as pd
+
+    return pd.DataFrame([{"model_id": m.model_id, "experiment_id": m.experiment_id, "name": m.name,
+                          "artifact_location": m.artifact_location, "creation_timestamp": m.creation_timestamp,
+                          "last_updated_timestamp": m.last_updated_timestamp, "status": m.status,
+                          "source_run_id": m.source_run_id, "model_type": m.model_type, "tags": m.tags,
+                          "params": m.params} for m in models])
+
+
+def last_logged_model() -> Any:
+    """The logged model most recently created by this process (``log_model`` or
+    :func:`initialize_logged_model`), or None."""
+    return get_logged_model(_last_logged_model_id) if _last_logged_model_id else None
+
+
+def initialize_logged_model(name: str | None = None, source_run_id: str | None = None,
+                            tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                            model_type: str | None = None, experiment_id: str | None = None) -> Any:
+    """Create a logged model in state ``PENDING`` (files come later); see :func:`finalize_logged_model`."""
+    global _last_logged_model_id
+    run = active_run()
+    lm = _client().create_logged_model(str(experiment_id) if experiment_id is not None else _current_experiment_id(),
+                                       name, source_run_id or (run.info.run_id if run else None), tags, params,
+                                       model_type)
+    _last_logged_model_id = lm.model_id
+    return lm
+
+
+def create_external_model(name: str | None = None, source_run_id: str | None = None,
+                          tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                          model_type: str | None = None, experiment_id: str | None = None) -> Any:
+    """A logged model for a model whose files live elsewhere (``READY``, no artifacts here)."""
+    lm = initialize_logged_model(name, source_run_id, tags, params, model_type, experiment_id)
+    return finalize_logged_model(lm.model_id, "READY")
+
+
+def finalize_logged_model(model_id: str, status: str) -> Any:
+    """Mark a logged model ``READY`` or ``FAILED`` (MLflow's ``LoggedModelStatus`` names, with or without
+    the ``LOGGED_MODEL_`` prefix)."""
+    status = str(getattr(status, "name", status)).upper()
+    status = {"READY": "LOGGED_MODEL_READY", "FAILED": "LOGGED_MODEL_UPLOAD_FAILED",
+              "PENDING": "LOGGED_MODEL_PENDING"}.get(status, status)
+    return _client().finalize_logged_model(model_id, status)
+
+
+def set_logged_model_tags(model_id: str, tags: dict[str, Any]) -> None:
+    _client().set_logged_model_tags(model_id, tags)
+
+
+def delete_logged_model_tag(model_id: str, key: str) -> None:
+    _client().delete_logged_model_tag(model_id, key)
+
+
+def set_active_model(*, name: str | None = None, model_id: str | None = None) -> Any:
+    """Make a logged model active: later metrics of this process link to it. By ``model_id``, or by
+    ``name`` (the newest logged model of that name in the active experiment, created if none exists)."""
+    global _active_model_id
+    if (name is None) == (model_id is None):
+        raise InvalidParameterError("set_active_model needs exactly one of name= and model_id=")
+    if model_id is not None:
+        lm = get_logged_model(model_id)
+    else:
+        found = _client().search_logged_models([_current_experiment_id()], f"name = '{name}'", 1,
+                                               [{"field_name": "creation_timestamp", "ascending": False}])
+        lm = found[0] if found else initialize_logged_model(name=name)
+    _active_model_id = lm.model_id
+    return lm
+
+
+def get_active_model_id() -> str | None:
+    return _active_model_id

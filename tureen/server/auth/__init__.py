@@ -80,6 +80,10 @@ class AuthSettings:
     default_permission: str = "READ"
     admin_username: str = "admin"
     admin_password: str | None = None
+    #: failed sign-ins allowed per client address (and per user name) within ``failure_window`` seconds;
+    #: beyond it every sign-in from there (or as that user) gets 429 until the window has passed
+    max_auth_failures: int = 20
+    failure_window: float = 60.0
 
     @classmethod
     def resolve(cls, settings: Any = None) -> AuthSettings:
@@ -114,7 +118,17 @@ class AuthSettings:
             home = tureen_home()
             home.mkdir(parents=True, exist_ok=True)
             uri = f"sqlite:///{home / 'auth.db'}"
-        return cls(database_uri=uri, default_permission=default_permission,
+        try:
+            max_failures = int(pick("max_auth_failures", "TUREEN_AUTH_MAX_FAILURES", default=20))
+            window = float(pick("failure_window", "TUREEN_AUTH_FAILURE_WINDOW", default=60.0))
+        except (TypeError, ValueError):
+            raise InvalidParameterError("max_auth_failures must be an integer and failure_window a number of "
+                                        "seconds") from None
+        if max_failures < 1 or not 0 < window <= 86400:
+            raise InvalidParameterError("max_auth_failures must be at least 1 and failure_window within "
+                                        "(0, 86400] seconds")
+        return cls(database_uri=uri, default_permission=default_permission, max_auth_failures=max_failures,
+                   failure_window=window,
                    admin_username=pick("admin_username", "TUREEN_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_USERNAME",
                                        default="admin"),
                    admin_password=pick("admin_password", "TUREEN_AUTH_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD"))
@@ -165,9 +179,103 @@ def _error(exc: TureenError) -> Any:
     return Response(json.dumps(exc.to_json(), indent=2), exc.http_status, mimetype="application/json")
 
 
-def _credentials(store: Any) -> Any:
-    """The calling user, or a 401 response naming what is wrong with the Authorization header."""
+class _FailureLimiter:
+    """Failed sign-ins per client address and per user name in a sliding window (per worker process).
+
+    A key over the limit is refused *before* its password is checked (no argon2 work is spent on it), so
+    guessing passwords or tokens costs a caller ``failure_window`` seconds per ``max_failures`` guesses.
+    Memory is bounded: at most ``max_keys`` keys are tracked (the oldest are forgotten first).
+    """
+
+    def __init__(self, max_failures: int, window: float, max_keys: int = 10_000) -> None:
+        import collections
+        import threading
+
+        self.max_failures, self.window, self.max_keys = max_failures, window, max_keys
+        self._failures: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, ()) if t > now - self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def retry_after(self, keys: list[str]) -> float | None:
+        """Seconds until a locked key may try again, or ``None`` when none is locked."""
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            waits = []
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.max_failures:
+                    waits.append(times[-self.max_failures] + self.window - now)
+            return max(waits) if waits else None
+
+    def failed(self, keys: list[str]) -> None:
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                times.append(now)
+                self._failures[key] = times[-self.max_failures:]
+                self._failures.move_to_end(key)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+
+def _limited(seconds: float) -> Any:
+    import math
+
+    from flask import Response
+
+    body = {"error_code": "REQUEST_LIMIT_EXCEEDED",
+            "message": f"Too many failed sign-ins; try again in {math.ceil(seconds)} s"}
+    return Response(json.dumps(body, indent=2), 429, mimetype="application/json",
+                    headers={"Retry-After": str(max(1, math.ceil(seconds)))})
+
+
+def _limit_keys(header: str | None) -> list[str]:
+    """The keys a request's sign-in counts against: its client address, and the user name it claims."""
     from flask import request
+
+    keys = [f"addr:{request.remote_addr or '?'}"]
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() == "basic" and len(value) < _MAX_AUTH_HEADER:
+        try:
+            username = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            username = ""
+        if username:
+            keys.append(f"user:{username[:256]}")
+    return keys
+
+
+def _credentials(store: Any, limiter: _FailureLimiter | None = None) -> Any:
+    """The calling user, or a 401 (429 after too many failures) response naming what is wrong."""
+    from flask import request
+
+    if limiter is None:
+        return _check_credentials(store)
+    header = request.headers.get("Authorization")
+    keys = _limit_keys(header)
+    wait = limiter.retry_after(keys)
+    if wait is not None and header is not None:
+        return _limited(wait)
+    user = _check_credentials(store)
+    if not hasattr(user, "username") and header is not None:
+        limiter.failed(keys)
+    return user
+
+
+def _check_credentials(store: Any) -> Any:
+    from flask import g, request
 
     header = request.headers.get("Authorization")
     if header is None:
@@ -189,10 +297,12 @@ def _credentials(store: Any) -> Any:
             return _unauthenticated("Malformed Authorization header: basic credentials must be base64 of "
                                     "'username:password'")
         user = store.authenticate_basic(username, password)
+        g.tureen_auth_scheme = "basic"
     elif scheme.lower() == "bearer":
         if not value or any(c.isspace() for c in value):
             return _unauthenticated("Malformed Authorization header: 'Bearer <token>' expected")
         user = store.authenticate_token(value)
+        g.tureen_auth_scheme = "bearer"
     else:
         return _unauthenticated(f"Unsupported authorization scheme {scheme[:20]!r}: use Basic or Bearer")
     if user is None:
@@ -303,6 +413,7 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
                                   "(app.extensions['tureen_server'] or client_factory=)")
             return state.client
     resolver = _Resolver(client_factory)
+    limiter = _FailureLimiter(auth.max_auth_failures, auth.failure_window)
     app.extensions["tureen_auth"] = store
     _endpoints.register(app, store)
 
@@ -321,7 +432,7 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
             return None
         if request.method == "OPTIONS" and rule is not None:
             return None  # CORS preflight carries no credentials; the real request is checked
-        user = _credentials(store)
+        user = _credentials(store, limiter)
         if not hasattr(user, "username"):
             return user  # the 401 response
         g.tureen_user = user
@@ -400,9 +511,33 @@ def install(app: Any, settings: Any = None, client_factory: Any = None) -> Any:
                               if permission_on(user, kind, str(get(item))).can_read]
             if not body[list_key]:
                 del body[list_key]
-            resp.set_data(json.dumps(body, indent=2))
+            resp.set_data(json.dumps(body, separators=(",", ":")))
         return resp
 
+    def ui_permission(kind: str, resource: str) -> Any:
+        """What the signed-in caller may do on an experiment or registered model (the web UI checks each
+        page and form with it: its pages read through the server's own client)."""
+        from tureen.server.auth._permissions import MANAGE, NO_PERMISSIONS
+
+        user = g.get("tureen_user")
+        if user is None:
+            return NO_PERMISSIONS
+        if user.is_admin:
+            return MANAGE
+        return permission_on(user, kind, str(resource))
+
+    def ui_changed(event: str, kind: str, name: str, new_name: str | None = None) -> None:
+        """Grants follow what the web UI creates, renames and deletes, as they follow the REST calls."""
+        user = g.get("tureen_user")
+        if event == "created" and user is not None:
+            store.set_grant(kind, str(name), user.id, "MANAGE")
+        elif event == "renamed" and kind == "model" and new_name:
+            store.rename_model_grants(name, new_name)
+        elif event == "deleted" and kind == "model":
+            store.delete_model_grants(name)
+
+    app.extensions["tureen_auth_permission"] = ui_permission
+    app.extensions["tureen_auth_changed"] = ui_changed
     app.before_request(check)
     app.after_request(after)
     return store

@@ -95,6 +95,23 @@ def register(app: Any, store: Any) -> None:
         store.delete_user(_field(params(), "username"))
         return _json({})
 
+    # -- bearer tokens (tureen's addition; MLflow's auth app has none) ----------------------------------------
+    def create_token() -> Any:
+        p = params()
+        username = _field(p, "username")
+        name = p.get("name", "default")
+        if not isinstance(name, str) or not name or len(name) > 255:
+            raise InvalidParameterError("'name' must be a non-empty string of at most 255 characters")
+        if not me().is_admin and g.get("tureen_auth_scheme") != "basic":
+            from tureen.server.auth import PermissionDeniedError
+
+            # a token must not mint more tokens: a leaked one would then outlive its revocation
+            raise PermissionDeniedError("Creating a token needs your password (HTTP basic auth), not a token")
+        return _json({"token": store.create_token(username, name), "username": username, "name": name})
+
+    def revoke_tokens() -> Any:
+        return _json({"revoked": store.revoke_tokens(_field(params(), "username"))})
+
     # -- grants -------------------------------------------------------------------------------------------
     def grants(kind: str, key: str, entity: str) -> dict[str, Callable[[], Any]]:
         def create() -> Any:
@@ -126,6 +143,8 @@ def register(app: Any, store: Any) -> None:
         ("users/update-password", "PATCH", update_password),
         ("users/update-admin", "PATCH", update_admin),
         ("users/delete", "DELETE", delete_user),
+        ("users/create-token", "POST", create_token),
+        ("users/revoke-tokens", "DELETE", revoke_tokens),
     ]
     for base, kind, key, entity in (("experiments/permissions", "experiment", "experiment_id", "experiment_permission"),
                                     ("registered-models/permissions", "model", "name",

@@ -109,6 +109,13 @@ def by_logged_model(_p: dict[str, Any], view_args: dict[str, Any], resolver: Any
     return [resolver.experiment_of_logged_model(_one(view_args.get("model_id"), "model_id"))]
 
 
+def by_run_or_logged_model(params: dict[str, Any], _va: dict[str, Any], resolver: Any) -> list[str]:
+    """``run_id`` or ``model_id`` in the body (presigned uploads take either)."""
+    if params.get("model_id") not in (None, "") and params.get("run_id") in (None, ""):
+        return [resolver.experiment_of_logged_model(_one(params["model_id"], "model_id"))]
+    return by_run_id(params, _va, resolver)
+
+
 def by_artifact_path(params: dict[str, Any], view_args: dict[str, Any], _r: Any) -> list[str]:
     """``mlflow-artifacts`` paths start with the experiment id (``<exp>/<run>/artifacts/...``)."""
     from tureen.artifacts.local import check_relative_path
@@ -188,6 +195,7 @@ RULES: dict[tuple[str, str], Rule] = {
     (_M + "metrics/get-history-bulk", "GET"): exp("read", by_run_ids),
     (_M + "artifacts/list", "GET"): exp("read", by_run_id),
     (_M + "artifacts/presigned-download-url", "POST"): exp("read", by_run_id),
+    (_M + "artifacts/presigned-upload-url", "POST"): exp("update", by_run_or_logged_model),
     (_M + "upload-artifact", "POST"): exp("update", by_run_id),
     ("/get-artifact", "GET"): exp("read", by_run_id),
     # logged models
@@ -241,6 +249,10 @@ RULES: dict[tuple[str, str], Rule] = {
     (_A + "mpu/complete/" + _ART, "POST"): exp("update", by_artifact_path),
     (_A + "mpu/abort/" + _ART, "POST"): exp("update", by_artifact_path),
     (_A + "presigned/" + _ART, "GET"): exp("read", by_artifact_path),
+    # a part of a local-disk multipart upload: the 128-bit upload id handed out by mpu/create (to a caller
+    # with update permission) is the capability, as a presigned part URL is on S3; MLflow's client sends no
+    # credentials with parts
+    (_A + "mpu/upload/<upload_id>/<int:part_number>", "PUT"): PUBLIC,
     # users (the auth part's own endpoints)
     (_M + "users/create", "POST"): ADMIN,
     (_M + "users/get", "GET"): SELF,
@@ -249,6 +261,8 @@ RULES: dict[tuple[str, str], Rule] = {
     (_M + "users/update-password", "PATCH"): SELF,
     (_M + "users/update-admin", "PATCH"): ADMIN,
     (_M + "users/delete", "DELETE"): ADMIN,
+    (_M + "users/create-token", "POST"): SELF,
+    (_M + "users/revoke-tokens", "DELETE"): SELF,
     # grants: MANAGE on the experiment / model
     (_M + "experiments/permissions/create", "POST"): exp("manage"),
     (_M + "experiments/permissions/get", "GET"): exp("manage"),
@@ -264,8 +278,9 @@ RULES: dict[tuple[str, str], Rule] = {
 AUTHENTICATED_PREFIXES = ("/static/",)
 
 
-#: the web UI's blueprint: its pages read through the server's own client and do not yet check permissions per
-#: experiment or model, so under ``--auth`` they are for admins only (the REST API stays per-resource)
+#: the web UI's blueprint: any signed-in user; its pages read through the server's own client, so each page and
+#: form checks the caller's permission on the experiments, runs and models it touches
+#: (``app.extensions["tureen_auth_permission"]``, see :mod:`tureen.server.ui._views`)
 UI_ENDPOINT_PREFIX = "tureen_ui."
 
 
@@ -275,7 +290,7 @@ def lookup(rule: str, method: str, endpoint: str | None = None) -> Rule | None:
         method = "GET"
     found = RULES.get((rule_key(rule), method))
     if found is None and endpoint is not None and endpoint.startswith(UI_ENDPOINT_PREFIX) and method != "OPTIONS":
-        return ADMIN
+        return AUTHENTICATED
     if found is None and method != "OPTIONS" and rule.startswith(AUTHENTICATED_PREFIXES):
         return AUTHENTICATED
     return found

@@ -26,6 +26,12 @@ VIEWS = {"active": 1, "deleted": 2, "all": 3}
 PAGE_SIZES = (25, 50, 100, 200)
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_KEYS = 8  # metric and param columns shown when none are chosen
+MAX_NESTING = 8  # levels of child runs shown under a page's top-level runs
+MAX_CHILD_ROWS = 1000  # child runs shown under one page at most
+MAX_COMPARE_ROWS = 500  # rows of the compare table (12,000 metric keys must not build a page the tab chokes on)
+MAX_COMPARE_DIMS = 200  # parameters and metrics sent to the compare page's plots (those that differ first)
+MAX_RUN_METRICS = 1000  # metrics listed on a run's page (a filter box finds the others)
+KEYSET = "ks"  # page tokens of the runs table that resume after a start time instead of counting rows
 STAGES = ("None", "Staging", "Production", "Archived")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -152,8 +158,53 @@ class RunsState:
             return [f"{entity}.{quote_key(key)} {direction}"]
         return None
 
+    # -- keyset pages --------------------------------------------------------------------------------
+    # Ordered by start time (the default order, or start time ascending), the next page resumes after the
+    # last start time shown: ``start_time <= T`` (or ``>=``) walks the (experiment, start_time) index, and
+    # only the runs sharing that very start time already shown are skipped. Page 1000 costs what page 1
+    # costs. Other orders page by offset (the store's tokens).
+    def _keyset_dir(self) -> str | None:
+        if self.sort == "attr:start_time":
+            return "<=" if self.dir == "desc" else ">="
+        return None
+
+    def _keyset(self) -> tuple[int, int] | None:
+        if not self.page or not self.page.startswith(KEYSET + ":") or self._keyset_dir() is None:
+            return None
+        try:
+            _p, t, skip = self.page.split(":")
+            return int(t), int(skip)
+        except ValueError:
+            raise InvalidParameterError(f"Invalid page {self.page[:100]!r}: follow the page links") from None
+
+    def store_token(self) -> str | None:
+        """The store's page token for this page (keyset pages skip only their ties)."""
+        ks = self._keyset()
+        if ks is None:
+            if self.page and self.page.startswith(KEYSET + ":"):
+                return None
+            return self.page
+        from tureen.tracking._filter import encode_page_token
+
+        return encode_page_token(ks[1]) if ks[1] else None
+
+    def next_token(self, page: Any, runs: list[Any]) -> str | None:
+        if not page.token:
+            return None
+        if self._keyset_dir() is None or not runs or runs[-1].info.start_time is None:
+            return page.token
+        last = runs[-1].info.start_time
+        ties = sum(1 for r in runs if r.info.start_time == last)
+        ks = self._keyset()
+        if ks is not None and ks[0] == last:
+            ties += ks[1]
+        return f"{KEYSET}:{last}:{ties}"
+
     def filter_string(self) -> str:
         parts = [self.filter] if self.filter else []
+        ks = self._keyset()
+        if ks is not None:
+            parts.append(f"attributes.start_time {self._keyset_dir()} {ks[0]}")
         if self.status:
             parts.append("attributes.status IN (" + ", ".join(f"'{s}'" for s in self.status) + ")")
         if self.since:
@@ -215,6 +266,48 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             raise InvalidParameterError(f"Select at least one item ({name})")
         return ids
 
+    # -- permissions under ``tureen server --auth`` (no-ops without it) --------------------------------
+    def permission(kind: str, resource: str) -> Any:
+        from flask import current_app
+
+        fn = current_app.extensions.get("tureen_auth_permission")
+        return None if fn is None else fn(kind, str(resource))
+
+    def may(kind: str, resource: str, action: str) -> bool:
+        p = permission(kind, resource)
+        return True if p is None else p.allows(action)
+
+    def need(kind: str, resource: str, action: str) -> None:
+        if not may(kind, resource, action):
+            what = "experiment" if kind == "experiment" else "registered model"
+            raise TureenError(f"Permission denied: you lack {action} permission on {what} {resource!r}",
+                              error_code="PERMISSION_DENIED", http_status=403)
+
+    def auth_on() -> bool:
+        from flask import current_app
+
+        return "tureen_auth_permission" in current_app.extensions
+
+    def need_runs(run_ids: list[str], action: str) -> None:
+        """Check ``action`` on the experiment of each run (one read of the runs, only under --auth)."""
+        if not auth_on() or not run_ids:
+            return
+        found = {r.info.run_id: r for r in d.runs_by_ids(client(), run_ids, params=[], metrics=[], tags=[])}
+        for rid in run_ids:
+            r = found.get(rid)
+            if r is None:
+                raise ResourceNotFoundError(f"Run with id={rid} not found")
+            need("experiment", r.info.experiment_id, action)
+
+    def changed(event: str, kind: str, name: str, new_name: str | None = None) -> None:
+        from flask import current_app
+
+        fn = current_app.extensions.get("tureen_auth_changed")
+        if fn is not None:
+            fn(event, kind, name, new_name)
+
+    bp.add_app_template_global(may, "ui_may")
+
     # ------------------------------------------------------------------------------------------------
     # experiments
     # ------------------------------------------------------------------------------------------------
@@ -231,6 +324,9 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             exps = client().search_experiments(VIEWS[view], 100, filt, ["last_update_time DESC"], page)
         except TureenError as exc:
             return error_page(exc)
+        if auth_on():
+            token = exps.token
+            exps = type(exps)([e for e in exps if may("experiment", e.experiment_id, "read")], token)
         base = [("q", q)] if q else []
         if view != "active":
             base.append(("view", view))
@@ -245,6 +341,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             if not name:
                 raise InvalidParameterError("An experiment needs a name")
             eid = client().create_experiment(name)
+            changed("created", "experiment", eid)
         except TureenError as exc:
             return error_page(exc)
         return redirect(url_for(".runs", experiment_id=eid), code=303)
@@ -252,6 +349,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     @bp.post("/experiments/<experiment_id>/rename")
     def experiment_rename(experiment_id: str) -> Any:
         try:
+            need("experiment", experiment_id, "update")
             client().rename_experiment(experiment_id, (request.form.get("name") or "").strip())
         except TureenError as exc:
             return error_page(exc)
@@ -260,7 +358,10 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def experiment_lifecycle(restore: bool) -> Any:
         try:
             c = client()
-            for eid in form_ids("experiment"):
+            ids = form_ids("experiment")
+            for eid in ids:
+                need("experiment", eid, "delete")
+            for eid in ids:
                 (c.restore_experiment if restore else c.delete_experiment)(eid)
         except TureenError as exc:
             return error_page(exc)
@@ -298,6 +399,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def runs_view(experiment_ids: list[str]) -> Any:
         c = client()
         try:
+            for e in experiment_ids:
+                need("experiment", e, "read")
             exps = [c.get_experiment(e) for e in experiment_ids]
         except TureenError as exc:
             return error_page(exc)
@@ -311,13 +414,13 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         try:
             if st.explicit_cols:
                 page = d.runs_page(c, experiment_ids, st.filter_string(), VIEWS[st.view], st.n, st.order_by(),
-                                   st.page, params=[k for t, k in cols if t == "p"],
+                                   st.store_token(), params=[k for t, k in cols if t == "p"],
                                    metrics=[k for t, k in cols if t == "m"], tags=[k for t, k in cols if t == "t"])
                 page_runs = list(page)
             else:
                 # no columns chosen: the first few metric and param keys of this page's runs
                 page = d.runs_page(c, experiment_ids, st.filter_string(), VIEWS[st.view], st.n, st.order_by(),
-                                   st.page, params=[], metrics=[], tags=[])
+                                   st.store_token(), params=[], metrics=[], tags=[])
                 ids = [r.info.run_id for r in page]
                 mkeys, more_keys["m"] = d.keys_of(c, experiment_ids, "metric", limit=DEFAULT_KEYS, run_ids=ids,
                                                   runs=page)
@@ -329,20 +432,36 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                     cols.insert(0, (sort_kind, sort_key))
                 page_runs = d.runs_by_ids(c, ids, params=[k for t, k in cols if t == "p"],
                                           metrics=[k for t, k in cols if t == "m"], tags=[]) if ids else []
-            token = page.token
+            token = st.next_token(page, page_runs)
             children_of: dict[str, list[Any]] = {}
             if st.nested and not st.filter and page_runs:
-                kids = d.child_runs(c, experiment_ids[0], [r.info.run_id for r in page_runs])
-                flat = [k for ks in kids.values() for k in ks]
-                if flat:
+                # every level below this page's top-level runs, one query per level (bounded in depth and rows)
+                level, seen = [r.info.run_id for r in page_runs], {r.info.run_id for r in page_runs}
+                budget = MAX_CHILD_ROWS
+                for _depth in range(MAX_NESTING):
+                    kids = d.child_runs(c, experiment_ids[0], level, limit=budget)
+                    flat = [k for ks in kids.values() for k in ks if k not in seen][:budget]
+                    if not flat:
+                        break
+                    seen.update(flat)
+                    budget -= len(flat)
                     got = {r.info.run_id: r for r in d.runs_by_ids(
                         c, flat, params=[k for t, k in cols if t == "p"], metrics=[k for t, k in cols if t == "m"],
                         tags=[k for t, k in cols if t == "t"])}
-                    children_of = {p: [got[k] for k in ks if k in got] for p, ks in kids.items()}
+                    for p, ks in kids.items():
+                        children_of[p] = [got[k] for k in ks if k in got]
+                    level = [k for k in flat if k in got]
+                    if budget <= 0:
+                        break
+
+            def add(r: Any, depth: int, parent: str | None) -> None:
+                kids_ = children_of.get(r.info.run_id, [])
+                rows.append({"run": r, "depth": depth, "children": len(kids_), "parent": parent})
+                for ch in kids_:
+                    add(ch, depth + 1, r.info.run_id)
+
             for r in page_runs:
-                rows.append({"run": r, "depth": 0, "children": len(children_of.get(r.info.run_id, []))})
-                for ch in children_of.get(r.info.run_id, []):
-                    rows.append({"run": ch, "depth": 1, "children": 0, "parent": r.info.run_id})
+                add(r, 0, None)
         except InvalidParameterError as exc:
             error = exc.message
         except TureenError as exc:
@@ -393,6 +512,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         prefix = kind[0]
         chosen_keys = [c.partition(":")[2] for c in request.args.getlist("col") if c.startswith(prefix + ":")]
         try:
+            need("experiment", experiment_id, "read")
             keys, more = d.keys_of(client(), [experiment_id], kind, like=like, limit=100)
         except TureenError as exc:
             return error_page(exc)
@@ -410,7 +530,9 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def runs_lifecycle(restore: bool) -> Any:
         try:
             c = client()
-            for rid in form_ids("run"):
+            ids = form_ids("run")
+            need_runs(ids, "delete")
+            for rid in ids:
                 (c.restore_run if restore else c.delete_run)(rid)
         except TureenError as exc:
             return error_page(exc)
@@ -423,6 +545,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             name = (request.form.get("name") or "").strip()
             if not rid or not name:
                 raise InvalidParameterError("Renaming needs a run and a new name")
+            need_runs([rid], "update")
             client().update_run(rid, name=name)
         except TureenError as exc:
             return error_page(exc)
@@ -436,8 +559,15 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         c = client()
         try:
             r = c.get_run(run_id)
+            need("experiment", r.info.experiment_id, "read")
             exp = c.get_experiment(r.info.experiment_id)
             metrics = d.metric_summary(c, r)
+            metric_count = len(metrics)
+            mq = (request.args.get("mq") or "").strip().lower()
+            if mq:
+                metrics = [m for m in metrics if mq in m["key"].lower()]
+            metric_matches = len(metrics)
+            metrics = metrics[:MAX_RUN_METRICS]
             parent_id = r.data.tags.get("mlflow.parentRunId")
             parent = None
             if parent_id:
@@ -453,14 +583,16 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             except TureenError:
                 logged = []
             try:
-                versions = list(c.search_model_versions(f"run_id = '{run_id}'", max_results=100))
+                versions = [v for v in c.search_model_versions(f"run_id = '{run_id}'", max_results=100)
+                            if may("model", v.name, "read")]
             except TureenError:
                 versions = []
         except TureenError as exc:
             return error_page(exc)
         user_tags = {k: v for k, v in sorted(r.data.tags.items()) if not k.startswith("mlflow.")}
         system_tags = {k: v for k, v in sorted(r.data.tags.items()) if k.startswith("mlflow.")}
-        return render_template("ui/run.html", run=r, exp=exp, metrics=metrics, parent=parent, children=children,
+        return render_template("ui/run.html", run=r, exp=exp, metrics=metrics, metric_count=metric_count,
+                               metric_matches=metric_matches, mq=mq, parent=parent, children=children,
                                more_children=len(kids) > 100, logged=logged, versions=versions,
                                user_tags=user_tags, system_tags=system_tags,
                                description=r.data.tags.get("mlflow.note.content", ""), here=request.full_path)
@@ -468,6 +600,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     @bp.post("/runs/<run_id>/description")
     def run_description(run_id: str) -> Any:
         try:
+            need_runs([run_id], "update")
             client().set_tag(run_id, "mlflow.note.content", request.form.get("description") or "")
         except TureenError as exc:
             return error_page(exc)
@@ -479,6 +612,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             key = (request.form.get("key") or "").strip()
             if not key:
                 raise InvalidParameterError("A tag needs a key")
+            need_runs([run_id], "update")
             if request.form.get("delete"):
                 client().delete_tag(run_id, key)
             else:
@@ -493,6 +627,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         from tureen.artifacts.local import check_relative_path
 
         try:
+            need_runs([run_id], "read")
             path = check_relative_path(request.args.get("path") or "")
             files = d._repo(client(), run_id, artifact_repo).list_artifacts(path or None)
         except TureenError as exc:
@@ -504,6 +639,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
     def artifact_preview(run_id: str) -> Any:
         path = request.args.get("path") or ""
         try:
+            need_runs([run_id], "read")
             data, size, truncated = d.artifact_bytes(client(), run_id, path, resolver=artifact_repo)
         except TureenError as exc:
             return error_page(exc)
@@ -541,6 +677,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         """The bytes of an artifact: images inline, everything else as a download (never rendered as HTML)."""
         path = request.args.get("path") or ""
         try:
+            need_runs([run_id], "read")
             data, size, truncated = d.artifact_bytes(client(), run_id, path, limit=50_000_000,
                                                       resolver=artifact_repo)
         except TureenError as exc:
@@ -568,6 +705,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return error_page(InvalidParameterError("Choose runs to chart (select them in the runs table)"))
         c = client()
         try:
+            need_runs(run_ids, "read")
             runs_ = d.runs_by_ids(c, run_ids, params=[], metrics=None, tags=[])
             if not runs_:
                 raise ResourceNotFoundError("None of the runs exist")
@@ -596,6 +734,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             points = int(request.args.get("points", 1500))
             lo = _opt_float(request.args.get("lo"))
             hi = _opt_float(request.args.get("hi"))
+            need_runs([run_id], "read")
             out = d.metric_window(client(), run_id, key, "step" if x == "step" else "time", lo, hi, points)
         except ValueError:
             return error_page(InvalidParameterError("points, lo and hi must be numbers"))
@@ -612,6 +751,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         if len(run_ids) < 1:
             return error_page(InvalidParameterError("Choose runs to compare (select them in the runs table)"))
         try:
+            need_runs(run_ids, "read")
             runs_ = d.runs_by_ids(client(), run_ids, params=None, metrics=None, tags=None)
         except TureenError as exc:
             return error_page(exc)
@@ -625,10 +765,24 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             shown = [fmt_num(v) if v is not None else "" for v in values]
             return {"kind": kind, "key": key, "cells": shown, "differs": len(set(shown)) > 1}
 
+        q = (request.args.get("q") or "").strip().lower()
+        if q:
+            pkeys, mkeys, tkeys = ([k for k in keys if q in k.lower()] for keys in (pkeys, mkeys, tkeys))
+        only_diff = request.args.get("diff") == "1"
         table = [row("param", k, [r.data.params.get(k) for r in runs_]) for k in pkeys]
         table += [row("metric", k, [r.data.metrics.get(k) for r in runs_]) for k in mkeys]
         table += [row("tag", k, [r.data.tags.get(k) for r in runs_]) for k in tkeys]
-        only_diff = request.args.get("diff") == "1"
+        if only_diff:
+            table = [t for t in table if t["differs"]]
+        total_rows = len(table)
+        table = table[:MAX_COMPARE_ROWS]
+        # the plots get the keys that differ first, at most MAX_COMPARE_DIMS of them
+        differs = {(t["kind"], t["key"]) for t in table if t["differs"]}
+        total_dims = len(pkeys) + len(mkeys)
+        pkeys = sorted(pkeys, key=lambda k: ("param", k) not in differs)
+        mkeys = sorted(mkeys, key=lambda k: ("metric", k) not in differs)
+        n_params = min(len(pkeys), MAX_COMPARE_DIMS // 2 if len(mkeys) > MAX_COMPARE_DIMS // 2 else MAX_COMPARE_DIMS - len(mkeys))
+        pkeys, mkeys = pkeys[:n_params], mkeys[:MAX_COMPARE_DIMS - n_params]
         dims = []
         for k in pkeys:
             vals = [r.data.params.get(k) for r in runs_]
@@ -642,11 +796,12 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                          "values": [None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
                                     for v in vals]})
         data = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id[:8]} for r in runs_],
-                "dims": dims}
-        diff_url = url_for(".compare") + "?" + urlencode([("run", r) for r in run_ids] +
-                                                         ([] if only_diff else [("diff", "1")]))
+                "dims": dims, "pc_max": 24}
+        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else [])
+        diff_url = url_for(".compare") + "?" + urlencode(keep + ([] if only_diff else [("diff", "1")]))
         return render_template("ui/compare.html", runs=runs_, table=table, only_diff=only_diff, data=data,
-                               diff_url=diff_url)
+                               diff_url=diff_url, total_rows=total_rows, total_dims=total_dims, q=q,
+                               run_ids=run_ids)
 
     # ------------------------------------------------------------------------------------------------
     # registry
@@ -660,6 +815,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             found = client().search_registered_models(filt, 100, ["name ASC"], page)
         except TureenError as exc:
             return error_page(exc)
+        if auth_on():
+            found = type(found)([m for m in found if may("model", m.name, "read")], found.token)
         next_url = url_for(".models") + "?" + urlencode(([("q", q)] if q else []) + [("page", found.token)]) \
             if found.token else None
         return render_template("ui/models.html", models=found, q=q, next_url=next_url)
@@ -671,6 +828,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             if not name:
                 raise InvalidParameterError("A registered model needs a name")
             client().create_registered_model(name)
+            changed("created", "model", name)
         except TureenError as exc:
             return error_page(exc)
         return redirect(url_for(".model", name=name), code=303)
@@ -680,6 +838,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         name = request.args.get("name") or ""
         c = client()
         try:
+            need("model", name, "read")
             m = c.get_registered_model(name)
             versions = list(c.search_model_versions("name = '" + name.replace("'", "''") + "'", 1000,
                                                     ["version_number DESC"]))
@@ -694,6 +853,10 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         name = f.get("name") or ""
         c = client()
         try:
+            required = {"alias": "delete" if f.get("delete") else "update", "stage": "update",
+                        "description": "update", "tag": "delete" if f.get("delete") and f.get("version") else "update",
+                        "rename": "update", "delete": "delete"}.get(action, "manage")
+            need("model", name, required)
             if action == "alias":
                 alias = (f.get("alias") or "").strip()
                 if not alias:
@@ -730,12 +893,14 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             elif action == "rename":
                 new = (f.get("new_name") or "").strip()
                 c.rename_registered_model(name, new)
+                changed("renamed", "model", name, new)
                 return redirect(url_for(".model", name=new), code=303)
             elif action == "delete":
                 if f.get("version"):
                     c.delete_model_version(name, f.get("version") or "")
                 else:
                     c.delete_registered_model(name)
+                    changed("deleted", "model", name)
                     return redirect(url_for(".models"), code=303)
             else:
                 raise ResourceNotFoundError(f"No model action {action!r}")
@@ -749,6 +914,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         version = request.args.get("version") or ""
         c = client()
         try:
+            need("model", name, "read")
             mv = c.get_model_version(name, version)
             uri = c.get_model_version_download_uri(name, version)
         except TureenError as exc:

@@ -296,6 +296,9 @@ class RestStore:
         out = self._post(f"logged-models/{self._mid(model_id)}", {"model_id": model_id, "status": status}, "PATCH")
         return P.logged_model_from_json(out["model"])
 
+    def log_logged_model_params(self, model_id: str, params: dict[str, Any]) -> None:
+        self._post(f"logged-models/{self._mid(model_id)}/params", {"model_id": model_id, "params": _pairs(params)})
+
     def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
         self._post(f"logged-models/{self._mid(model_id)}/tags", {"tags": _pairs(tags)}, "PATCH")
 

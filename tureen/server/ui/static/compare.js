@@ -24,6 +24,10 @@
     return { ctx: ctx, w: w, h: h };
   }
   var scales = dims.map(scaleOf);
+  // the parallel plot draws the first axes only (the server puts those that differ first): a few dozen axes
+  // stay readable, and hundreds would cost the main thread more than the 200 ms a frame may take
+  var PC_MAX = data.pc_max || 24;
+  var pdims = dims.slice(0, PC_MAX), pscales = scales.slice(0, PC_MAX);
   var colorSel = document.getElementById("pc-color");
   var numericIdx = [];
   dims.forEach(function (d, i) { if (d.numeric) numericIdx.push(i); });
@@ -35,13 +39,13 @@
   function drawParallel() {
     var c = setup(document.getElementById("parallel")), ctx = c.ctx, pad = 40, top = 30, bottom = c.h - 40;
     ctx.clearRect(0, 0, c.w, c.h);
-    if (!dims.length) { ctx.fillText("No parameters or metrics to draw", 20, 40); return; }
-    var step = dims.length > 1 ? (c.w - 2 * pad) / (dims.length - 1) : 0;
+    if (!pdims.length) { ctx.fillText("No parameters or metrics to draw", 20, 40); return; }
+    var step = pdims.length > 1 ? (c.w - 2 * pad) / (pdims.length - 1) : 0;
     var ci = Number(colorSel.value), cs = isNaN(ci) ? null : scales[ci];
     function y(t) { return bottom - t * (bottom - top); }
     runs.forEach(function (run, r) {
       var keep = Object.keys(brush).every(function (k) {
-        var t = scales[k].f(dims[k].values[r]); if (t == null) return false;
+        var t = pscales[k].f(pdims[k].values[r]); if (t == null) return false;
         var yy = 1 - t; return yy >= brush[k][0] && yy <= brush[k][1];
       });
       var t0 = cs ? cs.f(dims[ci].values[r]) : null;
@@ -49,8 +53,8 @@
       ctx.lineWidth = keep ? 1.4 : 1;
       ctx.beginPath();
       var started = false;
-      dims.forEach(function (d, i) {
-        var t = scales[i].f(d.values[r]);
+      pdims.forEach(function (d, i) {
+        var t = pscales[i].f(d.values[r]);
         if (t == null) { started = false; return; }
         var xx = pad + i * step, yy = y(t);
         if (!started) { ctx.moveTo(xx, yy); started = true; } else ctx.lineTo(xx, yy);
@@ -58,13 +62,13 @@
       ctx.stroke();
     });
     ctx.fillStyle = "#1d2430"; ctx.strokeStyle = "#475569"; ctx.lineWidth = 1; ctx.font = "11px system-ui, sans-serif";
-    dims.forEach(function (d, i) {
+    pdims.forEach(function (d, i) {
       var xx = pad + i * step;
       ctx.beginPath(); ctx.moveTo(xx, top); ctx.lineTo(xx, bottom); ctx.stroke();
       ctx.textAlign = "center";
       var label = d.name.length > 22 ? d.name.slice(0, 21) + "…" : d.name;
       ctx.fillText(label, xx, top - 12);
-      var s = scales[i];
+      var s = pscales[i];
       ctx.fillStyle = "#687385";
       if (s.cats) { s.cats.slice(0, 12).forEach(function (cat) { ctx.fillText(cat.slice(0, 14), xx, y(s.f(cat)) - 3); }); }
       else { ctx.fillText(fmt(s.hi), xx, top - 1); ctx.fillText(fmt(s.lo), xx, bottom + 14); }
@@ -76,8 +80,8 @@
     var canvas = document.getElementById("parallel"), dragging = null;
     function pos(ev) { var r = canvas.getBoundingClientRect(); return { x: ev.clientX - r.left, y: ev.clientY - r.top }; }
     function axisAt(x) {
-      var pad = 40, step = dims.length > 1 ? (canvas.clientWidth - 2 * pad) / (dims.length - 1) : 0;
-      for (var i = 0; i < dims.length; i++) if (Math.abs(pad + i * step - x) < 12) return i;
+      var pad = 40, step = pdims.length > 1 ? (canvas.clientWidth - 2 * pad) / (pdims.length - 1) : 0;
+      for (var i = 0; i < pdims.length; i++) if (Math.abs(pad + i * step - x) < 12) return i;
       return -1;
     }
     canvas.addEventListener("mousedown", function (ev) {

@@ -50,9 +50,15 @@
     } else if (t.classList.contains("js-fold")) {
       var tr = t.closest("tr");
       var open = t.getAttribute("aria-expanded") === "true";
-      document.querySelectorAll('tr[data-parent="' + tr.getAttribute("data-run") + '"]').forEach(function (c) {
-        c.classList.toggle("hidden", open);
-      });
+      // hiding a run hides every level below it; showing it shows its children as they were folded
+      var setHidden = function (runId, hide) {
+        document.querySelectorAll('tr[data-parent="' + runId + '"]').forEach(function (c) {
+          c.classList.toggle("hidden", hide);
+          var f = c.querySelector(".js-fold");
+          if (hide || !f || f.getAttribute("aria-expanded") === "true") { setHidden(c.getAttribute("data-run"), hide); }
+        });
+      };
+      setHidden(tr.getAttribute("data-run"), open);
       t.setAttribute("aria-expanded", open ? "false" : "true");
       t.setAttribute("aria-label", open ? "Show child runs" : "Hide child runs");
       t.textContent = open ? "▸" : "▾";
