@@ -41,7 +41,8 @@ _FLUENT_MODULE = "tureen.tracking.fluent"
 _FLUENT_NAMES = (
     "set_tracking_uri", "get_tracking_uri", "is_tracking_uri_set", "set_registry_uri", "get_registry_uri",
     "create_experiment", "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment",
-    "search_experiments", "set_experiment_tag", "set_experiment_tags", "start_run", "end_run", "active_run",
+    "search_experiments", "set_experiment_tag", "set_experiment_tags", "delete_experiment_tag",
+    "restore_experiment", "restore_run", "set_model_version_tag", "flush_artifact_async_logging", "start_run", "end_run", "active_run",
     "last_active_run", "get_parent_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
     "log_image", "log_table", "load_table", "get_artifact_uri", "get_run", "delete_run", "search_runs",
@@ -59,6 +60,7 @@ _NAMES: dict[str, str] = {
     "MlflowClient": "tureen.tracking.client:MlflowClient",
     "MlflowException": "tureen.exceptions:MlflowException",
     "evaluate": "tureen.models:evaluate",
+    "run": "tureen.projects:run",
 }
 
 #: names another part of tureen may not provide yet (left out of ``__all__`` so ``import *`` never fails)

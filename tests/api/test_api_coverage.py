@@ -32,7 +32,8 @@ for sub in ("models", "pyfunc", "entities"):
         names.add(f"mlflow.{sub}.{n}")
 for n in dir(mlflow.data):
     obj = getattr(mlflow.data, n)
-    if not n.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj)):
+    if not n.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj)) \
+            and (getattr(obj, "__module__", "") or "").startswith("mlflow"):
         names.add(f"mlflow.data.{n}")
 for n in dir(mlflow.artifacts):
     obj = getattr(mlflow.artifacts, n)

@@ -1,4 +1,5 @@
-"""``tureen models register|list|versions|transition|alias|delete``: the model registry.
+"""``tureen models register|list|versions|describe|transition|alias|rename|set-tag|delete-tag|set-description|delete``:
+the model registry.
 
 Attach: the commands of the click group ``registry`` go under ``tureen models`` (``tureen.cli.models``
 picks them up from this module).
@@ -150,3 +151,115 @@ def delete(name: str, version: str | None, tracking_uri: str | None, registry_ur
     else:
         client.delete_registered_model(name)
         click.echo(f"Deleted registered model {name!r}")
+
+
+@registry.command("describe")
+@click.argument("name")
+@click.option("--version", help="Show this version instead of the registered model.")
+@tracking_uri_option
+@registry_uri_option
+@json_option
+def describe(name: str, version: str | None, tracking_uri: str | None, registry_uri: str | None,
+             as_json: bool) -> None:
+    """Show registered model NAME (description, tags, aliases, latest versions), or one --version of it."""
+    client = _client(tracking_uri, registry_uri)
+    if version is not None:
+        mv = client.get_model_version(name, version)
+        if as_json:
+            echo_json(mv)
+            return
+        click.echo(f"{mv.name} version {mv.version} ({mv.current_stage}, {mv.status})")
+        click.echo(f"  created: {when(mv.creation_timestamp)}  source: {mv.source}  run: {mv.run_id or ''}")
+        click.echo(f"  aliases: {', '.join(mv.aliases) or '(none)'}")
+        click.echo(f"  description: {mv.description or ''}")
+        _echo_tags(mv.tags)
+        return
+    model = client.get_registered_model(name)
+    if as_json:
+        echo_json(model)
+        return
+    click.echo(f"Registered model {model.name}")
+    click.echo(f"  created: {when(model.creation_timestamp)}  updated: {when(model.last_updated_timestamp)}")
+    click.echo(f"  description: {model.description or ''}")
+    click.echo("  aliases: " + (", ".join(f"{a}->{v}" for a, v in sorted(model.aliases.items())) or "(none)"))
+    click.echo("  latest versions: " + (", ".join(f"{v.version} ({v.current_stage})"
+                                                  for v in model.latest_versions) or "(none)"))
+    _echo_tags(model.tags)
+
+
+def _echo_tags(tags: dict) -> None:  # noqa: ANN001
+    click.echo("  tags:" + ("" if tags else " (none)"))
+    for key in sorted(tags):
+        click.echo(f"    {key}: {tags[key]}")
+
+
+@registry.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@tracking_uri_option
+@registry_uri_option
+@json_option
+def rename(name: str, new_name: str, tracking_uri: str | None, registry_uri: str | None, as_json: bool) -> None:
+    """Rename registered model NAME to NEW_NAME (its versions, aliases and tags move with it)."""
+    model = _client(tracking_uri, registry_uri).rename_registered_model(name, new_name)
+    echo_json(model) if as_json else click.echo(f"Renamed registered model {name!r} to {new_name!r}")
+
+
+@registry.command("set-tag")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value")
+@click.option("--version", help="Tag this version instead of the registered model.")
+@tracking_uri_option
+@registry_uri_option
+@json_option
+def set_tag(name: str, key: str, value: str, version: str | None, tracking_uri: str | None,
+            registry_uri: str | None, as_json: bool) -> None:
+    """Set tag KEY to VALUE on registered model NAME (or on one --version of it)."""
+    client = _client(tracking_uri, registry_uri)
+    if version is not None:
+        client.set_model_version_tag(name, version, key, value)
+        echo_json(client.get_model_version(name, version)) if as_json else \
+            click.echo(f"Set tag {key!r} on {name!r} version {version}")
+    else:
+        client.set_registered_model_tag(name, key, value)
+        echo_json(client.get_registered_model(name)) if as_json else click.echo(f"Set tag {key!r} on {name!r}")
+
+
+@registry.command("delete-tag")
+@click.argument("name")
+@click.argument("key")
+@click.option("--version", help="Untag this version instead of the registered model.")
+@tracking_uri_option
+@registry_uri_option
+@json_option
+def delete_tag(name: str, key: str, version: str | None, tracking_uri: str | None, registry_uri: str | None,
+               as_json: bool) -> None:
+    """Delete tag KEY of registered model NAME (or of one --version of it)."""
+    client = _client(tracking_uri, registry_uri)
+    if version is not None:
+        client.delete_model_version_tag(name, version, key)
+        echo_json(client.get_model_version(name, version)) if as_json else \
+            click.echo(f"Deleted tag {key!r} of {name!r} version {version}")
+    else:
+        client.delete_registered_model_tag(name, key)
+        echo_json(client.get_registered_model(name)) if as_json else click.echo(f"Deleted tag {key!r} of {name!r}")
+
+
+@registry.command("set-description")
+@click.argument("name")
+@click.argument("text")
+@click.option("--version", help="Describe this version instead of the registered model.")
+@tracking_uri_option
+@registry_uri_option
+@json_option
+def set_description(name: str, text: str, version: str | None, tracking_uri: str | None, registry_uri: str | None,
+                    as_json: bool) -> None:
+    """Set the description of registered model NAME (or of one --version of it); an empty TEXT clears it."""
+    client = _client(tracking_uri, registry_uri)
+    if version is not None:
+        mv = client.update_model_version(name, version, description=text)
+        echo_json(mv) if as_json else click.echo(f"Set the description of {name!r} version {version}")
+    else:
+        model = client.update_registered_model(name, description=text)
+        echo_json(model) if as_json else click.echo(f"Set the description of {name!r}")

@@ -1,4 +1,7 @@
-"""``tureen runs list|describe|delete|restore``.
+"""``tureen runs list|describe|create|delete|restore|set-tag|delete-tag|set-description|mark-failed``.
+
+Each command takes tureen's positional spelling (``tureen runs describe RUN_ID``) and MLflow's options
+(``--run-id``, ``--experiment-id``, ``-v/--view``), so MLflow's CLI lines work unchanged.
 
 Attach: the click group ``runs`` as ``tureen runs`` (already listed in ``tureen.cli.COMMANDS``).
 """
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from tureen.cli._pick import VIEW_CHOICES, key_values, pick, view_type
 from tureen.tracking._display import (
     client_for,
     echo_json,
@@ -41,16 +45,16 @@ def _experiment_ids(client, experiment_id: tuple[str, ...], experiment_name: tup
 @click.option("--filter", "filter_string", default="", help="e.g. \"metrics.auc > 0.9 AND params.C = '0.5'\"")
 @click.option("--order-by", multiple=True, help="e.g. 'metrics.auc DESC' (repeatable).")
 @click.option("--max-results", type=int, default=100, show_default=True)
-@click.option("--view", type=click.Choice(["active", "deleted", "all"]), default="active", show_default=True)
+@click.option("-v", "--view", type=click.Choice(VIEW_CHOICES, case_sensitive=False), default="active",
+              show_default=True, help="Which runs (MLflow's active_only/deleted_only work too).")
 @tracking_uri_option
 @json_option
 def list_(experiment_id: tuple[str, ...], experiment_name: tuple[str, ...], filter_string: str,
           order_by: tuple[str, ...], max_results: int, view: str, tracking_uri: str | None, as_json: bool) -> None:
     """List runs matching a filter (newest first)."""
     client = client_for(tracking_uri)
-    view_type = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}[view]
-    found = client.search_runs(_experiment_ids(client, experiment_id, experiment_name), filter_string, view_type,
-                               max_results, list(order_by) or None)
+    found = client.search_runs(_experiment_ids(client, experiment_id, experiment_name), filter_string,
+                               view_type(view), max_results, list(order_by) or None)
     if as_json:
         echo_json(list(found))
         return
@@ -67,13 +71,21 @@ def list_(experiment_id: tuple[str, ...], experiment_name: tuple[str, ...], filt
                    f"Mark them failed with: tureen runs mark-failed --orphaned{where}")
 
 
+run_id_option = click.option("-r", "--run-id", "run_id_opt", help="The run (MLflow's spelling; instead of RUN_ID).")
+
+
+def _run_id(arg: str | None, opt: str | None) -> str:
+    return pick("the run: RUN_ID or --run-id", arg, opt)
+
+
 @runs.command("describe")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
+@run_id_option
 @tracking_uri_option
 @json_option
-def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+def describe(run_id: str | None, run_id_opt: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Show a run: info, params, latest metrics, tags and logged models."""
-    run = client_for(tracking_uri).get_run(run_id)
+    run = client_for(tracking_uri).get_run(_run_id(run_id, run_id_opt))
     if as_json:
         echo_json(run)
         return
@@ -86,6 +98,9 @@ def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
                    f"tureen runs mark-failed {i.run_id}")
     click.echo(f"  status: {i.status} ({i.lifecycle_stage})  started: {when(i.start_time)}  ended: {when(i.end_time)}")
     click.echo(f"  user: {i.user_id}  artifacts: {i.artifact_uri}")
+    note = run.data.tags.get("mlflow.note.content")
+    if note:
+        click.echo(f"  description: {note}")
     echo_mapping("params", run.data.params)
     echo_mapping("metrics", run.data.metrics)
     echo_mapping("tags", {k: v for k, v in run.data.tags.items() if k != "mlflow.log-model.history"})
@@ -95,22 +110,129 @@ def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
             click.echo(f"  models:/{out.model_id} (step {out.step})")
 
 
-@runs.command("delete")
-@click.argument("run_id")
+@runs.command("create")
+@click.option("-x", "--experiment-id", help="The experiment's id (or give --experiment-name).")
+@click.option("-n", "--experiment-name", help="The experiment's name.")
+@click.option("--run-name", help="A name for the run (default: a generated one).")
+@click.option("--description", help="A description (the tag mlflow.note.content).")
+@click.option("-t", "--tags", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
+@click.option("--status", type=click.Choice(["finished", "failed", "killed"], case_sensitive=False),
+              default="finished", show_default=True, help="The status the run ends with.")
+@click.option("--parent-run-id", help="Nest the run under this run.")
 @tracking_uri_option
-def delete(run_id: str, tracking_uri: str | None) -> None:
+@json_option
+def create(experiment_id: str | None, experiment_name: str | None, run_name: str | None, description: str | None,
+           tags: tuple[str, ...], status: str, parent_run_id: str | None, tracking_uri: str | None,
+           as_json: bool) -> None:
+    """Create a run and end it at once with --status (a record of work done elsewhere), as MLflow's
+    ``runs create``."""
+    from tureen.exceptions import ResourceNotFoundError
+
+    if (experiment_id is None) == (experiment_name is None):
+        raise click.UsageError("Give one of --experiment-id and --experiment-name")
+    client = client_for(tracking_uri)
+    if experiment_name is not None:
+        exp = client.get_experiment_by_name(experiment_name)
+        if exp is None:
+            raise ResourceNotFoundError(f"Could not find experiment with name {experiment_name!r}")
+        experiment_id = exp.experiment_id
+    else:
+        client.get_experiment(experiment_id)  # a clear error for an unknown id
+    all_tags = key_values(tags, "--tags")
+    if description is not None:
+        all_tags["mlflow.note.content"] = description
+    if parent_run_id is not None:
+        client.get_run(parent_run_id)  # the parent must exist
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, tags=all_tags or None, run_name=run_name)
+    client.set_terminated(run.info.run_id, status.upper())
+    if as_json:
+        echo_json(client.get_run(run.info.run_id))
+    else:
+        click.echo(f"Created run {run.info.run_id} ({status.upper()}) in experiment {experiment_id}")
+
+
+@runs.command("delete")
+@click.argument("run_id", required=False)
+@run_id_option
+@tracking_uri_option
+@json_option
+def delete(run_id: str | None, run_id_opt: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Delete a run (soft: restore undoes it)."""
-    client_for(tracking_uri).delete_run(run_id)
-    click.echo(f"Deleted run {run_id}")
+    rid, client = _run_id(run_id, run_id_opt), client_for(tracking_uri)
+    client.delete_run(rid)
+    echo_json(client.get_run(rid)) if as_json else click.echo(f"Deleted run {rid}")
 
 
 @runs.command("restore")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
+@run_id_option
 @tracking_uri_option
-def restore(run_id: str, tracking_uri: str | None) -> None:
+@json_option
+def restore(run_id: str | None, run_id_opt: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Restore a deleted run."""
-    client_for(tracking_uri).restore_run(run_id)
-    click.echo(f"Restored run {run_id}")
+    rid, client = _run_id(run_id, run_id_opt), client_for(tracking_uri)
+    client.restore_run(rid)
+    echo_json(client.get_run(rid)) if as_json else click.echo(f"Restored run {rid}")
+
+
+def _shift(run_id: str | None, run_id_opt: str | None, *rest: str | None) -> tuple[str | None, ...]:
+    """With --run-id the positional arguments move up by one (``set-tag --run-id R KEY VALUE``)."""
+    if run_id_opt is not None and run_id is not None and rest[-1] is None:
+        return (None, run_id, *rest[:-1])
+    return (run_id, *rest)
+
+
+@runs.command("set-tag")
+@click.argument("run_id", required=False)
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@run_id_option
+@tracking_uri_option
+@json_option
+def set_tag(run_id: str | None, key: str | None, value: str | None, run_id_opt: str | None,
+            tracking_uri: str | None, as_json: bool) -> None:
+    """Set tag KEY to VALUE on RUN_ID (or --run-id R KEY VALUE)."""
+    run_id, key, value = _shift(run_id, run_id_opt, key, value)
+    if key is None or value is None:
+        raise click.UsageError("Give RUN_ID KEY VALUE (or --run-id R KEY VALUE)")
+    rid, client = _run_id(run_id, run_id_opt), client_for(tracking_uri)
+    client.set_tag(rid, key, value)
+    echo_json(client.get_run(rid)) if as_json else click.echo(f"Set tag {key!r} on run {rid}")
+
+
+@runs.command("delete-tag")
+@click.argument("run_id", required=False)
+@click.argument("key", required=False)
+@run_id_option
+@tracking_uri_option
+@json_option
+def delete_tag(run_id: str | None, key: str | None, run_id_opt: str | None, tracking_uri: str | None,
+               as_json: bool) -> None:
+    """Delete tag KEY of RUN_ID (or --run-id R KEY)."""
+    run_id, key = _shift(run_id, run_id_opt, key)
+    if key is None:
+        raise click.UsageError("Give RUN_ID KEY (or --run-id R KEY)")
+    rid, client = _run_id(run_id, run_id_opt), client_for(tracking_uri)
+    client.delete_tag(rid, key)
+    echo_json(client.get_run(rid)) if as_json else click.echo(f"Deleted tag {key!r} of run {rid}")
+
+
+@runs.command("set-description")
+@click.argument("run_id", required=False)
+@click.argument("text", required=False)
+@run_id_option
+@tracking_uri_option
+@json_option
+def set_description(run_id: str | None, text: str | None, run_id_opt: str | None, tracking_uri: str | None,
+                    as_json: bool) -> None:
+    """Set the description of RUN_ID (the text the UI shows; the tag mlflow.note.content)."""
+    run_id, text = _shift(run_id, run_id_opt, text)
+    if text is None:
+        raise click.UsageError("Give RUN_ID TEXT (or --run-id R TEXT)")
+    rid, client = _run_id(run_id, run_id_opt), client_for(tracking_uri)
+    client.set_tag(rid, "mlflow.note.content", text)
+    echo_json(client.get_run(rid)) if as_json else click.echo(f"Set the description of run {rid}")
 
 
 @runs.command("mark-failed")

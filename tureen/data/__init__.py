@@ -32,6 +32,11 @@ _NAMES = {
     "S3ArtifactDatasetSource": "tureen.data._sources",
     "resolve_dataset_source": "tureen.data._sources",
     "get_dataset_source_from_json": "tureen.data._sources",
+    "get_registered_sources": "tureen.data._sources",
+    # the names MLflow's module imports and so exposes
+    "DatasetEntity": "tureen.data._datasets",
+    "DatasetInput": "tureen.data._datasets",
+    "MlflowException": "tureen.exceptions",
 }
 
 #: MLflow's submodule names (``mlflow.data.pandas_dataset.PandasDataset`` ...) -> the module holding them

@@ -16,7 +16,16 @@ from tureen.data._sources import CodeDatasetSource, DatasetSource, resolve_datas
 from tureen.exceptions import InvalidParameterError
 
 __all__ = ["Dataset", "PandasDataset", "NumpyDataset", "from_pandas", "from_numpy", "get_source",
-           "compute_pandas_digest", "compute_numpy_digest"]
+           "compute_pandas_digest", "compute_numpy_digest", "DatasetEntity", "DatasetInput"]
+
+
+def __getattr__(name: str) -> Any:
+    # the run-record entities under the names MLflow's mlflow.data exposes them
+    if name in ("DatasetEntity", "DatasetInput"):
+        from tureen.tracking import entities
+
+        return entities.Dataset if name == "DatasetEntity" else entities.DatasetInput
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compute_pandas_digest(df: Any) -> str:

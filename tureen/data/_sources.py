@@ -14,7 +14,7 @@ from tureen.exceptions import InvalidParameterError
 
 __all__ = ["DatasetSource", "CodeDatasetSource", "HTTPDatasetSource", "FileSystemDatasetSource",
            "LocalArtifactDatasetSource", "S3ArtifactDatasetSource", "resolve_dataset_source",
-           "get_dataset_source_from_json"]
+           "get_dataset_source_from_json", "get_registered_sources"]
 
 
 class DatasetSource:
@@ -216,6 +216,11 @@ def resolve_dataset_source(raw_source: Any, candidate_sources: list[type[Dataset
         raise InvalidParameterError(f"Could not find a dataset source that can resolve {raw_source!r} (supported: "
                                     "local paths, file://, s3:// and http(s):// URIs, or a DatasetSource)")
     return matching[-1]._resolve(raw_source)
+
+
+def get_registered_sources() -> list[type[DatasetSource]]:
+    """The source classes, in resolution order."""
+    return list(_SOURCES)
 
 
 def get_dataset_source_from_json(source_json: str, source_type: str) -> DatasetSource:

@@ -26,6 +26,14 @@ _LAZY = {
     "enforce_schema": "tureen.models.enforce",
     "enforce_params": "tureen.models.enforce",
     "ModelInfo": "tureen.models.info",
+    # evaluation lives above the format layer (it logs to runs); reached only when used
+    "evaluate": "tureen.evaluation",
+    "make_metric": "tureen.evaluation",
+    "EvaluationResult": "tureen.evaluation",
+    "EvaluationMetric": "tureen.evaluation",
+    "EvaluationArtifact": "tureen.evaluation",
+    "MetricValue": "tureen.evaluation",
+    "list_evaluators": "tureen.evaluation",
     # MLflow's mlflow.models helpers that need pyfunc or the scoring codec (they live in tureen.pyfunc so
     # that this package imports no upper layer; the strings below are resolved on first use)
     "set_model": "tureen.pyfunc._from_code",
@@ -34,6 +42,7 @@ _LAZY = {
     "validate_serving_input": "tureen.pyfunc._api",
     "get_model_info": "tureen.pyfunc._api",
     "validate_schema": "tureen.pyfunc._api",
+    "ModelInputExample": "tureen.pyfunc._api",
 }
 
 __all__ = ["Model", "MLMODEL_FILE_NAME", *_LAZY]

@@ -8,7 +8,11 @@ import os
 from typing import Any
 
 __all__ = ["convert_input_example_to_serving_input", "validate_serving_input", "get_model_info",
-           "validate_schema"]
+           "validate_schema", "ModelInputExample"]
+
+#: what an input example may be (MLflow's type alias): a DataFrame, an array, a dict of arrays, a list, a
+#: scalar, or ``(data, params)``
+ModelInputExample = Any
 
 
 def convert_input_example_to_serving_input(input_example: Any) -> str | None:

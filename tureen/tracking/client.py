@@ -357,6 +357,32 @@ class TrackingClient:
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self._store.delete_logged_model_tag(model_id, key)
 
+    def list_logged_model_artifacts(self, model_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files directly under ``path`` of a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        return get_artifact_repository(self.get_logged_model(model_id).artifact_location).list_artifacts(path)
+
+    def log_model_artifact(self, model_id: str, local_path: str | os.PathLike[str]) -> None:
+        """Copy a local file into a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        get_artifact_repository(self.get_logged_model(model_id).artifact_location).log_artifact(local_path)
+
+    def log_model_artifacts(self, model_id: str, local_dir: str | os.PathLike[str]) -> None:
+        """Copy a local directory's files into a logged model's artifacts."""
+        from tureen.artifacts import get_artifact_repository
+
+        get_artifact_repository(self.get_logged_model(model_id).artifact_location).log_artifacts(local_dir)
+
+    def load_table(self, experiment_id: str, artifact_file: str, run_ids: list[str] | None = None,
+                   extra_columns: list[str] | None = None) -> Any:
+        """The table ``artifact_file`` of the experiment's runs that logged it (or of ``run_ids``), as one
+        DataFrame (see :func:`tureen.load_table`)."""
+        from tureen.tracking._media import load_table
+
+        return load_table(self, str(experiment_id), artifact_file, run_ids, extra_columns)
+
     def search_logged_models(self, experiment_ids: Sequence[str], filter_string: str | None = None,
                              max_results: int = 50, order_by: Sequence[Any] | None = None,
                              page_token: str | None = None) -> PagedList:

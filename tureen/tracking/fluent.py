@@ -28,7 +28,8 @@ from tureen.tracking.entities import Experiment, Metric, Run, RunStatus, ViewTyp
 __all__ = [
     "set_tracking_uri", "get_tracking_uri", "is_tracking_uri_set", "set_registry_uri", "get_registry_uri",
     "create_experiment", "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment",
-    "search_experiments", "set_experiment_tag", "set_experiment_tags", "start_run", "end_run", "active_run",
+    "search_experiments", "set_experiment_tag", "set_experiment_tags", "delete_experiment_tag",
+    "restore_experiment", "restore_run", "set_model_version_tag", "flush_artifact_async_logging", "start_run", "end_run", "active_run",
     "last_active_run", "get_parent_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
     "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
     "log_image", "log_table", "load_table", "get_artifact_uri", "get_run", "delete_run", "search_runs",
@@ -156,6 +157,15 @@ def set_experiment_tag(key: str, value: Any) -> None:
 def set_experiment_tags(tags: dict[str, Any]) -> None:
     for key, value in tags.items():
         set_experiment_tag(key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag of the active experiment."""
+    _client().delete_experiment_tag(_current_experiment_id(), key)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    _client().restore_experiment(experiment_id)
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
@@ -404,6 +414,10 @@ def flush_async_logging() -> None:
     """MLflow's flush of asynchronous logging: nothing to do, every write here is synchronous."""
 
 
+def flush_artifact_async_logging() -> None:
+    """MLflow's flush of asynchronous artifact logging: nothing to do, every write here is synchronous."""
+
+
 def delete_tag(key: str) -> None:
     _client().delete_tag(_run_id(), key)
 
@@ -544,6 +558,10 @@ def delete_run(run_id: str) -> None:
     _client().delete_run(run_id)
 
 
+def restore_run(run_id: str) -> None:
+    _client().restore_run(run_id)
+
+
 def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str = "",
                 run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 100000,
                 order_by: list[str] | None = None, output_format: str = "pandas",
@@ -644,6 +662,12 @@ def register_model(model_uri: str, name: str, await_registration_for: int | None
     from tureen.registry._register import register_model as _register
 
     return _register(model_uri, name, tags=tags, client=_client())
+
+
+def set_model_version_tag(name: str, version: str | int | None = None, key: str | None = None, value: Any = None,
+                          stage: str | None = None) -> None:
+    """Tag a model version (by number, or the newest in ``stage``)."""
+    _client().set_model_version_tag(name, version, key, value, stage)
 
 
 def search_registered_models(max_results: int | None = None, filter_string: str | None = None,

@@ -30,7 +30,7 @@ model = mlflow.pyfunc.load_model(info.model_uri)
 print(json.dumps({
     "plain": model.predict(example),
     "scaled": model.predict(example, params={"scale": 10}),
-    "signature": model.metadata.signature.to_dict(),
+    "signature": {k: json.loads(v) if v else v for k, v in model.metadata.signature.to_dict().items()},
     "flavors": sorted(model.metadata.flavors),
     "unwrapped": type(model.unwrap_python_model()).__name__,
     "serving": json.loads(mlflow.models.convert_input_example_to_serving_input(example)),

@@ -29,7 +29,7 @@ image = mlflow.artifacts.load_image(f"runs:/{run.info.run_id}/black.png")
 source = mlflow.data.get_source(inputs[1])
 print(json.dumps({
     "datasets": [{"name": d.dataset.name, "digest": d.dataset.digest, "source_type": d.dataset.source_type,
-                  "schema": d.dataset.schema, "profile": d.dataset.profile,
+                  "schema": json.loads(d.dataset.schema), "profile": json.loads(d.dataset.profile),
                   "context": {t.key: t.value for t in d.tags}.get("mlflow.data.context")} for d in inputs],
     "pandas_digest": ds.digest, "numpy_digest": arr.digest,
     "pandas_profile": ds.profile, "numpy_profile": json.loads(json.dumps(arr.profile)),
