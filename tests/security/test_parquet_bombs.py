@@ -91,3 +91,32 @@ def test_large_honest_body_under_the_limit_still_reads() -> None:
 def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
     with pytest.raises(BadRequestError, match="Parquet"):
         read_parquet_bounded(body, 64 * MiB)
+
+
+@pytest.fixture(scope="module")
+def parquet_server(saved_sklearn):
+    """A real gunicorn server with a small request limit, so the bound is four times it."""
+    from tureen.serving.testing import serve_in_background
+
+    with serve_in_background(saved_sklearn, workers=1, max_request_bytes=8 * MiB) as server:
+        yield server
+
+
+def test_server_answers_a_parquet_bomb_with_413_json(parquet_server, breast_cancer) -> None:
+    import requests
+
+    X, _ = breast_cancer
+    ok = requests.post(f"{parquet_server.url}/invocations", data=X[:3].to_parquet(),
+                       headers={"Content-Type": "application/vnd.apache.parquet"}, timeout=60)
+    assert ok.status_code == 200, ok.text
+    col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(100_000, dtype=np.int32)), pa.array(["9" * 10_000]))
+    bomb = _parquet(pa.table({name: col for name in X.columns[:3]}))  # 3 GB of digits in a few KB
+    assert len(bomb) < 16_384
+    r = requests.post(f"{parquet_server.url}/invocations", data=bomb,
+                      headers={"Content-Type": "application/vnd.apache.parquet"}, timeout=60)
+    assert r.status_code == 413
+    body = r.json()
+    assert "decode to" in body["message"] and "Traceback" not in r.text
+    again = requests.post(f"{parquet_server.url}/invocations", data=X[:1].to_parquet(),
+                          headers={"Content-Type": "application/vnd.apache.parquet"}, timeout=60)
+    assert again.status_code == 200  # the worker is unharmed

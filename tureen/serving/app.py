@@ -75,7 +75,8 @@ class ServingState:
         params_schema = sig.params if sig is not None else None
         self.meta = meta
         self.codec = ScoringCodec(input_schema, params_schema,
-                                  type_hint_signature=bool(getattr(meta, "is_signature_from_type_hint", False)))
+                                  type_hint_signature=bool(getattr(meta, "is_signature_from_type_hint", False)),
+                                  max_body_bytes=int(self.settings.max_request_bytes))
         self.v2 = V2Codec(input_schema)
         self.params_schema = params_schema
         block = getattr(model, "_block_predictor", None)

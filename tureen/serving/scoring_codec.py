@@ -182,8 +182,11 @@ class ScoringCodec:
         [[1, 2]]
     """
 
-    def __init__(self, input_schema: Any, params_schema: Any, *, type_hint_signature: bool = False) -> None:
+    def __init__(self, input_schema: Any, params_schema: Any, *, type_hint_signature: bool = False,
+                 max_body_bytes: int = 64 << 20) -> None:
         self.schema = input_schema
+        #: the request-size limit; a Parquet body may decode to at most four times it
+        self.max_body_bytes = int(max_body_bytes)
         self.params_schema = params_schema
         self.type_hint = type_hint_signature
         self.param_names = {p.name for p in params_schema.params} if params_schema is not None else set()
@@ -582,20 +585,10 @@ class ScoringCodec:
         return df
 
     def _parse_parquet(self, body: bytes) -> Any:
-        import io
+        from tureen.serving._parquet import decoded_limit, read_parquet_bounded
 
-        import pandas as pd
-
-        try:
-            df = pd.read_parquet(io.BytesIO(body))
-        except ImportError as exc:
-            from tureen.exceptions import MissingDependencyError
-
-            raise MissingDependencyError(f"Parquet input needs pyarrow: {exc}") from None
-        except Exception as exc:  # noqa: BLE001
-            raise BadRequestError("Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
-                                  "Parquet Pandas DataFrame produced using `pandas.DataFrame.to_parquet()`. "
-                                  f"Error: {exc}") from None
+        # bounded: a few hundred bytes of Parquet can decode to gigabytes (dictionary/run-length encoding)
+        df = read_parquet_bounded(body, decoded_limit(self.max_body_bytes))
         conv = Conv(may_have_bools=False)
         df = self._coerce_frame(df, conv)
         conv.raise_if_any()
