@@ -1,0 +1,93 @@
+"""Class 5 for request bodies: a Parquet body is compressed and dictionary/run-length encoded, so a file of a
+few hundred bytes can decode to gigabytes. The scoring server's reader bounds what a body decodes to, before
+it decodes it, with a 413 naming the limit; ordinary bodies (numbers, strings, categories, nulls) read as
+pandas reads them.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tureen.exceptions import BadRequestError, RequestTooLargeError
+from tureen.serving._parquet import read_parquet_bounded
+
+MiB = 1 << 20
+
+
+def _parquet(table: pa.Table, **kw) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", **kw)
+    return buf.getvalue()
+
+
+def string_bomb(rows: int = 200_000, width: int = 100_000) -> bytes:
+    """One ``width``-byte string repeated ``rows`` times: under a kilobyte on the wire, rows*width decoded."""
+    col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), pa.array(["A" * width]))
+    return _parquet(pa.table({"s": col}))
+
+
+def test_string_dictionary_bomb_is_refused_before_decoding() -> None:
+    body = string_bomb()
+    assert len(body) < 4096  # 20 GB decoded
+    with pytest.raises(RequestTooLargeError, match="decode to") as err:
+        read_parquet_bounded(body, 256 * MiB)
+    assert err.value.http_status == 413
+
+
+def test_string_bomb_costs_no_memory_in_a_fresh_process() -> None:
+    code = ("import resource, sys\n"
+            "from tests.security.test_parquet_bombs import string_bomb\n"
+            "from tureen.serving._parquet import read_parquet_bounded\n"
+            "body = string_bomb()\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "try:\n    read_parquet_bounded(body, 256 << 20)\nexcept Exception as exc:\n    print(type(exc).__name__)\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    name, grown_mib = proc.stdout.split()
+    assert name == "RequestTooLargeError", proc.stderr[-2000:]
+    assert int(grown_mib) < 64
+
+
+def test_run_length_bomb_of_numbers_is_refused_from_the_footer() -> None:
+    body = _parquet(pa.table({"x": pa.array(np.zeros(20_000_000, dtype=np.int64))}))
+    assert len(body) < 200_000
+    with pytest.raises(RequestTooLargeError, match="fixed-width"):
+        read_parquet_bounded(body, 64 * MiB)
+
+
+def test_plain_encoded_compressed_strings_are_refused() -> None:
+    """Without dictionary encoding, zstd alone shrinks a long repeated string a thousand-fold."""
+    body = _parquet(pa.table({"s": pa.array(["B" * 1_000_000] * 100)}), use_dictionary=False)
+    assert len(body) < 64 * 1024
+    with pytest.raises(RequestTooLargeError):
+        read_parquet_bounded(body, 32 * MiB)
+
+
+def test_ordinary_bodies_read_as_pandas_reads_them() -> None:
+    df = pd.DataFrame({"tenure": [1.5, 2.0, None], "plan": ["basic", "pro", None], "n": [1, 2, 3],
+                       "flag": [True, False, True], "cat": pd.Categorical(["a", "b", "a"])})
+    body = df.to_parquet()
+    got = read_parquet_bounded(body, 64 * MiB)
+    expected = pd.read_parquet(io.BytesIO(body))
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_large_honest_body_under_the_limit_still_reads() -> None:
+    df = pd.DataFrame({"x": np.arange(500_000, dtype=np.float64), "s": [f"id-{i}" for i in range(500_000)]})
+    got = read_parquet_bounded(df.to_parquet(), 64 * MiB)
+    assert len(got) == 500_000 and got["s"].iloc[-1] == "id-499999"
+
+
+@pytest.mark.parametrize("body", [b"", b"PAR1", b"PAR1garbagePAR1", b"not parquet at all" * 10])
+def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
+    with pytest.raises(BadRequestError, match="Parquet"):
+        read_parquet_bounded(body, 64 * MiB)
