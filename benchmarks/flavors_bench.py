@@ -2,14 +2,15 @@
 
 One command, tureen beside MLflow 3.x measured in the same run:
 
-    .venv/bin/python benchmarks/flavors_bench.py [xgboost lightgbm pytorch tensorflow statsmodels onnx]
+    .venv/bin/python benchmarks/flavors_bench.py [xgboost lightgbm pytorch tensorflow statsmodels onnx spacy spark]
 
 Each measurement is a fresh interpreter: "save" builds the model (untimed) and times ``save_model`` with the
 tool's defaults (MLflow infers requirements in a subprocess; tureen in process); "load" times ``import`` of the
 pyfunc loader + ``pyfunc.load_model`` of the model that tool saved, and "predict" the first 1-row ``predict``
 after it; "warm predict" is the median 1-row pyfunc ``predict`` after that, beside the same call on the raw
 model (``get_raw_model()``), whose ratio should stay within 1.3x. Medians of 3 runs, tureen and MLflow
-alternating. tureen runs in the project venv, MLflow 3.17.2 in the peer venv; both have the
+alternating (Spark: 20 warm calls, each a Spark job). The load average (``uptime``) is printed with the
+figures: the machine is shared, so they are noisy. tureen runs in the project venv, MLflow 3.17.2 in the peer venv; both have the
 same framework versions. Also checked: ``import tureen.flavors.<name>`` does not import the framework.
 """
 
@@ -33,6 +34,11 @@ y = (X[:, 0] + X[:, 1] > 0).astype(int)
 df = pd.DataFrame(X.astype("float64"), columns=[f"f{i}" for i in range(8)])
 """
 
+SPARK_SESSION = ("import sys\nos.environ['PYSPARK_PYTHON'] = sys.executable\nfrom pyspark.sql import SparkSession\n"
+                 "spark = (SparkSession.builder.master('local[1]').config('spark.ui.enabled', 'false')"
+                 ".config('spark.driver.host', '127.0.0.1').config('spark.driver.bindAddress', '127.0.0.1')"
+                 ".getOrCreate())\nspark.sparkContext.setLogLevel('OFF')\n")
+
 BUILD = {
     "xgboost": "import xgboost as xgb\nmodel = xgb.XGBClassifier(n_estimators=50, max_depth=4).fit(df, y)\nex = df.head(5)",
     "lightgbm": "import lightgbm as lgb\nmodel = lgb.LGBMClassifier(n_estimators=50, verbose=-1).fit(df, y)\nex = df.head(5)",
@@ -50,16 +56,31 @@ BUILD = {
              "[helper.make_tensor_value_info('y', TensorProto.FLOAT, [None, 1])], initializer=[w1, w2])\n"
              "model = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])\nmodel.ir_version = 8\n"
              "ex = X[:5]"),
+    "spacy": ("import spacy, random\nfrom spacy.training import Example\nrandom.seed(0); spacy.util.fix_random_seed(0)\n"
+              "model = spacy.blank('en')\nmodel.add_pipe('textcat_multilabel').add_label('POSITIVE')\n"
+              "texts = ['I love this', 'a happy day', 'I hate that', 'a sad night']\n"
+              "exs = [Example.from_dict(model.make_doc(t), {'cats': {'POSITIVE': float(i < 2)}}) for i, t in enumerate(texts)]\n"
+              "opt = model.initialize(lambda: exs)\nfor _ in range(5): model.update(exs, sgd=opt)\n"
+              "ex = pd.DataFrame({'text': texts})"),
+    "spark": (SPARK_SESSION + "from pyspark.ml import Pipeline\nfrom pyspark.ml.classification import LogisticRegression\n"
+              "from pyspark.ml.feature import VectorAssembler\n"
+              "stages = [VectorAssembler(inputCols=list(df.columns), outputCol='features'), LogisticRegression(maxIter=10)]\n"
+              "model = Pipeline(stages=stages).fit(spark.createDataFrame(df.assign(label=y.astype(float))))\n"
+              "ex = df.head(5)"),
 }
 ONE_ROW = {"xgboost": "df.head(1)", "lightgbm": "df.head(1)", "pytorch": "X[:1]", "tensorflow": "X[:1]",
-           "statsmodels": "df.head(1)", "onnx": "X[:1]"}
+           "statsmodels": "df.head(1)", "onnx": "X[:1]", "spacy": "pd.DataFrame({'text': ['what a happy day']})",
+           "spark": "df.head(1)"}
 #: the same 1-row prediction made directly on the framework's own object (``raw = model.get_raw_model()``)
 RAW_CALL = {
     "xgboost": "raw.predict(row)", "lightgbm": "raw.predict(row)", "statsmodels": "raw.predict(row)",
     "pytorch": "raw(torch.from_numpy(row))", "tensorflow": "raw(row, training=False)",
-    "onnx": "raw.run(None, {'x': row})",
+    "onnx": "raw.run(None, {'x': row})", "spacy": "[d.cats for d in raw.pipe(row['text'].tolist())]",
+    "spark": "raw.transform(spark.createDataFrame(row)).select('prediction').toPandas()['prediction']",
 }
-RAW_SETUP = {"pytorch": "import torch\ntorch.set_grad_enabled(False)"}
+RAW_SETUP = {"pytorch": "import torch\ntorch.set_grad_enabled(False)",
+             "spark": "from pyspark.sql import SparkSession\nspark = SparkSession.getActiveSession()"}
+WARM_CALLS = {"spark": 20}
 
 SAVE = {
     "tureen": {
@@ -69,6 +90,8 @@ SAVE = {
         "tensorflow": "from tureen.flavors import tensorflow as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
         "statsmodels": "from tureen.flavors import statsmodels as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
         "onnx": "from tureen.flavors import onnx as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "spacy": "from tureen.flavors import spacy as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "spark": "from tureen.flavors import spark as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
     },
     "mlflow": {
         "xgboost": "import mlflow.xgboost as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
@@ -82,6 +105,8 @@ SAVE = {
                        "save = lambda p: (os.makedirs(p), f.save_model(model, p, input_example=ex, signature=sig))"),
         "statsmodels": "import mlflow.statsmodels as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
         "onnx": "import mlflow.onnx as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "spacy": "import mlflow.spacy as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
+        "spark": "import mlflow.spark as f\nsave = lambda p: f.save_model(model, p, input_example=ex)",
     },
 }
 
@@ -121,8 +146,8 @@ def timed(fn, n=200):
     for _ in range(n):
         s = time.perf_counter(); fn(); out.append(time.perf_counter() - s)
     return sorted(out)[n // 2]
-warm = timed(lambda: model.predict(row))
-direct = timed(lambda: {raw_call})
+warm = timed(lambda: model.predict(row), {n})
+direct = timed(lambda: {raw_call}, {n})
 print(json.dumps({{"load": t2 - t1, "predict": t3 - t2, "warm": warm, "raw": direct}}))
 """
 
@@ -132,7 +157,7 @@ import tureen.flavors.{name}
 print(json.dumps({{"imported": any(m == "{fw}" or m.startswith("{fw}.") for m in sys.modules)}}))
 """
 FRAMEWORK = {"xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch", "tensorflow": "tensorflow",
-             "statsmodels": "statsmodels", "onnx": "onnx"}
+             "statsmodels": "statsmodels", "onnx": "onnx", "spacy": "spacy", "spark": "pyspark"}
 
 
 def measure(pythons: dict[str, str], flavor: str, workdir: Path) -> dict[str, dict[str, float]]:
@@ -145,7 +170,7 @@ def measure(pythons: dict[str, str], flavor: str, workdir: Path) -> dict[str, di
             runs[tool].setdefault("save", []).append(run_json(python, code, str(path))["save"])
             pkg = "tureen" if tool == "tureen" else "mlflow"
             script = LOAD_SCRIPT.format(row=ONE_ROW[flavor], pkg=pkg, raw_call=RAW_CALL[flavor],
-                                        raw_setup=RAW_SETUP.get(flavor, ""))
+                                        raw_setup=RAW_SETUP.get(flavor, ""), n=WARM_CALLS.get(flavor, 200))
             out = run_json(python, script, str(workdir / f"{tool}-{flavor}-0"))
             for key, value in out.items():
                 runs[tool].setdefault(key, []).append(value)
@@ -156,6 +181,9 @@ def main(argv: list[str]) -> int:
     flavors = argv or list(BUILD)
     tureen_py = sys.executable
     mlflow_py = mlflow_python()
+    import subprocess
+
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     print(f"{'flavor':<11} {'step':<24} {'tureen':>9} {'MLflow 3.17.2':>14} {'ratio':>7}")
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -177,6 +205,7 @@ def main(argv: list[str]) -> int:
             print(f"{flavor:<11} {'import is lazy':<24} {'yes' if lazy else 'NO':>9}")
             if not lazy:
                 failures.append(f"{flavor} import")
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     if failures:
         print("slower than MLflow (or eager import):", ", ".join(failures))
     return 0

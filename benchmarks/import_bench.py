@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/import_bench.py                # 10,000 runs
     .venv/bin/python benchmarks/import_bench.py --runs 2000    # a quick look
+    .venv/bin/python benchmarks/import_bench.py --server       # from a live mlflow server (peer venv)
 
 One synthetic file store in MLflow's layout (``<exp>/meta.yaml``, ``<exp>/<run>/{meta.yaml,params,tags,
 metrics}``; each run has 3 params, 3 tags and 2 metrics of 5 points) is imported by both tools into fresh
@@ -52,8 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10000)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--server", action="store_true", help="import from a live mlflow server instead")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.server:
+        server_main(args.runs)
+        return
     from tureen.store._import import import_file_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +84,91 @@ def main() -> None:
               f"(target >= 10,000)  verified={summary.verified}")
         if theirs is not None:
             print(f"mlflow migrate-filestore:  {theirs:8.2f}s  {args.runs / theirs * 60:10,.0f} runs/minute")
+
+
+
+# ---------------------------------------------------------------------------------------------------------
+# from a live MLflow server (``--server``): the same runs in an MLflow-made SQLite database behind
+# ``mlflow server`` (peer venv), imported over its REST API
+# ---------------------------------------------------------------------------------------------------------
+def seed_mlflow_db(python: Path, db: Path, runs: int) -> str:
+    """An MLflow 3.17 database made by MLflow, then filled with SQL (not timed); returns the experiment id."""
+    import sqlite3
+
+    code = ("import sys; from mlflow import MlflowClient; c = MlflowClient('sqlite:///' + sys.argv[1]); "
+            "print(c.create_experiment('bench', artifact_location='file:///tmp/bench-art'))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUREEN_", "MLFLOW_", "PYTHONPATH"))}
+    out = subprocess.run([str(python), "-c", code, str(db)], check=True, capture_output=True, text=True, env=env)
+    exp = out.stdout.strip().splitlines()[-1]
+    rows, params, tags, metrics, latest = [], [], [], [], []
+    for i in range(runs):
+        rid = uuid.uuid4().hex
+        rows.append((rid, f"run-{i}", int(exp), i, 1000 + i, f"file:///tmp/bench-art/{rid}/artifacts"))
+        params += [(rid, k, str(i % 7)) for k in ("alpha", "beta", "gamma")]
+        tags += [(rid, "mlflow.runName", f"run-{i}"), (rid, "mlflow.user", "bench"), (rid, "team", "bench")]
+        for k in ("loss", "acc"):
+            metrics += [(rid, k, 1.0 / (s + 1), 1000 + s, s) for s in range(5)]
+            latest.append((rid, k, 1.0 / 5, 1004, 4))
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
+                         "artifact_uri, lifecycle_stage, source_type, source_name, entry_point_name, source_version) "
+                         "VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, ?, 'active', 'LOCAL', '', '', '')", rows)
+        conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", params)
+        conn.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)", tags)
+        conn.executemany("INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)",
+                         metrics)
+        conn.executemany("INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
+                         "VALUES (?, ?, ?, ?, ?, 0)", latest)
+    return exp
+
+
+def server_main(runs: int) -> None:
+    import socket
+    import urllib.request
+
+    from tureen.store._import_server import import_server
+
+    python = MLFLOW.parent / "python"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        seed_mlflow_db(python, work / "mlflow.db", runs)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TUREEN_", "MLFLOW_", "PYTHONPATH"))}
+        env["PATH"] = f"{python.parent}:{env.get('PATH', '')}"
+        proc = subprocess.Popen([str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+                                 "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/health", timeout=2).read()
+                    break
+                except OSError:
+                    if time.time() > deadline or proc.poll() is not None:
+                        raise RuntimeError("mlflow server did not start") from None
+                    time.sleep(0.2)
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            summary = import_server(url, f"sqlite:///{work / 'tureen.db'}")
+            ours = time.perf_counter() - start
+            assert summary.runs_added == runs and summary.verified, summary
+        finally:
+            import signal
+
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:  # a loaded machine: do not leave the server behind
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        print(f"import of {runs:,} runs from a live mlflow server (2 gunicorn workers) into SQLite, load average "
+              f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+        print(f"tureen import http://...:  {ours:8.2f}s  {runs / ours * 60:10,.0f} runs/minute  "
+              f"(target >= 10,000)  verified={summary.verified}  metric points={summary.metric_points:,}")
 
 
 if __name__ == "__main__":

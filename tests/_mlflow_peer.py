@@ -20,7 +20,9 @@ VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
 REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu",
                 "psycopg2-binary", "pymysql",  # MLflow on PostgreSQL and MySQL (tests/store)
-                "matplotlib", "statsmodels", "spacy", "onnx", "onnxruntime", "pyspark"]
+                "matplotlib", "statsmodels", "spacy", "onnx", "onnxruntime",
+                # MLflow imports pyspark.ml.connect on every Spark save; without its gRPC extras pyspark exits
+                "pyspark[connect]"]
 
 
 def _stamp() -> str:

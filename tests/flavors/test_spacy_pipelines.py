@@ -160,3 +160,11 @@ def test_third_party_factory_passes_the_gate(tmp_path, monkeypatch):
         tspacy.load_model(path)
     monkeypatch.delenv("TUREEN_ALLOW_PICKLE")
     assert pyfunc.load_model(path, allow_pickle=True).predict(["hi there"])["tokens"][0] == ["hi", "there"]
+
+
+def test_inspect_shows_what_describe_reads(ner_model):
+    from tureen.cli.models import describe_model
+
+    info = describe_model(str(ner_model))
+    assert info["described"] == {"spacy": {"language": "en", "pipeline": ["ner"]}}
+    assert info["needs_pickle"] == {"spacy": False}

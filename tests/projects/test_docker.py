@@ -88,3 +88,28 @@ def test_dry_run_shows_the_volumes_and_image_from_the_file(docker_project, track
     assert "-e EXTRA=1 --network none" in res.stdout
     assert "image:       tureen-project-dock:" in res.stdout
     assert tureen.search_runs(output_format="list") == []
+
+
+def test_kubernetes_builds_the_project_image_on_the_engine_and_pushes_only_when_asked(docker_project, tracking,
+                                                                                   tmp_path, monkeypatch,
+                                                                                   docker_engine):
+    import yaml
+    from test_kubernetes import TEMPLATE, _recording_tool, _validate
+
+    proj, _ = docker_project
+    template = tmp_path / "job.yaml"
+    template.write_text(TEMPLATE)
+    calls = tmp_path / "kubectl.log"
+    monkeypatch.setenv("TUREEN_KUBECTL", str(_recording_tool(tmp_path / "kubectl", calls, "{}")))
+    submitted = projects.run(str(proj), backend="kubernetes", synchronous=False, backend_config={
+        "kube-job-template-path": str(template), "kube-context": "ctx", "repository-uri": "tureen-test/k8sproj"})
+    applied = yaml.safe_load(json.loads(calls.read_text().splitlines()[0])["stdin"])
+    _validate(applied)
+    image = applied["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("tureen-test/k8sproj:")
+    # built on the engine; not pushed (no registry is reachable here: a push would have failed the run)
+    assert docker_engine.docker("image", "inspect", image).returncode == 0
+    tags = tureen.get_run(submitted.run_id).data.tags
+    assert tags["mlflow.docker.image.uri"] == image and tags["mlflow.docker.image.id"]
+    submitted.cancel()
+    docker_engine.docker("rmi", "-f", image, check=False)

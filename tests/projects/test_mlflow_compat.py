@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -61,4 +62,6 @@ def test_mlflow_run_accepts_the_same_project_and_builds_the_same_command(make_pr
     for key in mlflow_system:  # every system tag MLflow sets, tureen sets alike (and also mlflow.project.env)
         assert mlflow_run.data.tags[key] == our_run.data.tags[key], key
     assert our_run.data.tags["mlflow.project.env"] == "local"
-    assert mlflow_run.data.params == our_run.data.params
+    # MLflow logs each value as it put it in the command, shell-quoted ('x y'); tureen logs the value itself
+    assert mlflow_run.data.params == {k: shlex.quote(v) for k, v in our_run.data.params.items()}
+    assert our_run.data.params["extra"] == "x y"

@@ -53,3 +53,18 @@ class Echo(PythonModel):
 
     def predict(self, context, model_input, params=None):
         return {"type": type(model_input).__name__, "repr": repr(np.asarray(model_input).tolist())[:200]}
+
+
+class Ballast(PythonModel):
+    """Holds ``mib`` MiB of memory once loaded (for the memory cap); predicts ``tag`` for every row."""
+
+    def __init__(self, mib: int, tag: int) -> None:
+        self.mib = mib
+        self.tag = tag
+        self.ballast = None
+
+    def load_context(self, context):
+        self.ballast = np.full(self.mib * 2 ** 17, 1.0)  # written, so resident
+
+    def predict(self, context, model_input, params=None):
+        return np.full(len(model_input), self.tag)

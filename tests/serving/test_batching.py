@@ -156,3 +156,23 @@ def test_sklearn_block_path_batched_answers_equal_the_local_predict(saved_sklear
         for i, r in zip(range(0, 120, 3), _concurrently(calls)):
             assert r.status_code == 200
             assert r.json() == {"predictions": sk_pipeline.predict(X.iloc[i:i + 1 + i % 2]).tolist()}
+
+
+def test_tables_merge_column_by_column_with_the_dtypes_of_a_lone_request():
+    from tureen.models.signature import ColSpec, Schema
+    from tureen.serving.batching import _kind, merge_inputs
+    from tureen.serving.scoring_codec import ScoringCodec
+
+    codec = ScoringCodec(Schema([ColSpec("double", "x"), ColSpec("string", "s", required=False)]), None)
+
+    def parse(rows):
+        body = json.dumps({"dataframe_split": {"columns": ["x", "s"], "data": rows}}).encode()
+        return codec.parse(body, "application/json")
+
+    a, b = parse([[1.0, "u"]]), parse([[2.0, "v"], [3.0, "w"]])
+    assert a.columns is not None and _kind(a) == _kind(b)
+    merged, block = merge_inputs([a, b])
+    assert block is None and merged["s"].tolist() == ["u", "v", "w"] and merged["x"].tolist() == [1.0, 2.0, 3.0]
+    assert merged.dtypes.to_dict() == a.data.dtypes.to_dict() == b.data.dtypes.to_dict()
+    # a string column holding a null could be typed differently alone and merged: such a request is not merged
+    assert _kind(parse([[1.0, None]])) is None

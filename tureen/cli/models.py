@@ -90,6 +90,23 @@ def _needs_pickle(root: Path, model: Any) -> dict[str, bool | None]:
     return out
 
 
+def _described(root: Path, model: Any) -> dict[str, dict[str, Any]]:
+    """Per flavor section: the facts its flavor's ``describe()`` reads from the saved files (nothing loaded)."""
+    from tureen.flavors import FLAVORS, get_flavor
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, conf in model.flavors.items():
+        if name not in FLAVORS or name == "python_function":
+            continue
+        try:
+            facts = get_flavor(name).describe(root, conf)
+        except Exception:  # noqa: BLE001 - an unavailable framework or odd files: inspect still answers
+            continue
+        if facts:
+            out[name] = facts
+    return out
+
+
 def describe_model(uri: str) -> dict[str, Any]:
     """Everything ``models inspect`` shows, as a dict."""
     from tureen.env import read_requirements
@@ -121,6 +138,7 @@ def describe_model(uri: str) -> dict[str, Any]:
         "saved_input_example_info": model.saved_input_example_info,
         "formats": formats,
         "needs_pickle": _needs_pickle(root, model) if confined else {},
+        "described": _described(root, model) if confined else {},
         "executes": [e.to_dict() for e in describe_execution(root, model)],
         "requirements": read_requirements(root) if confined else [],
         "integrity": status,
@@ -153,6 +171,8 @@ def inspect_cmd(model_uri: str | None, model_uri_opt: str | None, as_json: bool)
     if pickle_flags:
         text = ", ".join(f"{k}: {'yes' if v else 'no' if v is not None else 'unknown'}" for k, v in pickle_flags.items())
         click.echo(f"Needs pickle: {text}")
+    for name, facts in sorted(info["described"].items()):
+        click.echo(f"About:        {name}: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
     click.echo("Executes at load (files marked * run only with allow_pickle / TUREEN_ALLOW_PICKLE=true):")
     for entry in info["executes"]:
         mark = "*" if entry["gated"] else " "

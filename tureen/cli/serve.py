@@ -10,9 +10,16 @@ __all__ = ["serve"]
 
 
 @click.command("serve")
-@click.argument("model_uri_arg", metavar="MODEL_URI", required=False)
+@click.argument("model_uri_args", metavar="MODEL_URI | NAME=URI...", nargs=-1)
 @click.option("-m", "--model-uri", "model_uri_opt", metavar="URI",
               help="The model to serve (same as the MODEL_URI argument; MLflow's spelling).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Serve the models of a YAML file (models: {NAME: URI}, and settings such as max_memory).")
+@click.option("--registered-models", is_flag=True, default=False,
+              help="Serve every alias of the registry's models, at /invocations/NAME@ALIAS.")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Several models: memory the loaded models may take together (e.g. 2GiB); least recently used "
+                   "ones are unloaded to stay under it. [TUREEN_SERVING_MAX_MEMORY; default no cap]")
 @click.option("--host", default=None, help="Address to bind. [TUREEN_SERVING_HOST; default 127.0.0.1]")
 @click.option("-p", "--port", type=int, default=None,
               help="Port to listen on; 0 picks a free one. [TUREEN_SERVING_PORT; default 5000]")
@@ -53,22 +60,32 @@ __all__ = ["serve"]
               help="Encode NaN/Infinity predictions as null. [TUREEN_SERVING_STRICT_JSON; default off, as MLflow]")
 @click.option("--debug/--no-debug", default=None,
               help="Include stack traces in error bodies. [TUREEN_SERVING_DEBUG; default off]")
-def serve(model_uri_arg: str | None, model_uri_opt: str | None, **options: Any) -> None:
-    """Serve MODEL_URI (a path, file://, runs:/ or models:/ URI) until Ctrl-C.
+def serve(model_uri_args: tuple[str, ...], model_uri_opt: str | None, config_file: str | None,
+          registered_models: bool, **options: Any) -> None:
+    """Serve MODEL_URI (a path, file://, runs:/ or models:/ URI) until Ctrl-C; or several models in one
+    server, each as NAME=URI (or from --config, or --registered-models), at /invocations/NAME.
 
     \b
     Example:
         tureen serve models:/churn/Production --port 5000 --workers 2
         curl -s 127.0.0.1:5000/invocations -H 'Content-Type: application/json' \\
              -d '{"dataframe_split": {"columns": ["tenure", "plan"], "data": [[3, "basic"]]}}'
+        tureen serve churn=models:/churn@champion other=./other_model --max-memory 2GiB
     """
     from tureen.serving.settings import ServingSettings
-    from tureen.serving.wsgi import run
+    from tureen.serving.wsgi import model_specs, run, run_many
 
-    if model_uri_arg and model_uri_opt and model_uri_arg != model_uri_opt:
-        raise click.UsageError("Give the model URI once: as the MODEL_URI argument or with --model-uri")
-    uri = model_uri_arg or model_uri_opt
-    if not uri:
-        raise click.UsageError("Missing MODEL_URI: the model to serve (a path, runs:/ or models:/ URI)")
+    args = list(model_uri_args)
+    if model_uri_opt:
+        if args and args != [model_uri_opt]:
+            raise click.UsageError("Give the model URI once: as the MODEL_URI argument or with --model-uri")
+        args = [model_uri_opt]
+    if not args and not config_file and not registered_models:
+        raise click.UsageError("Missing MODEL_URI: the model to serve (a path, runs:/ or models:/ URI), or "
+                               "NAME=URI pairs, --config FILE or --registered-models")
     settings = ServingSettings.from_env(**options)
-    run(uri, settings)
+    many = model_specs(args, config=config_file, registered=registered_models, settings=settings)
+    if many is None:
+        run(args[0], settings)
+    else:
+        run_many(*many)

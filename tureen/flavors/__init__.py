@@ -34,6 +34,7 @@ FLAVORS: dict[str, str] = {
     "statsmodels": "tureen.flavors.statsmodels",
     "onnx": "tureen.flavors.onnx",
     "spacy": "tureen.flavors.spacy",
+    "spark": "tureen.flavors.spark",
 }
 
 _ENTRY_POINTS_LOADED = False

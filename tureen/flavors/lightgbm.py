@@ -81,6 +81,7 @@ class LightGBMFlavor(Flavor):
     loader_module = "mlflow.lightgbm"
     packages = {"lightgbm": "lightgbm"}
     extra = "lightgbm"
+    system_packages = ("libgomp1",)  # the OpenMP runtime LightGBM links
     #: LightGBM's OpenMP pool, created while loading, deadlocks in forked children: servers load per worker
     fork_safe = False
     autolog_module = "tureen.autolog._lightgbm"

@@ -408,15 +408,28 @@ def _fast_plan(schema: Schema) -> tuple[list[Any], list[Any]] | None:
 
 
 def _already_conforms(data: Any, schema: Schema) -> bool:
-    """The common case, checked cheaply: a DataFrame whose columns and dtypes equal the schema's exactly."""
+    """The common case, checked cheaply: a DataFrame whose columns and dtypes equal the schema's exactly.
+
+    A few microseconds: the column Index last found equal is remembered (an Index is immutable, so the same
+    object still holds the same names), and the dtypes are read from the frame's block manager instead of
+    building the ``dtypes`` Series (about 14 us on its own).
+    """
     plan = _fast_plan(schema)
     if plan is None or type(data).__name__ != "DataFrame":
         return False
     names, dtypes = plan
     columns = data.columns
-    if len(columns) != len(names) or columns.tolist() != names:
+    if columns is not getattr(schema, "_tureen_seen_columns", None):
+        if len(columns) != len(names) or columns.tolist() != names:
+            return False
+        schema._tureen_seen_columns = columns  # type: ignore[attr-defined]
+    try:
+        actual = data._mgr.get_dtypes()  # one entry per column, in order (pandas' own, no Series built)
+    except AttributeError:  # a pandas without it
+        actual = data.dtypes.tolist()
+    if len(actual) != len(dtypes):
         return False
-    return all(a == b for a, b in zip(data.dtypes.tolist(), dtypes))
+    return all(a == b for a, b in zip(actual, dtypes))
 
 
 def enforce_schema(data: Any, schema: Schema, *, extra: str = "error") -> Any:
@@ -437,9 +450,17 @@ def enforce_schema(data: Any, schema: Schema, *, extra: str = "error") -> Any:
         dtype('float64')
     """
     problems: list[str] = []
-    if not schema.is_tensor_spec() and _already_conforms(data, schema):
+    tensor = schema.is_tensor_spec()
+    if not tensor and _already_conforms(data, schema):
         return data
-    if schema.is_tensor_spec():
+    if tensor:
+        if type(data) is np.ndarray and len(schema.inputs) == 1:
+            # the common case: one array of exactly the spec's dtype and a matching shape is returned as is
+            spec = schema.inputs[0]
+            want = spec.shape  # type: ignore[union-attr]
+            if (data.dtype == spec.dtype and data.ndim == len(want)  # type: ignore[union-attr]
+                    and all(w == -1 or w == d for w, d in zip(want, data.shape))):
+                return data
         out = _enforce_tensor_schema(data, schema, problems)
         _fail(problems, schema)
         return out

@@ -66,7 +66,8 @@ class ServingState:
         return self.model is not None
 
     def attach(self, model: Any, seconds: float) -> None:
-        from tureen.serving.codecs import ScoringCodec, V2Codec
+        from tureen.serving.scoring_codec import ScoringCodec
+        from tureen.serving.v2_codec import V2Codec
 
         meta = model.metadata
         sig = meta.signature
@@ -74,7 +75,8 @@ class ServingState:
         params_schema = sig.params if sig is not None else None
         self.meta = meta
         self.codec = ScoringCodec(input_schema, params_schema,
-                                  type_hint_signature=bool(getattr(meta, "is_signature_from_type_hint", False)))
+                                  type_hint_signature=bool(getattr(meta, "is_signature_from_type_hint", False)),
+                                  max_body_bytes=int(self.settings.max_request_bytes))
         self.v2 = V2Codec(input_schema)
         self.params_schema = params_schema
         block = getattr(model, "_block_predictor", None)
@@ -136,7 +138,7 @@ class ServingState:
                 "metadata": meta.metadata,
                 "server": {"name": "tureen", "version": __version__},
             }
-            from tureen.serving.codecs import encode_json
+            from tureen.serving.responses import encode_json
 
             self._metadata = encode_json(body)
         return self._metadata
@@ -277,6 +279,7 @@ def create_app(model_or_uri: Any, settings: ServingSettings | None = None, *, me
 
     app = Flask("tureen.serving")
     app.config["MAX_CONTENT_LENGTH"] = None
+    app.url_map.merge_slashes = False  # "//" is a 404 in our JSON shape, never an HTML redirect
     app.extensions["tureen"] = state
     _register_routes(app, state, metrics)
     app.wsgi_app = _Instrumented(app.wsgi_app, state, metrics)  # type: ignore[method-assign]
@@ -323,22 +326,10 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     return data
 
 
-def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
+def register_error_handlers(app: Any, debug: bool, hint: str = "see /openapi.json") -> None:
+    """Every error of the app as our JSON shape (no stack trace unless ``debug``)."""
     from flask import Response, request
     from werkzeug.exceptions import HTTPException
-
-    from tureen import __version__
-    from tureen.serving.codecs import encode_json, loads_json
-
-    settings = state.settings
-    debug = bool(settings.debug)
-    limit = int(settings.max_request_bytes)
-    strict = bool(settings.strict_json)
-
-    def not_ready() -> Any:
-        if state.load_error:
-            return _plain_error(503, "TEMPORARILY_UNAVAILABLE", f"The model failed to load: {state.load_error}")
-        return _plain_error(503, "TEMPORARILY_UNAVAILABLE", "The model is still loading; retry when /ready is 200")
 
     @app.errorhandler(TureenError)
     def on_tureen_error(exc: TureenError) -> Any:
@@ -348,7 +339,7 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     def on_http_error(exc: HTTPException) -> Any:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.code or 500, "BAD_REQUEST")
         if exc.code == 404:
-            message = f"No endpoint {request.path}; see /openapi.json"
+            message = f"No endpoint {request.path}; {hint}"
         elif exc.code == 405:
             message = f"Method {request.method} is not allowed for {request.path}"
         else:
@@ -365,6 +356,22 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
         if debug:
             body["stack_trace"] = traceback.format_exc()
         return Response(json.dumps(body), status=500, mimetype=_JSON)
+
+
+def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
+    from flask import Response, request
+
+    from tureen import __version__
+
+    settings = state.settings
+    debug = bool(settings.debug)
+
+    def not_ready() -> Any:
+        if state.load_error:
+            return _plain_error(503, "TEMPORARILY_UNAVAILABLE", f"The model failed to load: {state.load_error}")
+        return _plain_error(503, "TEMPORARILY_UNAVAILABLE", "The model is still loading; retry when /ready is 200")
+
+    register_error_handlers(app, debug)
 
     @app.get("/ping")
     @app.get("/health")
@@ -437,11 +444,7 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
             return err
         if not state.ready:
             return v2_error(503, "The model is still loading")
-        sig = state.meta.signature
-        body = {"name": state.model_name, "versions": [state.model_version] if state.model_version else [],
-                "platform": "tureen", "inputs": state.v2.metadata_tensors(sig.inputs if sig else None),
-                "outputs": state.v2.metadata_tensors(sig.outputs if sig else None)}
-        return Response(json.dumps(body), mimetype=_JSON)
+        return v2_metadata_response(state)
 
     @app.get("/v2/models/<name>/ready")
     @app.get("/v2/models/<name>/versions/<version>/ready")
@@ -458,26 +461,54 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
             return err
         if not state.ready:
             return v2_error(503, "The model is still loading")
-        try:
-            body = _read_body(request.environ, limit)
-            doc = loads_json(body)
-            request_id = doc.get("id") if isinstance(doc, dict) else None
+        return v2_infer_response(state, request.environ)
 
-            def work() -> bytes:
-                data, params, wanted, block = state.v2.decode(doc)
-                pred = state.predict(data, params, block)
-                out = {"model_name": state.model_name, "model_version": state.model_version,
-                       "id": str(request_id) if request_id is not None else str(uuid.uuid4()),
-                       "parameters": {}, "outputs": state.v2.encode(pred, wanted)}
-                return _encode(encode_json, out, strict=strict)
 
-            return Response(state.call_with_timeout(work), status=200, mimetype=_JSON)
-        except TureenError as exc:
-            body = exc.to_json()
-            if not debug:
-                body.pop("stack_trace", None)
-            body["error"] = exc.message
-            return Response(json.dumps(body), status=exc.http_status, mimetype=_JSON)
+def v2_error_response(status: int, message: str) -> Any:
+    from flask import Response
+
+    return Response(json.dumps({"error": message}), status=status, mimetype=_JSON)
+
+
+def v2_metadata_response(state: ServingState) -> Any:
+    """``GET /v2/models/{name}`` of a loaded model."""
+    from flask import Response
+
+    sig = state.meta.signature
+    body = {"name": state.model_name, "versions": [state.model_version] if state.model_version else [],
+            "platform": "tureen", "inputs": state.v2.metadata_tensors(sig.inputs if sig else None),
+            "outputs": state.v2.metadata_tensors(sig.outputs if sig else None)}
+    return Response(json.dumps(body), mimetype=_JSON)
+
+
+def v2_infer_response(state: ServingState, environ: dict[str, Any]) -> Any:
+    """``POST /v2/models/{name}/infer`` of a loaded model: the Open Inference Protocol's answer or error."""
+    from flask import Response
+
+    from tureen.serving.responses import encode_json
+    from tureen.serving.scoring_codec import loads_json
+
+    settings = state.settings
+    try:
+        body = _read_body(environ, int(settings.max_request_bytes))
+        doc = loads_json(body)
+        request_id = doc.get("id") if isinstance(doc, dict) else None
+
+        def work() -> bytes:
+            data, params, wanted, block = state.v2.decode(doc)
+            pred = state.predict(data, params, block)
+            out = {"model_name": state.model_name, "model_version": state.model_version,
+                   "id": str(request_id) if request_id is not None else str(uuid.uuid4()),
+                   "parameters": {}, "outputs": state.v2.encode(pred, wanted)}
+            return _encode(encode_json, out, strict=bool(settings.strict_json))
+
+        return Response(state.call_with_timeout(work), status=200, mimetype=_JSON)
+    except TureenError as exc:
+        err = exc.to_json()
+        if not settings.debug:
+            err.pop("stack_trace", None)
+        err["error"] = exc.message
+        return Response(json.dumps(err), status=exc.http_status, mimetype=_JSON)
 
 
 def _encode(encoder: Callable[..., bytes], value: Any, **kwargs: Any) -> bytes:
@@ -494,18 +525,24 @@ class _Scorer:
     view uses it too, so both give the same answers.
     """
 
-    def __init__(self, state: ServingState) -> None:
-        from tureen.serving.codecs import encode_predictions
+    def __init__(self, state: ServingState | None, settings: ServingSettings | None = None) -> None:
+        from tureen.serving.responses import encode_predictions
 
         self.state = state
-        self.limit = int(state.settings.max_request_bytes)
-        self.strict = bool(state.settings.strict_json)
-        self.debug = bool(state.settings.debug)
+        settings = settings if settings is not None else state.settings  # type: ignore[union-attr]
+        self.settings = settings
+        self.limit = int(settings.max_request_bytes)
+        self.strict = bool(settings.strict_json)
+        self.debug = bool(settings.debug)
         self.encode = encode_predictions
 
-    def __call__(self, environ: dict[str, Any]) -> tuple[int, bytes]:
-        state = self.state
+    def __call__(self, environ: dict[str, Any], get_state: Callable[[], ServingState] | None = None
+                 ) -> tuple[int, bytes]:
+        """Score one request for ``self.state``, or (several models per server) for ``get_state()``, which may
+        load the model first or raise the TureenError the request gets."""
+        state = None
         try:
+            state = get_state() if get_state is not None else self.state
             if not state.ready:
                 message = (f"The model failed to load: {state.load_error}" if state.load_error
                            else "The model is still loading; retry when /ready is 200")
@@ -520,7 +557,7 @@ class _Scorer:
 
             return 200, state.call_with_timeout(work)
         except _Timeout:  # an alarm that fired just as the deadline was being disarmed
-            exc = state._timeout_error()
+            exc = ServingState(self.settings, None)._timeout_error()
             return exc.http_status, json.dumps(exc.to_json()).encode()
         except TureenError as exc:
             err = exc.to_json()
@@ -590,17 +627,22 @@ class _Instrumented:
         path = environ.get("PATH_INFO", "")
         self.metrics.observe(self.label(path), status, elapsed)
         if self.access_log:
-            entry = {"ts": round(time.time(), 3), "remote": environ.get("REMOTE_ADDR"),
-                     "method": environ.get("REQUEST_METHOD"), "path": path, "status": status,
-                     "ms": round(elapsed * 1000, 3), "in": int(environ.get("CONTENT_LENGTH") or 0),
-                     "out": size, "pid": os.getpid()}
-            rid = environ.get("HTTP_X_REQUEST_ID")
-            if rid:
-                entry["request_id"] = rid[:128]
-            try:
-                sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            except (OSError, ValueError):  # a closed stderr never fails a request
-                pass
+            write_access_log(environ, status, elapsed, size)
+
+
+def write_access_log(environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
+    """One JSON line on stderr for an answered request."""
+    entry = {"ts": round(time.time(), 3), "remote": environ.get("REMOTE_ADDR"),
+             "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO", ""), "status": status,
+             "ms": round(elapsed * 1000, 3), "in": int(environ.get("CONTENT_LENGTH") or 0),
+             "out": size, "pid": os.getpid()}
+    rid = environ.get("HTTP_X_REQUEST_ID")
+    if rid:
+        entry["request_id"] = rid[:128]
+    try:
+        sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    except (OSError, ValueError):  # a closed stderr never fails a request
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -612,6 +654,10 @@ def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None
     ``server.answer``. Runs in the main thread, so a prediction's deadline can interrupt it (SIGALRM)."""
     from tureen.serving.worker import call_wsgi, error_body
 
+    if "tureen_repo" in getattr(app, "extensions", {}):
+        from tureen.serving.multi import dispatcher_for_repo
+
+        return dispatcher_for_repo(app, server)
     state = getattr(app, "extensions", {}).get("tureen")
     batcher = None
     if state is not None and int(state.settings.max_batch_size) > 1:

@@ -68,6 +68,25 @@ def _rows(data: Any) -> int | None:
     return None
 
 
+def _rows_of(parsed: Any) -> int | None:
+    """Rows of a parsed request's input (without building a DataFrame it does not need yet)."""
+    if parsed.block is not None:
+        return _rows(parsed.block)
+    columns = parsed.columns
+    if columns is not None:
+        return len(next(iter(columns.values())))
+    return _rows(parsed.data)
+
+
+def _column_kind(values: Any) -> str | None:
+    """A column's dtype, or None for an object column that is not all strings (pandas may infer it
+    differently alone and merged)."""
+    kind = values.dtype
+    if kind.kind != "O":
+        return kind.str
+    return "str" if all(type(v) is str for v in values) else None
+
+
 def _kind(parsed: Any) -> Any:
     """A key equal for two parsed requests exactly when their inputs (and params) can be merged."""
     import numpy as np
@@ -77,9 +96,14 @@ def _kind(parsed: Any) -> Any:
         params = json.dumps(parsed.params, sort_keys=True, default=repr) if parsed.params else ""
     except (TypeError, ValueError):
         return None
-    data = parsed.data
     if parsed.block is not None:
         return ("block", parsed.block.dtype.str, parsed.block.shape[1:], params)
+    if parsed.columns is not None:
+        kinds = tuple(_column_kind(v) for v in parsed.columns.values())
+        if None in kinds:
+            return None
+        return ("columns", tuple(map(str, parsed.columns)), kinds, params)
+    data = parsed.data
     if isinstance(data, pd.DataFrame):
         return ("frame", tuple(map(str, data.columns)), tuple(str(t) for t in data.dtypes), params)
     if isinstance(data, np.ndarray):
@@ -95,7 +119,7 @@ def merge_inputs(items: list[Any], use_block: bool = False) -> tuple[Any, Any]:
 
     Example:
         >>> import numpy as np
-        >>> from tureen.serving.codecs import ParsedRequest
+        >>> from tureen.serving.scoring_codec import ParsedRequest
         >>> merge_inputs([ParsedRequest(np.ones((1, 2)), None), ParsedRequest(np.zeros((2, 2)), None)])[0].shape
         (3, 2)
     """
@@ -105,6 +129,10 @@ def merge_inputs(items: list[Any], use_block: bool = False) -> tuple[Any, Any]:
     first = items[0]
     if first.block is not None and use_block:
         return None, np.concatenate([p.block for p in items], axis=0)
+    if first.columns is not None:
+        from tureen.serving.scoring_codec import frame_of_columns
+
+        return frame_of_columns({c: np.concatenate([p.columns[c] for p in items]) for c in first.columns}), None
     data = first.data
     if isinstance(data, pd.DataFrame):
         # column by column: faster than pd.concat for many small frames, and keeps each column's dtype
@@ -142,23 +170,45 @@ def split_rows(pred: Any, sizes: list[int]) -> list[Any] | None:
 class Batcher:
     """Runs model requests for one served model, merging concurrent ones (see the module docstring)."""
 
-    def __init__(self, state: Any, server: Any, record: Callable[..., None], metrics: Any = None) -> None:
-        from tureen.serving.codecs import encode_predictions
+    def __init__(self, state: Any, server: Any, record: Callable[..., None], metrics: Any = None, *,
+                 settings: Any = None, path: str = "/invocations") -> None:
+        from tureen.serving.responses import encode_predictions
 
-        self.state = state
+        # ``state``: the model's ServingState, or (several models per server) a function returning it, which
+        # may load the model first or raise the TureenError its requests get
+        self._state = state
         self.server = server
         self.record = record  # record(req, status, body): metrics and the access log of one answered request
-        self.max_rows = int(state.settings.max_batch_size)
-        self.max_wait = float(state.settings.max_latency_ms) / 1000.0
-        self.strict = bool(state.settings.strict_json)
-        self.debug = bool(state.settings.debug)
+        settings = settings if settings is not None else state.settings
+        self.path = path
+        self.max_rows = int(settings.max_batch_size)
+        self.max_wait = float(settings.max_latency_ms) / 1000.0
+        self.strict = bool(settings.strict_json)
+        self.debug = bool(settings.debug)
+        self.max_body = int(settings.max_request_bytes)
         self.encode = encode_predictions
         self.metrics = metrics
 
+    @property
+    def state(self) -> Any:
+        state = self._state
+        return state() if callable(state) else state
+
     # -- entry point: the dispatcher took ``first`` off the queue -------------------------------------
-    def run(self, first: Any, other: Callable[[Any], None]) -> None:
+    def run(self, first: Any, other: Callable[[Any], None], alone: Callable[[Any], None] | None = None) -> None:
         """Answer ``first`` and whatever it is merged with; requests that are not for this batcher go to
-        ``other`` (after the batch)."""
+        ``other`` (after the batch). When nothing else is queued, ``first`` goes to ``alone`` (default
+        ``other``): the path of a server without batching, so a lone request costs exactly what it costs there."""
+        jobs = self.server.jobs
+        try:
+            queued = jobs.get_nowait()
+        except queue.Empty:
+            queued = None
+        if queued is None:
+            if self.metrics is not None:
+                self.metrics.observe_wait(time.monotonic() - first.arrived)
+            (alone or other)(first)
+            return
         opened = time.monotonic()
         entries: list[tuple[Any, Any]] = []  # (request, parsed)
         later: list[Any] = []
@@ -166,23 +216,26 @@ class Batcher:
         parsed = self._parse(first)
         if parsed is not None:
             entries.append((first, parsed))
-            rows = _rows(parsed.data if parsed.block is None else parsed.block) or 0
-        jobs = self.server.jobs
+            rows = _rows_of(parsed) or 0
+        taken = [queued]
         seen = 1
         # take what is queued already; if that shows load, keep the batch open for stragglers
         while rows < self.max_rows:
-            try:
-                req = jobs.get_nowait()
-            except queue.Empty:
-                if seen < 2:
-                    break
-                remaining = opened + self.max_wait - time.monotonic()
-                if remaining <= 0:
-                    break
+            if taken:
+                req = taken.pop()
+            else:
                 try:
-                    req = jobs.get(timeout=remaining)
+                    req = jobs.get_nowait()
                 except queue.Empty:
-                    break
+                    if seen < 2:
+                        break
+                    remaining = opened + self.max_wait - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        req = jobs.get(timeout=remaining)
+                    except queue.Empty:
+                        break
             if req is None:
                 continue
             if not self.accepts(req):
@@ -192,27 +245,27 @@ class Batcher:
             p = self._parse(req)
             if p is not None:
                 entries.append((req, p))
-                rows += _rows(p.data if p.block is None else p.block) or self.max_rows
+                rows += _rows_of(p) or self.max_rows
         self._predict_groups(entries)
-        for req in later:
+        for req in taken + later:
             other(req)
 
     def accepts(self, req: Any) -> bool:
         env = req.environ
-        return env.get("PATH_INFO") == "/invocations" and env.get("REQUEST_METHOD") == "POST"
+        return env.get("PATH_INFO") == self.path and env.get("REQUEST_METHOD") == "POST"
 
     # -- steps ------------------------------------------------------------------------------------------
     def _parse(self, req: Any) -> Any:
         """Parse and check one request; answer it at once (and return None) when it is bad."""
         from tureen.serving.app import _read_body
 
-        state = self.state
         try:
+            state = self.state
             if not state.ready:
                 message = (f"The model failed to load: {state.load_error}" if state.load_error
                            else "The model is still loading; retry when /ready is 200")
                 raise TureenError(message, error_code="TEMPORARILY_UNAVAILABLE", http_status=503)
-            body = _read_body(req.environ, int(state.settings.max_request_bytes))
+            body = _read_body(req.environ, self.max_body)
             ctype = req.environ.get("CONTENT_TYPE")
             return state.call_with_timeout(lambda: state.codec.parse(body, ctype))
         except TureenError as exc:
@@ -227,7 +280,7 @@ class Batcher:
         alone: list[tuple[Any, Any]] = []
         for req, parsed in entries:
             key = _kind(parsed) if not parsed.unwrap else None
-            n = _rows(parsed.data if parsed.block is None else parsed.block)
+            n = _rows_of(parsed)
             if key is None or n is None or n == 0 or n > self.max_rows or len(entries) == 1:
                 alone.append((req, parsed))
             else:
@@ -249,7 +302,7 @@ class Batcher:
 
     def _predict_one(self, req: Any, parsed: Any) -> None:
         state = self.state
-        self._observe([req], _rows(parsed.data if parsed.block is None else parsed.block) or 1)
+        self._observe([req], _rows_of(parsed) or 1)
         try:
             pred = state.call_with_timeout(lambda: state.predict(parsed.data, parsed.params, parsed.block))
             body = self.encode(pred, unwrap=parsed.unwrap, strict=self.strict)
@@ -269,7 +322,7 @@ class Batcher:
         state = self.state
         reqs = [r for r, _ in members]
         items = [p for _, p in members]
-        sizes = [_rows(p.data if p.block is None else p.block) or 0 for p in items]
+        sizes = [_rows_of(p) or 0 for p in items]
         self._observe(reqs, sum(sizes))
         params = items[0].params
         try:
@@ -287,13 +340,24 @@ class Batcher:
             for req, parsed in members:
                 self._predict_one(req, parsed)
             return
+        ok = []
         for req, part in zip(reqs, parts):
             try:
                 body = self.encode(part, unwrap=False, strict=self.strict)
             except (TypeError, ValueError) as exc:
                 self._fail([req], _encoding_error(exc))
                 continue
-            self._answer(req, 200, body)
+            ok.append((req, body))
+        many = getattr(self.server, "answer_many", None)
+        if many is None:
+            for req, body in ok:
+                self._answer(req, 200, body)
+            return
+        head = f"200 {_REASON_200}"
+        many([(req, head, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+              for req, body in ok])
+        for req, body in ok:
+            self.record(req, 200, len(body))
 
     # -- answers ------------------------------------------------------------------------------------------
     def _fail(self, reqs: list[Any], exc: TureenError) -> None:
@@ -312,6 +376,9 @@ class Batcher:
         self.server.answer(req, f"{status} {_REASONS.get(status, 'ERROR')}",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
         self.record(req, status, len(body))
+
+
+_REASON_200 = "OK"
 
 
 def _encoding_error(exc: Exception) -> TureenError:

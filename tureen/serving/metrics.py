@@ -11,8 +11,14 @@ Exposed:
 * ``tureen_request_duration_seconds{endpoint}`` (histogram)
 * ``tureen_requests_in_flight`` (gauge)
 * ``tureen_model_load_seconds`` (gauge), ``tureen_worker_starts_total`` (counter)
-* with micro-batching: ``tureen_batch_size`` (rows per predict, histogram), ``tureen_batch_queue_seconds``
-  (arrival to predict start, histogram), ``tureen_batches_total`` (counter)
+* with micro-batching: ``tureen_batch_size`` (rows per merged or batcher-made predict, histogram),
+  ``tureen_batch_queue_seconds`` (arrival to predict start of every model request, lone ones included,
+  histogram), ``tureen_batches_total`` (counter)
+* with several models per server, per model name: ``tureen_model_requests_total{model,code}`` (scoring
+  requests: ``/invocations/<name>`` and V2 infer; counter),
+  ``tureen_model_request_duration_seconds{model}`` (histogram) and ``tureen_model_loaded{model}`` (gauge:
+  workers holding the model in memory). Only configured names become labels: a request naming an unknown
+  model adds no series.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ _BATCH = _INFLIGHT + 1  # rows per predict: _BB bucket counts + sum + count (the
 _QUEUE = _BATCH + _BB + 2  # seconds from arrival to predict start: _B bucket counts + sum + count
 _CONNS = _QUEUE + _B + 2  # open connections of the worker in this slot, and its last heartbeat (monotonic)
 _BEAT = _CONNS + 1
-_SLOT = _BEAT + 1
+_MODELS = _BEAT + 1  # per served model (several per server): _C code counts, _B buckets + sum + count, loaded
+_PER_MODEL = _C + _B + 2 + 1
 _CODE_INDEX = {c: i for i, c in enumerate(CODES)}
 _ENDPOINT_INDEX = {e: i for i, e in enumerate(ENDPOINTS)}
 
@@ -71,9 +78,12 @@ class Metrics:
         True
     """
 
-    def __init__(self, slots: int = 1) -> None:
+    def __init__(self, slots: int = 1, models: tuple[str, ...] | list[str] = ()) -> None:
         self.slots = max(1, int(slots))
-        size = (_HEADER + self.slots * _SLOT) * 8
+        self.models = tuple(models)
+        self._model_index = {m: i for i, m in enumerate(self.models)}
+        self._slot = _MODELS + len(self.models) * _PER_MODEL
+        size = (_HEADER + self.slots * self._slot) * 8
         self._map = mmap.mmap(-1, size)  # anonymous and MAP_SHARED: inherited by forked workers
         self._mv = memoryview(self._map).cast("d")
         self._base = _HEADER
@@ -83,7 +93,7 @@ class Metrics:
         """Make this process write into ``slot`` (called in each worker after fork)."""
         if not 0 <= slot < self.slots:
             slot = slot % self.slots
-        self._base = _HEADER + slot * _SLOT
+        self._base = _HEADER + slot * self._slot
         self._lock = threading.Lock()
 
     def set_model_load_seconds(self, seconds: float) -> None:
@@ -129,12 +139,48 @@ class Metrics:
         mv = self._mv
         best = None
         for s in range(self.slots):
-            base = _HEADER + s * _SLOT
+            base = _HEADER + s * self._slot
             if base == self._base or now - mv[base + _BEAT] > fresh or mv[base + _BEAT] == 0:
                 continue
             n = mv[base + _CONNS]
             best = n if best is None or n < best else best
         return best
+
+    def observe_model(self, model: str, code: int, seconds: float) -> None:
+        """Count one answered request for a configured model (other names are not counted)."""
+        m = self._model_index.get(model)
+        if m is None:
+            return
+        c = _CODE_INDEX.get(code, _C - 1)
+        mv = self._mv
+        base = self._base + _MODELS + m * _PER_MODEL
+        with self._lock:
+            mv[base + c] += 1
+            h = base + _C
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    mv[h + i] += 1
+                    break
+            mv[h + _B] += seconds
+            mv[h + _B + 1] += 1
+
+    def set_model_loaded(self, model: str, loaded: bool) -> None:
+        """Publish whether this worker holds ``model`` in memory."""
+        m = self._model_index.get(model)
+        if m is not None:
+            self._mv[self._base + _MODELS + m * _PER_MODEL + _C + _B + 2] = 1.0 if loaded else 0.0
+
+    def observe_wait(self, wait: float) -> None:
+        """Count the queue wait of a request the batcher sent straight through (nothing to merge it with)."""
+        mv = self._mv
+        q = self._base + _QUEUE
+        with self._lock:
+            for i, bound in enumerate(BUCKETS):
+                if wait <= bound:
+                    mv[q + i] += 1
+                    break
+            mv[q + _B] += wait
+            mv[q + _B + 1] += 1
 
     def observe_batch(self, rows: int, waits: list[float]) -> None:
         """Count one predict of ``rows`` rows, made for requests that waited ``waits`` seconds each."""
@@ -171,7 +217,7 @@ class Metrics:
 
     def _sum(self, offset: int) -> float:
         mv = self._mv
-        return sum(mv[_HEADER + s * _SLOT + offset] for s in range(self.slots))
+        return sum(mv[_HEADER + s * self._slot + offset] for s in range(self.slots))
 
     def render(self) -> str:
         """The Prometheus text exposition (version 0.0.4)."""
@@ -207,7 +253,7 @@ class Metrics:
                   "# HELP tureen_worker_starts_total Worker processes started (restarts included).",
                   "# TYPE tureen_worker_starts_total counter",
                   f"tureen_worker_starts_total {self._mv[1]:.0f}"]
-        if self._sum(_BATCH + _BB + 1):
+        if self._sum(_BATCH + _BB + 1) or self._sum(_QUEUE + _B + 1):
             lines += ["# HELP tureen_batches_total Predict calls made by the micro-batcher.",
                       "# TYPE tureen_batches_total counter",
                       f"tureen_batches_total {self._sum(_BATCH + _BB + 1):.0f}",
@@ -217,8 +263,41 @@ class Metrics:
             lines += ["# HELP tureen_batch_queue_seconds Time from a request's arrival to the start of its predict.",
                       "# TYPE tureen_batch_queue_seconds histogram"]
             self._histogram(lines, "tureen_batch_queue_seconds", _QUEUE, BUCKETS)
+        if self.models:
+            self._render_models(lines)
         lines.append("")
         return "\n".join(lines)
+
+    def _render_models(self, lines: list[str]) -> None:
+        lines += ["# HELP tureen_model_requests_total Scoring requests answered for each served model, by status code.",
+                  "# TYPE tureen_model_requests_total counter"]
+        for m, name in enumerate(self.models):
+            base = _MODELS + m * _PER_MODEL
+            for c, code in enumerate(CODES):
+                n = self._sum(base + c)
+                if n:
+                    label = str(code) if code else "other"
+                    lines.append(f'tureen_model_requests_total{{model="{name}",code="{label}"}} {n:.0f}')
+        lines += ["# HELP tureen_model_request_duration_seconds Time to answer a request, for each served model.",
+                  "# TYPE tureen_model_request_duration_seconds histogram"]
+        for m, name in enumerate(self.models):
+            h = _MODELS + m * _PER_MODEL + _C
+            count = self._sum(h + _B + 1)
+            if not count:
+                continue
+            cumulative = 0.0
+            for i, bound in enumerate(BUCKETS):
+                cumulative += self._sum(h + i)
+                lines.append(f'tureen_model_request_duration_seconds_bucket{{model="{name}",le="{bound}"}} '
+                             f"{cumulative:.0f}")
+            lines.append(f'tureen_model_request_duration_seconds_bucket{{model="{name}",le="+Inf"}} {count:.0f}')
+            lines.append(f'tureen_model_request_duration_seconds_sum{{model="{name}"}} {self._sum(h + _B):.6f}')
+            lines.append(f'tureen_model_request_duration_seconds_count{{model="{name}"}} {count:.0f}')
+        lines += ["# HELP tureen_model_loaded Worker processes holding each served model in memory.",
+                  "# TYPE tureen_model_loaded gauge"]
+        for m, name in enumerate(self.models):
+            loaded = self._sum(_MODELS + m * _PER_MODEL + _C + _B + 2)
+            lines.append(f'tureen_model_loaded{{model="{name}"}} {loaded:.0f}')
 
     def __getstate__(self) -> Any:  # pragma: no cover - never pickled on purpose
         raise TypeError("Metrics live in shared memory and cannot be pickled")

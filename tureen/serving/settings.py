@@ -52,6 +52,9 @@ class ServingSettings:
         model_config: JSON object string of overrides for the model's config section.
         strict_json: encode NaN/Infinity in predictions as ``null`` (MLflow emits bare ``NaN`` tokens).
         backlog: listen queue length.
+        max_memory: several models per server: the memory the loaded models may take together, in bytes
+            (``2GiB``); when a load goes over it, the least recently used other models are unloaded (None: no
+            cap; see :mod:`tureen.serving.repository`).
 
     Example:
         >>> ServingSettings.from_env({"TUREEN_SERVING_PORT": "8080"}).port
@@ -81,6 +84,7 @@ class ServingSettings:
     model_config: str | None = None
     strict_json: bool = False
     backlog: int = 2048
+    max_memory: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -102,6 +106,8 @@ class ServingSettings:
             problems.append(f"max_batch_size must be at least 1, got {self.max_batch_size}")
         if not 0 <= float(self.max_latency_ms) <= 10_000:
             problems.append(f"max_latency_ms must be between 0 and 10000, got {self.max_latency_ms}")
+        if self.max_memory is not None and int(self.max_memory) < 1:
+            problems.append(f"max_memory must be positive, got {self.max_memory}")
         if int(self.max_connections) < 1:
             problems.append(f"max_connections must be at least 1, got {self.max_connections}")
         if self.env_manager != "local":
@@ -167,7 +173,9 @@ def _convert(name: str, type_name: Any, raw: str, where: str) -> Any:
 
             return parse_bool(raw, name=where)
         if t.startswith("int"):
-            return _parse_size(raw) if name == "max_request_bytes" else int(raw)
+            if t.endswith("None") and raw.strip().lower() in ("", "none"):
+                return None
+            return _parse_size(raw) if name in ("max_request_bytes", "max_memory") else int(raw)
         if t.startswith("float"):
             return float(raw)
         if t.startswith("str | None"):

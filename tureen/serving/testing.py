@@ -60,13 +60,14 @@ def _env_value(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def serve_in_background(model_uri: str | os.PathLike[str], *, python: str | None = None,
+def serve_in_background(model_uri: str | os.PathLike[str] | list[Any], *, python: str | None = None,
                         startup_timeout: float = 180.0, wait_ready: bool = True,
                         env: dict[str, str] | None = None, **settings: Any) -> Iterator[RunningServer]:
     """Start ``tureen serve`` on a free 127.0.0.1 port; yield its URL once ``/ready`` answers 200.
 
     Args:
-        model_uri: any model URI or path.
+        model_uri: any model URI or path; or, for several models in one server, a list of ``NAME=URI``
+            arguments (and ``"--config", FILE``).
         python: the interpreter to run (default: this one, with this process's ``sys.path`` so that model
             classes defined in test modules can be unpickled by the server).
         startup_timeout: seconds to wait for the server to listen and be ready.
@@ -95,7 +96,8 @@ def serve_in_background(model_uri: str | os.PathLike[str], *, python: str | None
     tmp = Path(tempfile.mkdtemp(prefix="tureen-serve-"))
     out_path, err_path = tmp / "stdout.log", tmp / "stderr.log"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([python or sys.executable, "-m", "tureen.serving.wsgi", os.fspath(model_uri)],
+        args = [os.fspath(a) for a in model_uri] if isinstance(model_uri, (list, tuple)) else [os.fspath(model_uri)]
+        proc = subprocess.Popen([python or sys.executable, "-m", "tureen.serving.wsgi", *args],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env,
                                 start_new_session=True)
     try:

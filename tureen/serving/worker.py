@@ -66,7 +66,7 @@ def is_model_request(method: str, path: str) -> bool:
     if method != "POST":
         return False
     return path == "/invocations" or path.startswith("/invocations/") or (
-        path.startswith("/v2/models/") and path.endswith("/infer"))
+        path.startswith("/v2/models/") and path.endswith("/infer")) or path.startswith("/v2/repository/models/")
 
 
 class _HttpError(Exception):
@@ -530,6 +530,17 @@ class _LoopServer:
         """From the dispatcher thread: hand an answer back to the loop."""
         try:
             self.loop.call_soon_threadsafe(req.conn.respond, req, status, headers, body)
+        except RuntimeError:  # the loop is already closed (shutting down)
+            pass
+
+    def answer_many(self, answers: list[tuple[Request, str, list[tuple[str, str]], bytes]]) -> None:
+        """From the dispatcher thread: hand a batch's answers back to the loop in one wake-up."""
+        def respond_all() -> None:
+            for req, status, headers, body in answers:
+                req.conn.respond(req, status, headers, body)
+
+        try:
+            self.loop.call_soon_threadsafe(respond_all)
         except RuntimeError:  # the loop is already closed (shutting down)
             pass
 

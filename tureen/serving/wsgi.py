@@ -15,7 +15,7 @@ from typing import Any
 
 from tureen.serving.settings import ServingSettings
 
-__all__ = ["run", "gunicorn_options"]
+__all__ = ["run", "run_many", "gunicorn_options"]
 
 #: printed once the server listens; testing.serve_in_background reads the URL from it
 READY_LINE = "tureen: serving {uri} at {url}"
@@ -60,8 +60,6 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
     Example:
         >>> run("models:/churn/Production", ServingSettings(port=5000))  # doctest: +SKIP
     """
-    from gunicorn.app.base import BaseApplication
-
     from tureen.serving.metrics import Metrics
     from tureen.uri import resolve_model_uri
 
@@ -79,6 +77,60 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
         settings = settings.replace(model_name=_default_name(str(model_uri), path))
     slots = max(2, int(settings.workers) * 2)
     metrics = Metrics(slots=slots)
+
+    def load() -> Any:
+        from tureen.serving.app import create_app
+
+        # Without preload each worker loads the model before it accepts a connection, so a worker that is
+        # still loading never answers 503 while another one could serve the request.
+        return create_app(str(path), settings, metrics=metrics, model_uri=str(model_uri))
+
+    _gunicorn(settings, metrics, slots, load, str(model_uri), lambda url: _curl_example(path, url))
+
+
+def run_many(specs: list[Any], settings: ServingSettings | None = None) -> None:
+    """Serve several models in one server (see :mod:`tureen.serving.multi`) until SIGINT/SIGTERM.
+
+    Args:
+        specs: :class:`~tureen.serving.repository.ModelSpec` entries (unique names).
+        settings: serving settings; ``max_memory`` caps the loaded models' memory.
+
+    Raises:
+        TureenError: a URI cannot be resolved, or (with preload) a model cannot be loaded.
+
+    Example:
+        >>> from tureen.serving.repository import ModelSpec
+        >>> run_many([ModelSpec("a", "models:/churn@champion"), ModelSpec("b", "./other")])  # doctest: +SKIP
+    """
+    from tureen.serving.metrics import Metrics
+    from tureen.serving.repository import ModelRepository
+
+    settings = settings or ServingSettings.from_env()
+    repo = ModelRepository(specs, settings)  # every URI resolved once, before any worker starts
+    if settings.preload:
+        unsafe = sorted({f for e in repo.entries.values() for f in fork_unsafe_flavors(e.path)})
+        if unsafe:
+            print(f"tureen: loading the models in each worker (no preload): the {', '.join(unsafe)} flavor's "
+                  "runtime cannot be shared with forked workers", file=sys.stderr, flush=True)
+            settings = settings.replace(preload=False)
+        elif settings.max_memory is not None:
+            # memory a worker frees must be its own: pages shared with the master would stay in use
+            settings = settings.replace(preload=False)
+        repo.settings = settings
+    slots = max(2, int(settings.workers) * 2)
+    metrics = Metrics(slots=slots, models=repo.names)
+
+    def load() -> Any:
+        from tureen.serving.multi import create_multi_app
+
+        return create_multi_app(repo, settings, metrics=metrics)
+
+    _gunicorn(settings, metrics, slots, load, ", ".join(repo.names), lambda url: None)
+
+
+def _gunicorn(settings: ServingSettings, metrics: Any, slots: int, load: Any, label: str, example: Any) -> None:
+    from gunicorn.app.base import BaseApplication
+
     options = gunicorn_options(settings)
     announced = {"done": False}
 
@@ -99,10 +151,10 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
             host, port = lst.sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             urls.append(f"http://{shown}:{port}")
-            print(READY_LINE.format(uri=model_uri, url=urls[-1]), flush=True)
-        example = _curl_example(path, urls[0]) if urls else None
-        if example:
-            print(f"try: {example}", flush=True)
+            print(READY_LINE.format(uri=label, url=urls[-1]), flush=True)
+        text = example(urls[0]) if urls else None
+        if text:
+            print(f"try: {text}", flush=True)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -113,11 +165,7 @@ def run(model_uri: str, settings: ServingSettings | None = None) -> None:
             self.cfg.set("when_ready", when_ready)
 
         def load(self) -> Any:
-            from tureen.serving.app import create_app
-
-            # Without preload each worker loads the model before it accepts a connection, so a worker that is
-            # still loading never answers 503 while another one could serve the request.
-            return create_app(str(path), settings, metrics=metrics, model_uri=str(model_uri))
+            return load()
 
     _Server().run()
 
@@ -167,16 +215,73 @@ def _curl_example(model_dir: Any, url: str) -> str | None:
     return (f"curl -s {url}/invocations -H 'Content-Type: application/json' -d {shlex.quote(body)}")
 
 
+def model_specs(args: list[str], config: str | None = None, registered: bool = False,
+                settings: ServingSettings | None = None) -> tuple[list[Any], ServingSettings] | None:
+    """What to serve: None for one plain model URI (``args[0]``), else the model specs of ``NAME=URI``
+    arguments, a config file (``--config FILE`` among ``args`` or ``config``) and ``registered`` (every alias
+    of the registry's models), with the settings (the config file's settings under the explicit ones).
+
+    Raises:
+        InvalidParameterError: a bad argument, name or config file (naming it).
+    """
+    from tureen.exceptions import InvalidParameterError
+    from tureen.serving.repository import ModelSpec, parse_model_arg, read_config, registered_model_specs
+
+    args = list(args)
+    if "--config" in args:
+        i = args.index("--config")
+        if i + 1 >= len(args):
+            raise InvalidParameterError("--config needs a file")
+        config = args[i + 1]
+        del args[i:i + 2]
+    if "--registered-models" in args:
+        args.remove("--registered-models")
+        registered = True
+    if config is None and not registered and len(args) == 1 and parse_model_arg(args[0]) is None:
+        return None
+    specs: list[Any] = []
+    file_settings: dict[str, Any] = {}
+    for arg in args:
+        pair = parse_model_arg(arg)
+        if pair is None:
+            raise InvalidParameterError(f"{arg!r}: with several models give each as NAME=URI")
+        specs.append(ModelSpec(*pair))
+    if config is not None:
+        more, file_settings = read_config(config)
+        specs.extend(more)
+    if registered:
+        specs.extend(registered_model_specs())
+    base = settings or ServingSettings.from_env()
+    if file_settings:
+        from dataclasses import fields
+
+        known = {f.name for f in fields(ServingSettings)}
+        unknown = sorted(set(file_settings) - known)
+        if unknown:
+            raise InvalidParameterError(f"The serving config {config!r} has unknown settings {unknown}")
+        explicit = settings.__dict__ if settings is not None else {}
+        defaults = ServingSettings()
+        merged = {k: v for k, v in file_settings.items()
+                  if explicit.get(k, getattr(defaults, k)) == getattr(defaults, k)}
+        base = ServingSettings.from_env(**{**{k: getattr(base, k) for k in known}, **{
+            k: (str(v) if not isinstance(v, (bool, int, float)) else v) for k, v in merged.items()}})
+    return specs, base
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m tureen.serving.wsgi MODEL_URI``: serve with settings from ``TUREEN_SERVING_*``."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m tureen.serving.wsgi MODEL_URI", file=sys.stderr)
+    if not args:
+        print("usage: python -m tureen.serving.wsgi MODEL_URI | NAME=URI... | --config FILE", file=sys.stderr)
         sys.exit(2)
     from tureen.exceptions import TureenError
 
     try:
-        run(args[0])
+        specs = model_specs(args)
+        if specs is None:
+            run(args[0])
+        else:
+            run_many(*specs)
     except TureenError as exc:
         print(f"Error ({exc.error_code}): {exc.message}", file=sys.stderr)
         sys.exit(1)

@@ -1,0 +1,110 @@
+"""Spark MLlib beyond the conformance case: hostile metadata (a stage id leaving the model, a stage class that is
+not Spark's own), a single fitted stage saved as a pipeline, and scoring through spark_udf. One local session
+(the flavor's own, shared with the conformance case) serves every test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+pytest.importorskip("pyspark")
+
+from tureen import pyfunc  # noqa: E402
+from tureen.exceptions import ModelFormatError, UntrustedCodeError  # noqa: E402
+from tureen.flavors import spark as tspark  # noqa: E402
+from tureen.flavors._integrity import seal_model_dir  # noqa: E402
+from tureen.models import Model  # noqa: E402
+
+pytestmark = [pytest.mark.spark,
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+@pytest.fixture(scope="module")
+def data():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pdf = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    pdf["label"] = (pdf["a"] - pdf["b"] > 0).astype(float)
+    return pdf
+
+
+@pytest.fixture(scope="module")
+def saved(data, tmp_path_factory):
+    """A VectorAssembler + LogisticRegression pipeline, saved once."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    spark = tspark.get_session()
+    model = Pipeline(stages=[VectorAssembler(inputCols=["a", "b"], outputCol="features"),
+                             LogisticRegression(maxIter=10)]).fit(spark.createDataFrame(data))
+    path = tmp_path_factory.mktemp("spark") / "pipeline"
+    tspark.save_model(model, path, input_example=data[["a", "b"]].head(3))
+    return path
+
+
+def _edit_metadata(src, dst, edit):
+    shutil.copytree(src, dst)
+    for file in (dst / "sparkml").rglob("part-*"):
+        if file.parent.name == "metadata":
+            lines = [json.dumps(edit(json.loads(line))) for line in file.read_text().splitlines() if line.strip()]
+            file.write_text("\n".join(lines) + "\n")
+    seal_model_dir(dst, Model.load(dst))  # digests recomputed: only the metadata check stands in the way
+    return dst
+
+
+def test_stage_id_leaving_the_model_is_refused(saved, tmp_path):
+    def edit(meta):
+        if "stageUids" in meta.get("paramMap", {}):
+            meta["paramMap"]["stageUids"][0] = "../../../../outside"
+        return meta
+
+    path = _edit_metadata(saved, tmp_path / "escape", edit)
+    with pytest.raises(ModelFormatError, match="plain name"):
+        pyfunc.load_model(path, allow_pickle=True)
+
+
+def test_stage_class_not_from_spark_passes_the_gate(saved, tmp_path, monkeypatch):
+    def edit(meta):
+        if meta["class"].endswith("VectorAssembler"):
+            meta["class"] = "os.system"
+        return meta
+
+    path = _edit_metadata(saved, tmp_path / "foreign", edit)
+    conf = Model.load(path).flavors["spark"]
+    assert tspark.FLAVOR.needs_pickle(path, conf) and not tspark.FLAVOR.needs_pickle(saved, conf)
+    with pytest.raises(UntrustedCodeError, match="os.system"):
+        pyfunc.load_model(path, allow_pickle=False)
+    monkeypatch.setenv("TUREEN_ALLOW_PICKLE", "false")
+    with pytest.raises(UntrustedCodeError):
+        tspark.load_model(path)
+
+
+def test_one_fitted_stage_is_saved_as_a_pipeline(data, tmp_path):
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    spark = tspark.get_session()
+    assembled = VectorAssembler(inputCols=["a", "b"], outputCol="features").transform(spark.createDataFrame(data))
+    scaler = StandardScaler(inputCol="features", outputCol="scaled").fit(assembled)
+    path = tmp_path / "stage"
+    tspark.save_model(scaler, path)
+    meta = Model.load(path)
+    assert meta.flavors["spark"]["model_class"] == "pyspark.ml.pipeline.PipelineModel"
+    loaded = tspark.load_model(path)
+    assert [type(s).__name__ for s in loaded.stages] == ["StandardScalerModel"]
+    assert tspark.FLAVOR.describe(path, meta.flavors["spark"])["stages"] == ["StandardScalerModel"]
+
+
+def test_scored_through_spark_udf(saved, data):
+    from tureen.pyfunc.spark import spark_udf
+
+    spark = tspark.get_session()
+    want = pyfunc.load_model(saved).predict(data[["a", "b"]]).tolist()
+    predict = spark_udf(spark, saved, result_type="double")
+    got = [r.p for r in spark.createDataFrame(data[["a", "b"]]).withColumn("p", predict("a", "b")).collect()]
+    assert got == want
