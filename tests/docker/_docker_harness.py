@@ -278,3 +278,18 @@ def wait_http(url: str, timeout: float = 90.0, proc_check=None) -> None:
             last = exc
         time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last})")
+
+
+def editable_copy(src: Path, dst: Path) -> Path:
+    """A copy of a saved model that a test may edit by hand: without tureen's digest section, as a model
+    saved by MLflow (or edited after saving) is. The builder refuses to build a tureen model whose files no
+    longer match its digests; an outside model builds, with an UnverifiedModelWarning."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(src, dst)
+    doc = yaml.safe_load((dst / "MLmodel").read_text())
+    doc.pop("tureen", None)
+    (dst / "MLmodel").write_text(yaml.safe_dump(doc))
+    return dst

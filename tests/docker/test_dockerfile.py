@@ -119,10 +119,9 @@ def test_default_base_image_follows_the_models_python(saved_sklearn: Path, tmp_p
 
 
 def test_mlflow_and_tureen_requirements_dropped_constraints_kept(saved_sklearn: Path, tmp_path: Path) -> None:
-    import shutil
+    from _docker_harness import editable_copy
 
-    model = tmp_path / "model"
-    shutil.copytree(saved_sklearn, model)
+    model = editable_copy(saved_sklearn, tmp_path / "model")
     (model / "requirements.txt").write_text("mlflow==3.17.2\ntureen==0.1.0\nscikit-learn==1.9.1\n"
                                             "-c constraints.txt\n-r /elsewhere/reqs.txt\n")
     (model / "constraints.txt").write_text("numpy<3\n")
@@ -134,10 +133,9 @@ def test_mlflow_and_tureen_requirements_dropped_constraints_kept(saved_sklearn: 
 
 
 def test_lightgbm_models_get_libgomp(saved_sklearn: Path, tmp_path: Path) -> None:
-    import shutil
+    from _docker_harness import editable_copy
 
-    model = tmp_path / "model"
-    shutil.copytree(saved_sklearn, model)
+    model = editable_copy(saved_sklearn, tmp_path / "model")
     mlmodel = yaml.safe_load((model / "MLmodel").read_text())
     mlmodel["flavors"]["lightgbm"] = {"data": "model.lgb"}
     (model / "MLmodel").write_text(yaml.safe_dump(mlmodel))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -203,8 +202,7 @@ def _steps(logs: list[str]) -> list[tuple[str, bool]]:
 
 def test_failed_pip_install_reports_pips_error_and_leaves_no_image(docker_engine, image_options, saved_sklearn,
                                                                    tmp_path: Path, churn_image) -> None:
-    model = tmp_path / "model"
-    shutil.copytree(saved_sklearn, model)
+    model = harness.editable_copy(saved_sklearn, tmp_path / "model")
     (model / "requirements.txt").write_text("tureen-surely-missing-dist==0.0.1\nscikit-learn\n")
     name = "tureen-test/broken:1"
     before = set(docker_engine.docker("ps", "-aq").stdout.split())
