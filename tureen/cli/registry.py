@@ -134,6 +134,8 @@ def alias(name: str, alias: str | None, version: str | None, delete_alias: bool,
     aliases = client.get_registered_model(name).aliases
     if alias:
         aliases = {alias: client.get_model_version_by_alias(name, alias).version}
+    # versions as strings, as every other registry command prints them (stores give ints or strings)
+    aliases = {alias: str(version) for alias, version in aliases.items()}
     echo_json(aliases) if as_json else echo_table(["alias", "version"], sorted(aliases.items()))
 
 
