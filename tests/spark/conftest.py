@@ -37,8 +37,15 @@ def spark():
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
+        # a session another test folder left running (the spark flavor starts a local[*] one lazily, for
+        # its pyfunc) would be handed back by getOrCreate on the wrong master: stop it, the flavor restarts
+        # its own when it needs one again
+        active = SparkContext._active_spark_context
+        if active is not None and active.master != MASTER:
+            active.stop()
         session = (SparkSession.builder.master(MASTER).appName("tureen-tests")
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
