@@ -220,16 +220,12 @@ class Flavor:
         """The native model from any model URI (``allow_pickle``: the caller's trust decision;
         ``verified_only``: refuse models without digests, default ``TUREEN_VERIFIED_ONLY``; ``zip_limits``:
         a :class:`~tureen.flavors.ZipLimits` for the archives opened, default ``TUREEN_ZIP_MAX_*``)."""
-        from tureen.flavors._gate import check_zip_limits, model_code, pickle_allowed
-        from tureen.flavors._gate import zip_limits as limits_scope
-        from tureen.flavors._integrity import no_bytecode
+        from tureen.flavors._gate import loading, pickle_allowed
 
         root, meta = checked_model_dir(model_uri, verify=verify, verified_only=verified_only)
         conf = meta.get_flavor(self.name)
         allow = pickle_allowed(allow_pickle)
-        # the model's code/ directory: behind the gate, confined, sys.path / sys.modules restored after
-        with model_code(root, conf.get("code"), allow_pickle=allow), no_bytecode(), \
-                limits_scope(check_zip_limits(zip_limits)):
+        with loading(root, conf.get("code"), allow_pickle=allow, zip_limits=zip_limits):
             return self.read(root, conf, allow_pickle=allow, **options)
 
     def load_pyfunc(self, root: Path, *, allow_pickle: bool | None = None,

@@ -373,6 +373,21 @@ def zip_limits(limits: ZipLimits | None = None, **changes: Any) -> Iterator[ZipL
         _LIMITS.reset(token)
 
 
+_zip_limits_scope = zip_limits  # for callers whose keyword argument is also named zip_limits
+
+
+@contextlib.contextmanager
+def loading(root: str | os.PathLike[str], code: Any, *, allow_pickle: bool, zip_limits: Any = None) -> Iterator[None]:
+    """The scope every model load runs in: the model's ``code/`` directory behind the gate (confined, and
+    ``sys.path`` / ``sys.modules`` restored after), no bytecode caches written into the digested directory,
+    and the caller's zip limits (``zip_limits=``: see :func:`check_zip_limits`) for the archives it opens."""
+    from tureen.flavors._integrity import no_bytecode
+
+    with model_code(root, code, allow_pickle=allow_pickle), no_bytecode(), \
+            _zip_limits_scope(check_zip_limits(zip_limits)):
+        yield
+
+
 def check_zip_limits(value: Any) -> ZipLimits | None:
     """A ``zip_limits=`` argument as :class:`ZipLimits`: None (the limits in force), a ZipLimits, or a
     mapping of its fields (``{"max_total_bytes": 1 << 30}``) applied over the limits in force.

@@ -201,15 +201,12 @@ class TensorFlowFlavor(Flavor):
                    verified_only: bool | None = None, zip_limits: Any = None, **options: Any) -> Any:
         """The native model: a ``keras.Model``, or the loaded SavedModel object for a ``tf.Module``."""
         from tureen.flavors._flavor import checked_model_dir
-        from tureen.flavors._gate import check_zip_limits, model_code, pickle_allowed
-        from tureen.flavors._gate import zip_limits as limits_scope
-        from tureen.flavors._integrity import no_bytecode
+        from tureen.flavors._gate import loading, pickle_allowed
 
         root, meta = checked_model_dir(model_uri, verify=verify, verified_only=verified_only)
         conf = meta.flavors.get(KERAS_FLAVOR_NAME) or meta.flavors.get(FLAVOR_NAME) or {}
         allow = pickle_allowed(allow_pickle)
-        with model_code(root, conf.get("code"), allow_pickle=allow), no_bytecode(), \
-                limits_scope(check_zip_limits(zip_limits)):
+        with loading(root, conf.get("code"), allow_pickle=allow, zip_limits=zip_limits):
             return _load_any(root, meta, allow)
 
     def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None) -> Any:

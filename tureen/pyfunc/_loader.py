@@ -10,8 +10,7 @@ from typing import Any
 from tureen.exceptions import ModelFormatError, ResourceNotFoundError, TureenError
 from tureen.flavors import flavor_for_loader
 from tureen.flavors._flavor import Predictor
-from tureen.flavors._gate import model_code, pickle_allowed, resolve_loader_module
-from tureen.flavors._integrity import no_bytecode as _no_bytecode
+from tureen.flavors._gate import pickle_allowed, resolve_loader_module
 from tureen.flavors._integrity import require_verified, verify_model_dir
 from tureen.models._paths import check_model_paths, check_no_symlinks, confined_path
 from tureen.models.mlmodel import Model
@@ -200,10 +199,9 @@ def load_model(model_uri: str | os.PathLike[str], *, allow_pickle: bool | None =
     config.update(model_config or {})
     # the model's code/ directory: behind the gate, confined, and sys.path / sys.modules restored after;
     # no bytecode caches are written into the (digested) model directory
-    from tureen.flavors._gate import check_zip_limits, zip_limits as limits_scope
+    from tureen.flavors._gate import loading
 
-    with model_code(root, conf.get("code"), allow_pickle=allow), _no_bytecode(), \
-            limits_scope(check_zip_limits(zip_limits)):
+    with loading(root, conf.get("code"), allow_pickle=allow, zip_limits=zip_limits):
         impl = flavor.load_pyfunc(root, allow_pickle=allow, model_config=config or None, meta=meta)
     known = impl.predict_fns if isinstance(impl, Predictor) else None
     if (known is not None and predict_fn not in known) or not hasattr(impl, predict_fn):
