@@ -1,13 +1,26 @@
 """Tracking-server benchmark: MLflow 3.17's own Python client against ``tureen server`` and ``mlflow server``,
-both on SQLite, both with the same gunicorn worker count, measured in one run.
+on the same database kind (SQLite files, or one PostgreSQL cluster with ``--db postgresql``) with the same
+worker count, measured in one run.
 
-    .venv/bin/python benchmarks/tracking_server_bench.py                 # 5 s per measurement
-    .venv/bin/python benchmarks/tracking_server_bench.py --seconds 2 --workers 4 --json out.json
+    .venv/bin/python benchmarks/tracking_server_bench.py                       # 5 s per measurement
+    .venv/bin/python benchmarks/tracking_server_bench.py --seconds 3 --rounds 2 --db postgresql --json out.json
 
 The client side always runs in the MLflow peer venv (``.cache/mlflow-venv``): the same client code drives
-both servers, so only the servers differ. Each measurement starts N client processes (1 and 16) that repeat
-one operation for ``--seconds`` and record every latency; the servers alternate measurement by measurement
-(tureen first, then MLflow, then the next one with MLflow first) so changes in machine load hit both alike.
+both servers, so only the servers differ. MLflow is imported once before N client processes fork (1 and 16);
+each makes its run and one untimed call, then all start together at a barrier and repeat one operation for
+``--seconds`` (and at least ``--min-ops`` times). Before anything is timed, every worker of both servers is
+warmed up (an MLflow worker's first request takes seconds). The servers alternate measurement by measurement
+(tureen first, then MLflow, then the next one with MLflow first), ``--rounds`` repeats each, so changes in
+machine load hit both alike; the load average is printed beside every row.
+
+MLflow's server runs as it ships (uvicorn) with its GenAI job runner off (``MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+=false``: eight background processes that serve nothing measured here); SQLite databases are each server's
+own, created by it (MLflow's with its rollback journal, tureen's with WAL).
+
+Beside throughput and p50/p99 latency the table shows CPU per operation on each side: the server's (all
+processes of its group, from /proc) and the client's. On this 2-core machine clients and servers share the
+CPU, so the client's own cost bounds every ratio: with a free server, a ratio can be at most
+``(mlflow server CPU + client CPU) / client CPU``.
 
 Operations: ``create_run``; ``log_batch`` of 10 and of 500 metrics; ``search_runs`` (filter on a metric, 100
 results) over 10,000 runs; ``get_metric_history`` of a 10,000-point metric; upload and download of a 100 MB
@@ -38,80 +51,104 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_MLFLOW_PYTHON = ROOT / ".cache" / "mlflow-venv" / "bin" / "python"
 
-#: runs in the MLflow peer venv: argv = url, op, clients, seconds, setup-json; prints one JSON line
-CLIENT = r'''
-import json, multiprocessing as mp, os, sys, tempfile, time, warnings, logging
+#: runs in the MLflow peer venv: argv = url, op, clients, seconds, min_ops, setup-json; prints one JSON line.
+#: MLflow is imported once in the parent before the clients fork (16 children importing it themselves would
+#: burn about 20 CPU seconds inside the measured window); every client makes its run, logs what it needs and
+#: does one untimed warm-up call (the HTTP connection is open), then all start together at a barrier.
+CLIENT = r"""
+import json, multiprocessing as mp, os, sys, tempfile, time, warnings, logging, shutil
 warnings.filterwarnings("ignore"); logging.getLogger("mlflow").setLevel(logging.ERROR)
-url, op, clients, seconds, setup = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
+url, op, clients, seconds, min_ops = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+setup = json.loads(sys.argv[6])
 os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "600")
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+import mlflow.store.artifact.http_artifact_repo  # noqa: F401 - imported before the fork, not in the window
+import mlflow.store.tracking.rest_store  # noqa: F401
 
-def work(i, q):
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-    c = MlflowClient(url)
-    lat, errors = [], 0
-    run_id = None
-    if op.startswith("log_batch") or op.startswith("artifact"):
-        run_id = c.create_run(setup["exp"]).info.run_id
-    n = int(op[len("log_batch"):]) if op.startswith("log_batch") else 0
-    step = 0
-    if op == "artifact_download":
-        c.log_artifact(run_id, setup["file"], f"c{i}")
-    deadline = time.monotonic() + seconds
-    count = 0
-    while True:
-        if op.startswith("artifact"):
-            if count >= 1:
-                break
-        elif time.monotonic() >= deadline:
-            break
-        t = time.perf_counter()
-        try:
+def work(i, barrier, q):
+    try:
+        c = MlflowClient(url)
+        run_id = None
+        if op.startswith("log_batch") or op.startswith("artifact"):
+            run_id = c.create_run(setup["exp"]).info.run_id
+        n = int(op[len("log_batch"):]) if op.startswith("log_batch") else 0
+        state = {"step": 0}
+
+        def once():
             if op == "create_run":
                 c.create_run(setup["exp"])
             elif op.startswith("log_batch"):
                 ts = int(time.time() * 1000)
-                c.log_batch(run_id, metrics=[Metric(f"m{k}", 0.5, ts, step) for k in range(n)])
-                step += 1
+                c.log_batch(run_id, metrics=[Metric(f"m{k}", 0.5, ts, state["step"]) for k in range(n)])
+                state["step"] += 1
             elif op == "search_runs":
                 got = c.search_runs([setup["search_exp"]], "metrics.auc > 0.5", max_results=100)
                 assert len(got) == 100, len(got)
             elif op == "get_metric_history":
                 got = c.get_metric_history(setup["history_run"], "loss")
-                assert len(got) == 10000, len(got)
+                assert len(got) == setup["points"], len(got)
             elif op == "artifact_upload":
                 c.log_artifact(run_id, setup["file"], f"u{i}")
             elif op == "artifact_download":
                 d = tempfile.mkdtemp()
-                p = c.download_artifacts(run_id, f"c{i}", d)
-                assert os.path.getsize(os.path.join(p, os.path.basename(setup["file"]))) == setup["size"]
-                import shutil; shutil.rmtree(d)
+                try:
+                    p = c.download_artifacts(run_id, f"c{i}", d)
+                    assert os.path.getsize(os.path.join(p, os.path.basename(setup["file"]))) == setup["size"]
+                finally:
+                    shutil.rmtree(d)
+
+        if op == "artifact_download":
+            c.log_artifact(run_id, setup["file"], f"c{i}")
+        elif not op.startswith("artifact"):
+            once()  # warm-up: connection open, lazy imports done
+    except BaseException as e:  # a client that cannot start still reaches the barrier
+        barrier.wait()
+        q.put(([], 1, 0.0, 0.0, repr(e)[:300]))
+        return
+    barrier.wait()
+    lat, errors, first = [], 0, None
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        if op.startswith("artifact"):
+            if len(lat) >= 1:
+                break
+        elif time.perf_counter() >= deadline and len(lat) >= min_ops:
+            break
+        t = time.perf_counter()
+        try:
+            once()
         except Exception as e:
             errors += 1
-            if errors < 3: print(repr(e)[:300], file=sys.stderr)
+            first = first or repr(e)[-700:]
         lat.append(time.perf_counter() - t)
-        count += 1
-    q.put((lat, errors))
+    q.put((lat, errors, time.perf_counter() - t0, time.process_time() - cpu0, first))
 
 ctx = mp.get_context("fork")
 q = ctx.Queue()
-ps = [ctx.Process(target=work, args=(i, q)) for i in range(clients)]
-start = time.perf_counter()
+barrier = ctx.Barrier(clients)
+ps = [ctx.Process(target=work, args=(i, barrier, q)) for i in range(clients)]
 for p in ps: p.start()
 res = [q.get() for _ in ps]
-wall = time.perf_counter() - start
 for p in ps: p.join()
 lat = sorted(x for r in res for x in r[0])
 errors = sum(r[1] for r in res)
+elapsed = max(r[2] for r in res)
 def pct(p): return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
-busy = max(sum(r[0]) for r in res) if res else wall
-print(json.dumps({"ops": len(lat), "errors": errors, "throughput": len(lat) / busy if busy else 0.0,
-                  "p50": pct(0.5), "p99": pct(0.99)}))
-'''
+firsts = [r[4] for r in res if r[4]]
+print(json.dumps({"ops": len(lat), "errors": errors, "elapsed": elapsed,
+                  "throughput": len(lat) / elapsed if elapsed else 0.0, "p50": pct(0.5), "p99": pct(0.99),
+                  "client_cpu_ms": 1000 * sum(r[3] for r in res) / len(lat) if lat else None,
+                  "first_error": firsts[0] if firsts else None}))
+"""
 
 OPS = ["create_run", "log_batch10", "log_batch500", "search_runs", "get_metric_history", "artifact_upload",
        "artifact_download"]
 TARGETS = {"create_run": 5, "log_batch10": 5, "log_batch500": 5, "search_runs": 10}
+P99_TARGET = 0.2
+_PG_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/14/bin")
 
 
 def _free_port() -> int:
@@ -132,26 +169,98 @@ def _wait(url: str, proc: subprocess.Popen, log: Path) -> None:
             time.sleep(0.2)
 
 
-def start_server(kind: str, work: Path, workers: int, mlflow_python: str) -> tuple[str, subprocess.Popen, Path]:
+# ---------------------------------------------------------------------------------------------------------
+# databases: a SQLite file per server, or one PostgreSQL cluster with a database per server
+# ---------------------------------------------------------------------------------------------------------
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in _PG_DIRS:
+        if Path(d, name).exists():
+            return str(Path(d, name))
+    raise SystemExit(f"--db postgresql needs PostgreSQL's {name}")
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster on a free loopback port, with its default durability (fsync on)."""
+
+    def __init__(self, work: Path) -> None:
+        self.base = work / "pg"
+        self.base.mkdir()
+        if os.geteuid() == 0:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.base, pw.pw_uid, pw.pw_gid)
+        self.data = self.base / "data"
+        subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                                     "-E", "UTF8"]), check=True, capture_output=True, timeout=300)
+        self.port = _free_port()
+        opts = f"-k {self.base} -h 127.0.0.1 -p {self.port} -c max_connections=300"
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
+                                     str(self.base / "log"), "-w", "-t", "120", "start"]), check=True,
+                       capture_output=True, timeout=180)
+
+    def create(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]),
+                       capture_output=True, timeout=120)
+
+
+def start_server(kind: str, work: Path, workers: int, mlflow_python: str, db_uri: str
+                 ) -> tuple[str, subprocess.Popen]:
     port = _free_port()
-    db = work / f"{kind}.db"
     log = work / f"{kind}.log"
     dest = work / f"{kind}-artifacts"
     if kind == "tureen":
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "tureen.cli", "server", "--backend-store-uri", f"sqlite:///{db}",
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_"))}
+        env["PYTHONPATH"] = str(ROOT)
+        cmd = [sys.executable, "-m", "tureen.cli", "server", "--backend-store-uri", db_uri,
                "--artifacts-destination", str(dest), "--port", str(port), "--workers", str(workers)]
     else:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
         env["PATH"] = f"{Path(mlflow_python).parent}:{env.get('PATH', '')}"
-        cmd = [mlflow_python, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+        # its GenAI job runner (a job process and seven huey consumers) serves nothing measured here and
+        # tureen has no such thing: off, so it takes no CPU from MLflow's workers
+        env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+                    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+        cmd = [mlflow_python, "-m", "mlflow", "server", "--backend-store-uri", db_uri,
                "--artifacts-destination", str(dest), "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=work, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     _wait(url, proc, log)
-    return url, proc, db
+    return url, proc
+
+
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of a process group (a server: master and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...; utime stime are 14, 15
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _api(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -161,18 +270,43 @@ def _api(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return json.loads(resp.read() or b"{}")
 
 
-def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert rows, filling any other NOT NULL column of this tool's schema with a neutral value."""
-    cols = conn.execute(f"PRAGMA table_info({table})").fetchall()
-    extra = {c[1]: ("" if "CHAR" in (c[2] or "").upper() or "TEXT" in (c[2] or "").upper() else 0)
-             for c in cols if c[3] and c[4] is None and c[1] not in rows[0] and not c[5]}
-    names = list(rows[0]) + list(extra)
-    conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                     [tuple(r.values()) + tuple(extra.values()) for r in rows])
+class _Db:
+    """Bulk inserts into either kind of database, filling any other NOT NULL column with a neutral value."""
+
+    def __init__(self, uri: str) -> None:
+        if uri.startswith("sqlite:"):
+            self.conn = sqlite3.connect(uri.partition(":///")[2], timeout=60)
+            self.mark = "?"
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(uri)
+            self.mark = "%s"
+
+    def _required(self, table: str) -> dict[str, str]:
+        """NOT NULL columns without a default: name -> type."""
+        if self.mark == "?":
+            cols = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
+            return {c[1]: (c[2] or "") for c in cols if c[3] and c[4] is None and not c[5]}
+        cur = self.conn.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
+                                "%s AND is_nullable = 'NO' AND column_default IS NULL", (table,))
+        return dict(cur.fetchall())
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        extra = {name: ("" if any(t in kind.upper() for t in ("CHAR", "TEXT")) else 0)
+                 for name, kind in self._required(table).items() if name not in rows[0]}
+        names = list(rows[0]) + list(extra)
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([self.mark] * len(names))})"
+        cur = self.conn.cursor()
+        cur.executemany(sql, [tuple(r.values()) + tuple(extra.values()) for r in rows])
+
+    def close(self) -> None:
+        self.conn.commit()
+        self.conn.close()
 
 
-def seed(url: str, db: Path, n_runs: int, n_points: int) -> dict[str, Any]:
-    """Experiments through the API, then 10,000 runs and a 10,000-point history straight into SQLite."""
+def seed(url: str, db_uri: str, n_runs: int, n_points: int) -> dict[str, Any]:
+    """Experiments through the API, then the search runs and a long metric history straight into the database."""
     tag = uuid.uuid4().hex[:6]
     exp = _api(url, "experiments/create", {"name": f"bench-{tag}"})["experiment_id"]
     search_exp = _api(url, "experiments/create", {"name": f"search-{tag}"})["experiment_id"]
@@ -185,96 +319,205 @@ def seed(url: str, db: Path, n_runs: int, n_points: int) -> dict[str, Any]:
                      "status": "FINISHED", "start_time": now - i, "end_time": now - i + 5,
                      "artifact_uri": f"mlflow-artifacts:/{search_exp}/{rid}/artifacts", "lifecycle_stage": "active"})
         metrics.append({"run_uuid": rid, "key": "auc", "value": (i % 100) / 100, "timestamp": now, "step": 0,
-                        "is_nan": 0})
+                        "is_nan": False})
     history = [{"run_uuid": history_run, "key": "loss", "value": 1.0 / (s + 1), "timestamp": now + s, "step": s,
-                "is_nan": 0} for s in range(n_points)]
-    with sqlite3.connect(db, timeout=60) as conn:
-        _insert(conn, "runs", runs)
-        _insert(conn, "metrics", metrics + history)
-        _insert(conn, "latest_metrics", metrics + [history[-1]])
-    return {"exp": exp, "search_exp": search_exp, "history_run": history_run}
+                "is_nan": False} for s in range(n_points)]
+    db = _Db(db_uri)
+    try:
+        db.insert("runs", runs)
+        db.insert("metrics", metrics + history)
+        db.insert("latest_metrics", metrics + [history[-1]])
+    finally:
+        db.close()
+    if db_uri.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db_uri, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+    return {"exp": exp, "search_exp": search_exp, "history_run": history_run, "points": n_points}
 
 
-def measure(mlflow_python: str, url: str, op: str, clients: int, seconds: float, setup: dict[str, Any]) -> dict:
+def measure(mlflow_python: str, url: str, proc: subprocess.Popen, op: str, clients: int, seconds: float,
+            min_ops: int, setup: dict[str, Any]) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
     # MLflow's telemetry breaks in forked client processes (a KeyError on its session id): off on both sides
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
-    proc = subprocess.run([mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), json.dumps(setup)],
-                          capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode != 0:
-        return {"ops": 0, "errors": -1, "throughput": 0.0, "p50": None, "p99": None, "stderr": proc.stderr[-500:]}
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if proc.stderr.strip():
-        out["stderr"] = proc.stderr.strip()[-300:]
+    load = os.getloadavg()[0]
+    cpu0 = _group_cpu(proc.pid)
+    try:
+        run = subprocess.run([mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), str(min_ops),
+                              json.dumps(setup)], capture_output=True, text=True, env=env, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return {"ops": 0, "errors": -1, "throughput": 0.0, "p50": None, "p99": None, "stderr": "timed out", "load": load}
+    server_cpu = _group_cpu(proc.pid) - cpu0  # includes the clients' setup and warm-up calls (a few per client)
+    if run.returncode != 0:
+        return {"ops": 0, "errors": -1, "throughput": 0.0, "p50": None, "p99": None, "stderr": run.stderr[-500:],
+                "load": load}
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out["server_cpu_ms"] = 1000 * server_cpu / out["ops"] if out["ops"] else None
+    out["load"] = load
+    if run.stderr.strip():
+        out["stderr"] = run.stderr.strip()[-300:]
     return out
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one measurement as one: summed ops over summed time; the worst round's p99 (conservative)."""
+    if len(parts) == 1:
+        return parts[0]
+    ok = [p for p in parts if p.get("errors", 0) >= 0]
+    ops = sum(p["ops"] for p in ok)
+    elapsed = sum(p.get("elapsed", 0.0) for p in ok)
+
+    def mean_of(key: str) -> float | None:
+        vals = [(p[key], p["ops"]) for p in ok if p.get(key) is not None]
+        return sum(v * n for v, n in vals) / sum(n for _, n in vals) if vals else None
+
+    p99s = [p["p99"] for p in ok if p.get("p99") is not None]
+    p50s = sorted(p["p50"] for p in ok if p.get("p50") is not None)
+    return {"ops": ops, "errors": sum(p["errors"] for p in parts), "elapsed": elapsed,
+            "throughput": ops / elapsed if elapsed else 0.0, "p50": p50s[len(p50s) // 2] if p50s else None,
+            "p99": max(p99s) if p99s else None, "client_cpu_ms": mean_of("client_cpu_ms"),
+            "server_cpu_ms": mean_of("server_cpu_ms"), "load": max(p["load"] for p in parts),
+            "rounds": [{k: p.get(k) for k in ("throughput", "p99", "load")} for p in parts],
+            **({"stderr": "; ".join(p["stderr"] for p in parts if p.get("stderr"))}
+               if any(p.get("stderr") for p in parts) else {})}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=5.0, help="time per measurement and client count")
-    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers of both servers")
+    ap.add_argument("--seconds", type=float, default=5.0, help="measured time per measurement")
+    ap.add_argument("--min-ops", type=int, default=5, help="each client goes on past --seconds until it did this many")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement, alternating which server goes first")
+    ap.add_argument("--workers", type=int, default=4, help="worker processes of both servers")
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite", help="the database kind of both")
     ap.add_argument("--clients", default="1,16", help="comma-separated concurrency levels")
     ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--runs", type=int, default=10_000, help="runs in the searched experiment")
+    ap.add_argument("--points", type=int, default=10_000, help="points of the long metric history")
     ap.add_argument("--artifact-mb", type=int, default=100)
     ap.add_argument("--mlflow-python", default=str(DEFAULT_MLFLOW_PYTHON))
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tureen-server-bench-"))
+    ops = args.ops.split(",")
     big = work / "blob.bin"
-    with open(big, "wb") as fh:
-        block = os.urandom(1 << 20)
-        for _ in range(args.artifact_mb):
-            fh.write(block)
-    servers: dict[str, tuple[str, subprocess.Popen, Path]] = {}
+    if any(o.startswith("artifact") for o in ops):
+        with open(big, "wb") as fh:
+            block = os.urandom(1 << 20)
+            for _ in range(args.artifact_mb):
+                fh.write(block)
+    servers: dict[str, tuple[str, subprocess.Popen]] = {}
+    pg = None
     try:
+        if args.db == "postgresql":
+            pg = Postgres(work)
+            uris = {"tureen": pg.create("tureen_bench"), "mlflow": pg.create("mlflow_bench")}
+        else:
+            uris = {kind: f"sqlite:///{work / f'{kind}.db'}" for kind in ("tureen", "mlflow")}
         for kind in ("tureen", "mlflow"):
-            servers[kind] = start_server(kind, work, args.workers, args.mlflow_python)
-        setups = {kind: {**seed(url, db, 10_000, 10_000), "file": str(big), "size": big.stat().st_size}
-                  for kind, (url, _p, db) in servers.items()}
-        print(f"# tureen server vs mlflow server 3.17.2, SQLite, {args.workers} workers each, {args.seconds:g} s "
-              f"per measurement; load average {os.getloadavg()[0]:.1f} at start (shared machine)")
+            servers[kind] = start_server(kind, work, args.workers, args.mlflow_python, uris[kind])
+        setups = {kind: {**seed(url, uris[kind], args.runs, args.points), "file": str(big),
+                         "size": big.stat().st_size if big.exists() else 0}
+                  for kind, (url, _p) in servers.items()}
+        # every worker of both servers opens its store and imports what it needs before anything is timed
+        # (an MLflow worker's first request takes seconds): a short burst of each operation at the highest
+        # concurrency, not recorded
+        warm = max(int(c) for c in args.clients.split(","))
+        for kind, (url, proc) in servers.items():
+            for op in ("create_run", "log_batch10", "search_runs", "get_metric_history"):
+                measure(args.mlflow_python, url, proc, op, max(warm, 2 * args.workers), 1.0, 1, setups[kind])
+        print(f"# tureen server vs mlflow server 3.17.2 (its default: uvicorn), {args.db}, {args.workers} workers "
+              f"each, MLflow 3.17.2's client; {args.seconds:g} s per measurement x {args.rounds} round(s); "
+              f"load average {_load_text()} at start (2 shared cores)", flush=True)
         results: list[dict[str, Any]] = []
         flip = False
-        for op in args.ops.split(","):
+        for op in ops:
             for clients in (int(c) for c in args.clients.split(",")):
-                order = ("mlflow", "tureen") if flip else ("tureen", "mlflow")
-                flip = not flip
-                row: dict[str, Any] = {"op": op, "clients": clients}
-                for kind in order:
-                    row[kind] = measure(args.mlflow_python, servers[kind][0], op, clients, args.seconds, setups[kind])
+                parts: dict[str, list[dict[str, Any]]] = {"tureen": [], "mlflow": []}
+                for _ in range(args.rounds):
+                    order = ("mlflow", "tureen") if flip else ("tureen", "mlflow")
+                    flip = not flip
+                    for kind in order:
+                        url, proc = servers[kind]
+                        parts[kind].append(measure(args.mlflow_python, url, proc, op, clients, args.seconds,
+                                                   args.min_ops, setups[kind]))
+                row: dict[str, Any] = {"op": op, "clients": clients,
+                                       **{kind: _merge(parts[kind]) for kind in ("tureen", "mlflow")}}
                 results.append(row)
                 _print_row(row)
-        print(f"# load average at end {os.getloadavg()[0]:.1f}")
+        print(f"# load average at end {_load_text()}")
+        print()
+        _print_table(results, args)
         if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2))
+            Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
     finally:
-        for _url, proc, _db in servers.values():
+        for _url, proc in servers.values():
             try:
-                os.killpg(proc.pid, 2)
-                proc.wait(timeout=30)
+                os.killpg(proc.pid, 15)
+                proc.wait(timeout=60)
             except Exception:  # noqa: BLE001
-                proc.kill()
+                try:
+                    os.killpg(proc.pid, 9)
+                except OSError:
+                    pass
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _print_row(row: dict[str, Any]) -> None:
+def _load_text() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _verdict(row: dict[str, Any]) -> tuple[float, float | None, str]:
     t, m = row["tureen"], row["mlflow"]
     ratio = t["throughput"] / m["throughput"] if m["throughput"] else float("inf")
     p99 = (t["p99"] / m["p99"]) if t["p99"] and m["p99"] else None
     target = TARGETS.get(row["op"])
+    if t["errors"] or m["errors"] or not t["ops"] or not m["ops"]:
+        return ratio, p99, "NOT MEASURED (errors)"
     if target is None:
-        verdict = "no target"
-    else:
-        ok = ratio >= target and p99 is not None and p99 <= 0.2 and t["errors"] == 0
-        verdict = f"target >= {target}x, p99 <= 0.2x: {'met' if ok else 'NOT met'}"
-    p99_text = f"{p99:.2f}x" if p99 is not None else "n/a"
-    print(f"{row['op']:<20} {row['clients']:>3} clients | tureen {t['throughput']:9.1f}/s p99 "
-          f"{(t['p99'] or 0) * 1000:8.1f} ms err {t['errors']} | mlflow {m['throughput']:9.1f}/s p99 "
-          f"{(m['p99'] or 0) * 1000:8.1f} ms err {m['errors']} | {ratio:5.2f}x, p99 {p99_text} | {verdict}",
-          flush=True)
+        return ratio, p99, "-"
+    ok = ratio >= target and p99 is not None and p99 <= P99_TARGET
+    return ratio, p99, f"{'met' if ok else 'NOT met'} (>= {target}x, p99 <= {P99_TARGET}x)"
+
+
+def _ms(x: float | None) -> str:
+    return f"{x * 1000:.1f}" if x is not None else "-"
+
+
+def _f(x: float | None, fmt: str = ".2f") -> str:
+    return format(x, fmt) if x is not None else "-"
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    t, m = row["tureen"], row["mlflow"]
+    ratio, p99, verdict = _verdict(row)
+    print(f"{row['op']:<19} {row['clients']:>3} cl | tureen {t['throughput']:8.1f}/s p99 {_ms(t['p99']):>7} ms "
+          f"err {t['errors']} | mlflow {m['throughput']:8.1f}/s p99 {_ms(m['p99']):>7} ms err {m['errors']} | "
+          f"{ratio:6.2f}x p99 {_f(p99)}x | load {t['load']:.1f}/{m['load']:.1f} | {verdict}", flush=True)
     for kind in ("tureen", "mlflow"):
-        if row[kind].get("stderr"):
-            print(f"    {kind} client stderr: {row[kind]['stderr'][-200:]}", flush=True)
+        for key in ("stderr", "first_error"):
+            text = row[kind].get(key)
+            if text and not (key == "stderr" and "Downloading artifacts" in text):  # not MLflow's progress bar
+                print(f"    {kind} {key}: {text[-700:]}", flush=True)
+
+
+def _print_table(results: list[dict[str, Any]], args: Any) -> None:
+    """The whole run as one table: both servers, ratios, p50/p99, CPU per operation on each side."""
+    head = ("| operation | clients | tureen ops/s | mlflow ops/s | ratio | tureen p50 / p99 ms | mlflow p50 / p99 ms "
+            "| p99 ratio | server CPU ms/op tureen / mlflow | client CPU ms/op tureen / mlflow | load | target |")
+    print(head)
+    print("|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|")
+    for row in results:
+        t, m = row["tureen"], row["mlflow"]
+        ratio, p99, verdict = _verdict(row)
+        print(f"| {row['op']} | {row['clients']} | {t['throughput']:.1f} | {m['throughput']:.1f} | {ratio:.2f}x | "
+              f"{_ms(t['p50'])} / {_ms(t['p99'])} | {_ms(m['p50'])} / {_ms(m['p99'])} | {_f(p99)}x | "
+              f"{_f(t.get('server_cpu_ms'), '.1f')} / {_f(m.get('server_cpu_ms'), '.1f')} | "
+              f"{_f(t.get('client_cpu_ms'), '.1f')} / {_f(m.get('client_cpu_ms'), '.1f')} | "
+              f"{t['load']:.1f}/{m['load']:.1f} | {verdict} |")
 
 
 if __name__ == "__main__":

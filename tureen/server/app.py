@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import orjson
+
 from tureen.exceptions import (BadRequestError, InvalidParameterError, RequestTooLargeError,
                                ResourceNotFoundError, TureenError)
 from tureen.tracking.stores import _proto as P
@@ -180,12 +182,33 @@ def _read_json_body(request: Any) -> dict[str, Any]:
     raw = request.stream.read(MAX_JSON_BODY + 1)
     if len(raw) > MAX_JSON_BODY:
         raise RequestTooLargeError(f"The request body is larger than {MAX_JSON_BODY} bytes")
+    return _parse_json_body(raw)
+
+
+def _loads(raw: bytes | str) -> Any:
+    """JSON by orjson; what it refuses (NaN literals, integers past 64 bits, UTF-16 ...) by the standard
+    library, which has the last word on what is malformed."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+def _dumps(body: Any) -> bytes:
+    """Compact JSON bytes (orjson; the standard library for what it cannot encode, e.g. huge integers)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _parse_json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = _loads(raw)
         if isinstance(body, str):  # double-encoded JSON from old clients
-            body = json.loads(body)
+            body = _loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameterError(f"Malformed JSON in the request body: {exc}") from None
     if not isinstance(body, dict):
@@ -240,12 +263,11 @@ def parse_request(request: Any, spec: dict[str, str]) -> dict[str, Any]:
 def _json_response(body: Any, status: int = 200) -> Any:
     from flask import Response
 
-    # compact, by the C encoder: ``indent`` would switch json to its pure-Python encoder (half the time of a
-    # 100-run search went there); whitespace means nothing to any client
-    return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), status=status, mimetype="application/json")
+    # compact, by orjson (a 10,000-point history encodes in a tenth of the standard library's time)
+    return Response(_dumps(body), status=status, mimetype="application/json")
 
 
-def _error(exc: TureenError) -> Any:
+def _error_fields(exc: TureenError) -> tuple[dict[str, Any], int]:
     body = {"error_code": exc.error_code, "message": exc.message}
     for k, v in exc.details.items():
         if isinstance(v, (str, int, float, bool)) and k != "stack_trace":
@@ -253,6 +275,16 @@ def _error(exc: TureenError) -> Any:
     status = exc.http_status
     if exc.error_code == "RESOURCE_ALREADY_EXISTS":
         status = 400
+    return body, status
+
+
+def _error_body(exc: TureenError) -> tuple[bytes, int]:
+    body, status = _error_fields(exc)
+    return _dumps(body), status
+
+
+def _error(exc: TureenError) -> Any:
+    body, status = _error_fields(exc)
     return _json_response(body, status)
 
 
@@ -427,12 +459,13 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Any:
         return _json_response({"error_code": "INTERNAL_ERROR",
                                "message": f"Internal error ({type(exc).__name__}); see the server log"}, 500)
 
-    _install_host_and_cors_checks(app, settings)
+    host_ok = _install_host_and_cors_checks(app, settings)
     _install_hooks(app, settings, state)
+    app.wsgi_app = _FastPath(app, app.wsgi_app, settings, state, host_ok)  # type: ignore[method-assign]
     return app
 
 
-def _install_host_and_cors_checks(app: Any, settings: ServerSettings) -> None:
+def _install_host_and_cors_checks(app: Any, settings: ServerSettings) -> Callable[[str], bool]:
     """DNS-rebinding and cross-site-request protection (as MLflow 3.5+): unknown Host headers get 403,
     state-changing requests from foreign origins get 403; CORS headers for the allowed origins."""
     from flask import Response, request
@@ -494,6 +527,142 @@ def _install_host_and_cors_checks(app: Any, settings: ServerSettings) -> None:
             resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
             resp.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
         return resp
+
+    return host_ok
+
+
+# ==========================================================================================================
+# the fast path: the JSON endpoints straight from WSGI
+# ==========================================================================================================
+class _Query:
+    """``request.args`` for :func:`parse_request`: the query string's values by name, in order."""
+
+    def __init__(self, query: str) -> None:
+        from urllib.parse import parse_qsl
+
+        self._values: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+            self._values.setdefault(key, []).append(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def getlist(self, key: str) -> list[str]:
+        return self._values.get(key, [])
+
+
+class _Headers:
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = f"HTTP_{key}"
+        return self._environ.get(key, default)
+
+
+class _RawRequest:
+    """What :func:`parse_request` reads of a request, straight from the WSGI environ."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.method = environ["REQUEST_METHOD"]
+        self.args = _Query(environ.get("QUERY_STRING", ""))
+        self.headers = _Headers(environ)
+        length = environ.get("CONTENT_LENGTH")
+        self.content_length = int(length) if length and length.isdigit() else None
+        self.stream = _Body(environ["wsgi.input"], self.content_length)
+
+
+class _Body:
+    """The request body, never read past its Content-Length (a kept-alive connection holds the next request)."""
+
+    def __init__(self, stream: Any, length: int | None) -> None:
+        self._stream, self._left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left is None:
+            return self._stream.read(size)
+        n = self._left if size < 0 else min(size, self._left)
+        chunks = []
+        while n > 0:
+            chunk = self._stream.read(n)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            n -= len(chunk)
+            self._left -= len(chunk)
+        return b"".join(chunks)
+
+
+class _FastPath:
+    """WSGI in front of Flask for the JSON endpoints of tracking and the registry (those without path
+    parameters): the same host check, the same parsing (:func:`parse_request`), the same handlers and the
+    same JSON and headers, without Flask's request context, routing and response objects (about a third of
+    the CPU time of a small request). Everything else goes to Flask: other routes and methods, requests with
+    an ``Origin`` header (CORS), a missing ``Host`` header, and every request once the app has request hooks
+    beyond the host check (``--auth`` installs its own), so nothing is decided here that Flask would decide
+    differently."""
+
+    _HEADERS = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "SAMEORIGIN")]
+
+    def __init__(self, app: Any, flask_wsgi: Callable[..., Any], settings: ServerSettings, state: _State,
+                 host_ok: Callable[[str], bool]) -> None:
+        self._app, self._flask, self._state, self._host_ok = app, flask_wsgi, state, host_ok
+        self._routes: dict[tuple[str, str], tuple[Callable[..., Any], dict[str, str]]] = {}
+        self._on: bool | None = None if not (settings.auth or settings.artifacts_only) else False
+        for path, methods, fn, spec, group in api.routes:
+            if group == "artifacts" or "<" in path:
+                continue
+            for prefix in ("/api", "/ajax-api"):
+                for method in methods:
+                    self._routes[(method, f"{prefix}/2.0/mlflow/{path}")] = (fn, spec)
+
+    def _enabled(self) -> bool:
+        if self._on is None:  # decided at the first request, when every hook is installed
+            # app-wide hooks only (a blueprint's, like the UI's, run for its own routes): the host check and
+            # the header hook of _install_host_and_cors_checks, nothing else
+            app = self._app
+            self._on = (len(app.before_request_funcs.get(None, [])) <= 1
+                        and len(app.after_request_funcs.get(None, [])) <= 1
+                        and not app.url_value_preprocessors.get(None) and not app.teardown_request_funcs.get(None))
+        return self._on
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        route = self._routes.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+        host_header = environ.get("HTTP_HOST")
+        if route is None or host_header is None or "HTTP_ORIGIN" in environ or not self._enabled():
+            return self._flask(environ, start_response)
+        from werkzeug.sansio.utils import get_host
+
+        host = get_host(environ.get("wsgi.url_scheme", "http"), host_header)
+        if not self._host_ok(host or ""):
+            return self._flask(environ, start_response)  # Flask refuses it, with its own response
+        fn, spec = route
+        try:
+            params = parse_request(_RawRequest(environ), spec) if spec else {}
+            result = fn(self._state, params)
+            if not isinstance(result, dict):  # a handler's own response object (a WSGI app)
+                return result(environ, start_response)
+            body, status = _dumps(result), "200 OK"
+        except TureenError as exc:
+            body, code = _error_body(exc)
+            status = _status_line(code)
+        except Exception as exc:  # noqa: BLE001 - MLflow's JSON, never a stack trace
+            _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            body = _dumps({"error_code": "INTERNAL_ERROR",
+                           "message": f"Internal error ({type(exc).__name__}); see the server log"})
+            status = _status_line(500)
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                *self._HEADERS])
+        return [body]
+
+
+def _status_line(code: int) -> str:
+    """The status line Werkzeug would send for ``code``."""
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
 
 
 def _install_hooks(app: Any, settings: ServerSettings, state: _State) -> None:

@@ -11,6 +11,9 @@ case-sensitive to match MLflow on every backend.
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -103,3 +106,89 @@ def make_engine(uri: str) -> Any:
                                         f"{exc}") from None
     _ENGINES.add(engine)
     return engine
+
+
+class WriterGate:
+    """One queue for the writers of one SQLite file: the threads of a process take a lock, the processes an
+    ``flock`` on a small lock file (in the temp directory, named by the database file's device and inode, so
+    nothing is added beside the database). A writer that finds SQLite's lock taken otherwise sleeps in
+    SQLite's busy handler, whose naps grow to 100 ms whatever the holder does: under a few dozen concurrent
+    writers some wait seconds while the lock sits idle. In the queue each writer goes on the moment the one
+    before it commits. Processes that do not use the gate (MLflow, the sqlite3 shell) still meet SQLite's own
+    lock as before; the gate changes who waits where, never what is written.
+
+    Entering is reentrant per thread. A process waits for the file lock in naps of at most 1 ms (a blocking
+    ``flock`` hands over more slowly: every release wakes a sleeper through the scheduler), and never longer
+    than the busy timeout: past it the writer goes on to SQLite's lock, which then times out, or not, as before.
+    """
+
+    def __init__(self, database: str, timeout: float) -> None:
+        st = os.stat(database)
+        self._path = Path(tempfile.gettempdir()) / "tureen-sqlite-locks" / f"{st.st_dev}-{st.st_ino}.lock"
+        self._timeout = timeout
+        self._thread_lock = threading.Lock()
+        self._local = threading.local()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._fd is not None and self._pid == os.getpid():
+            return self._fd
+        try:  # after a fork the inherited descriptor shares the parent's lock: open our own
+            self._path.parent.mkdir(mode=0o1777, parents=True, exist_ok=True)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError:
+            self._fd = None  # no lock file (read-only temp dir...): SQLite's own lock alone, as before
+        self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> "WriterGate":
+        import fcntl
+
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        if depth:
+            return self
+        self._local.flocked = False
+        self._local.locked = self._thread_lock.acquire(timeout=self._timeout)
+        if not self._local.locked:
+            return self
+        fd = self._file()
+        if fd is None:
+            return self
+        deadline = time.monotonic() + self._timeout
+        nap = 0.00005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._local.flocked = True
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return self
+                time.sleep(nap)
+                nap = min(nap * 2, 0.001)
+
+    def __exit__(self, *exc: Any) -> None:
+        import fcntl
+
+        self._local.depth -= 1
+        if self._local.depth:
+            return
+        if self._local.flocked and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._local.locked:
+            self._thread_lock.release()
+
+
+def writer_gate(engine: Any) -> WriterGate | None:
+    """The gate of a SQLite file's writers (``None`` for other databases and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    try:
+        return WriterGate(str(Path(database).expanduser()), float(os.environ.get("TUREEN_SQLITE_BUSY_TIMEOUT", "60")))
+    except OSError:
+        return None

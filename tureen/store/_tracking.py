@@ -458,8 +458,8 @@ class TrackingSqlMixin:
         ``latest_metrics`` up to date, and record points of a logged model in ``logged_model_metrics``."""
         if not rows:
             return
-        conn.execute(self._insert_metric, [{k: r[k] for k in self._POINT} for r in rows])
-        conn.execute(self._upsert_latest, self._latest_rows(rows))
+        self._executemany(conn, self._insert_metric, rows, self._POINT)
+        self._executemany(conn, self._upsert_latest, self._latest_rows(rows), self._POINT)
         of_models = [r for r in rows if r.get("model_id")]
         if of_models:
             conn.execute(self._insert_ignore(s.logged_model_metrics), [
@@ -601,13 +601,18 @@ class TrackingSqlMixin:
 
         Missing values sort last; ``start_time DESC`` then ``run_id ASC`` break ties.
         """
-        stmt = self._search_runs_stmt(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        # SQLite, default order: the conditions on metrics, params, tags and datasets are tested on the runs
+        # in order until the page is full, not on every run before sorting (see SqlBase._runs_page)
+        late: list[Any] | None = [] if self.dialect == "sqlite" and not order_by else None
+        stmt = self._search_runs_stmt(experiment_ids, filter_string, run_view_type, max_results, order_by, late=late)
         return self._runs_page(stmt, not order_by, page_token, max_results,
-                               lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]))
+                               lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]), late=late)
 
     def _search_runs_stmt(self, experiment_ids: Sequence[str | int], filter_string: str | None,
-                          run_view_type: Any, max_results: int, order_by: list[str] | None) -> Any:
-        """The filtered, ordered ``SELECT run_uuid`` behind :meth:`search_runs` (not yet paged)."""
+                          run_view_type: Any, max_results: int, order_by: list[str] | None,
+                          late: list[Any] | None = None) -> Any:
+        """The filtered, ordered ``SELECT run_uuid`` behind :meth:`search_runs` (not yet paged). With ``late``
+        (a list), the conditions on a run's metrics, params, tags and datasets go there instead."""
         view = ViewType.from_any(run_view_type)
         check_max_results(max_results, SEARCH_RUNS_MAX, "search_runs")
         if isinstance(experiment_ids, (str, int)):
@@ -615,7 +620,9 @@ class TrackingSqlMixin:
         ids = [experiment_id_of(e) for e in experiment_ids]
         r = s.runs
         conds = [r.c.experiment_id.in_(ids), self._lifecycle(r.c.lifecycle_stage, view)]
-        conds.extend(self._run_clause(c) for c in parse_filter(filter_string))
+        for c in parse_filter(filter_string):
+            (late if late is not None and c.entity in ("metric", "param", "tag", "dataset") else conds).append(
+                self._run_clause(c))
         stmt = select(r.c.run_uuid)
         order: list[Any] = []
         seen_start = False

@@ -34,6 +34,12 @@ _ALIAS_RE = re.compile(r"^[\w\-]*$")
 _RESERVED_ALIAS_RE = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
+#: keys found valid (validity does not depend on what the key names): a batch of 500 metrics repeats the
+#: same keys step after step, and the checks below are most of the cost of logging a point
+_VALID_KEYS: set[str] = set()
+_VALID_KEYS_MAX = 100_000
+
+
 def validate_key(key: Any, what: str = "key") -> str:
     """A metric/param/tag key: characters ``[/\\w.\\- :]``, at most 250, and path-safe.
 
@@ -41,6 +47,8 @@ def validate_key(key: Any, what: str = "key") -> str:
         >>> validate_key("train/loss")
         'train/loss'
     """
+    if key.__class__ is str and key in _VALID_KEYS:
+        return key
     if not isinstance(key, str):
         raise InvalidParameterError(f"Invalid {what} {key!r}: it must be a string, got {type(key).__name__}")
     if not key:
@@ -55,6 +63,10 @@ def validate_key(key: Any, what: str = "key") -> str:
     if norm != key or key.startswith("/") or norm == ".." or norm.startswith("../"):
         raise InvalidParameterError(f"Invalid {what} {key!r}: names may be used as file paths and must not "
                                     f"resolve to another path (this one would resolve to {norm!r})")
+    if key.__class__ is str:  # not a str subclass, whose == or hash could say anything
+        if len(_VALID_KEYS) >= _VALID_KEYS_MAX:
+            _VALID_KEYS.clear()
+        _VALID_KEYS.add(key)
     return key
 
 
