@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+ROOT = Path(__file__).resolve().parents[2]
+
 MODEL_FILE = '''\
 import mlflow
 from mlflow.pyfunc import PythonModel
@@ -114,17 +116,16 @@ def test_model_code_path_cannot_leave_the_model_directory(tmp_path: Path):
 
 
 MLFLOW_SIDE = r'''
-import json, sys
+import importlib.util, json, sys
 import mlflow
 import pandas as pd
+assert importlib.util.find_spec("tureen") is None, "tureen must not be importable on the MLflow side"
 mode, model_file, target = sys.argv[1], sys.argv[2], sys.argv[3]
 df = pd.DataFrame({"x": [1.0, 2.0]})
 if mode == "save":
     mlflow.pyfunc.save_model(target, python_model=model_file, input_example=df, model_config={"n": 5},
                              pip_requirements=["pandas"])
-    print(json.dumps(mlflow.pyfunc.load_model(target).predict(df)))
-else:
-    print(json.dumps(mlflow.pyfunc.load_model(target).predict(df)))
+print(json.dumps(mlflow.pyfunc.load_model(target).predict(df)))
 '''
 
 
@@ -133,18 +134,55 @@ def test_mlflow_models_from_code_load_in_tureen(mlflow_run, model_file: Path, tm
     import tureen as mlflow
 
     theirs = tmp_path / "by_mlflow"
-    expected = mlflow_run(MLFLOW_SIDE, "save", str(model_file), str(theirs))
+    expected = mlflow_run(MLFLOW_SIDE, "save", str(model_file), str(theirs), cwd=tmp_path)
     assert expected == [6.0, 7.0]
     assert mlflow.pyfunc.load_model(theirs).predict(_example()) == expected
 
 
 @pytest.mark.mlflow
-@pytest.mark.xfail(reason="MLflow 3.17 does not load tureen's models-from-code directory yet (not analysed)",
-                   strict=False)
 def test_tureen_models_from_code_load_in_mlflow(mlflow_run, model_file: Path, tmp_path: Path):
+    """Where tureen is not installed: MLflow reads the directory with its own models-from-code loader."""
     import tureen as mlflow
 
     ours = tmp_path / "by_tureen"
     mlflow.pyfunc.save_model(ours, python_model=str(model_file), input_example=_example(), model_config={"n": 5})
-    assert mlflow_run(MLFLOW_SIDE, "load", str(model_file), str(ours)) == mlflow.pyfunc.load_model(ours).predict(
-        _example())
+    assert yaml.safe_load((ours / "MLmodel").read_text())["flavors"]["python_function"]["loader_module"] == \
+        "mlflow.pyfunc.loaders.code_model"
+    theirs = mlflow_run(MLFLOW_SIDE, "load", str(model_file), str(ours), cwd=tmp_path)
+    assert theirs == mlflow.pyfunc.load_model(ours).predict(_example()) == [6.0, 7.0]
+
+
+BOTH_INSTALLED = r'''
+import json, sys
+sys.path.insert(0, sys.argv[1])  # tureen beside the real MLflow, in one environment
+import pandas as pd
+import tureen
+model_file, target, legacy = sys.argv[2], sys.argv[3], sys.argv[4]
+df = pd.DataFrame({"x": [1.0, 2.0]})
+tureen.pyfunc.save_model(target, python_model=model_file, model_config={"n": 5})
+out = {"tureen": tureen.pyfunc.load_model(target).predict(df),
+       "tureen_legacy": tureen.pyfunc.load_model(legacy).predict(df)}
+import mlflow
+out["mlflow"] = mlflow.pyfunc.load_model(target).predict(df)
+out["mlflow_legacy"] = mlflow.pyfunc.load_model(legacy).predict(df)
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.mlflow
+def test_models_from_code_where_mlflow_and_tureen_are_both_installed(mlflow_run, model_file: Path,
+                                                                      tmp_path: Path):
+    """The file's ``import mlflow`` is then the real MLflow, whose ``set_model`` tureen also reads (at save and
+    at load); a directory from an earlier tureen (loader_module tureen.pyfunc.model) loads in MLflow too."""
+    import tureen as mlflow
+    from tureen.models.mlmodel import Model
+
+    legacy = tmp_path / "legacy"
+    mlflow.pyfunc.save_model(legacy, python_model=str(model_file), model_config={"n": 3})
+    meta = Model.load(legacy)
+    meta.flavors["python_function"]["loader_module"] = "tureen.pyfunc.model"
+    meta.tureen = {}  # hand-edited: no digests to check
+    meta.save(legacy / "MLmodel")
+    out = mlflow_run(BOTH_INSTALLED, str(ROOT), str(model_file), str(tmp_path / "ours"), str(legacy), cwd=tmp_path)
+    assert out == {"tureen": [6.0, 7.0], "tureen_legacy": [4.0, 5.0], "mlflow": [6.0, 7.0],
+                   "mlflow_legacy": [4.0, 5.0]}

@@ -176,3 +176,52 @@ def test_tables_merge_column_by_column_with_the_dtypes_of_a_lone_request():
     assert merged.dtypes.to_dict() == a.data.dtypes.to_dict() == b.data.dtypes.to_dict()
     # a string column holding a null could be typed differently alone and merged: such a request is not merged
     assert _kind(parse([[1.0, None]])) is None
+
+
+@pytest.fixture(scope="module")
+def long_window(shapes_model):
+    """Batching with a window far longer than any predict here: whether a batch waits for it shows plainly."""
+    with serve_in_background(shapes_model, timeout=5, max_batch_size=32, max_latency_ms=1500) as s:
+        yield s
+
+
+def test_a_batch_holding_every_busy_connections_request_is_predicted_without_waiting(long_window):
+    import time
+
+    # four clients with a keep-alive connection each: once all four requests are in, no connection can send
+    # another before it is answered, so the batch must not sit out its 1.5 s window
+    sessions = [requests.Session() for _ in range(4)]
+    start = time.monotonic()
+    calls = [lambda i=i: sessions[i].post(f"{long_window.url}/invocations", json=_split(_rows(i, 1), sleep=0.2),
+                                          timeout=30) for i in range(4)]
+    answers = _concurrently(calls)
+    elapsed = time.monotonic() - start
+    assert [r.status_code for r in answers] == [200] * 4
+    assert [r.json() for r in answers] == [{"predictions": [20 * i]} for i in range(4)]
+    assert elapsed < 1.2, elapsed  # four 0.2 s predicts, merged or not, and no 1.5 s window
+    # and again on the same (now idle, just answered) connections: they are waited for and merged
+    before = _metric(long_window.url, "tureen_batches_total")
+    answers = _concurrently(calls)
+    assert [r.json() for r in answers] == [{"predictions": [20 * i]} for i in range(4)]
+    assert _metric(long_window.url, "tureen_batches_total") - before >= 1
+    for s in sessions:
+        s.close()
+
+
+def test_idle_and_slow_connections_do_not_hold_a_lone_request(long_window):
+    import socket
+    import time
+
+    host, port = long_window.url.rsplit("//", 1)[1].split(":")
+    idle = socket.create_connection((host, int(port)), timeout=10)  # opened, never sends
+    slow = socket.create_connection((host, int(port)), timeout=10)
+    slow.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")  # a request trickling in, never finished
+    try:
+        time.sleep(1.7)  # both are now older than the 1.5 s window
+        before = _metric(long_window.url, "tureen_batch_queue_seconds_sum")
+        r = post_json(f"{long_window.url}/invocations", _split(_rows(1, 1)))
+        assert r.status_code == 200 and r.json() == {"predictions": [20]}
+        assert _metric(long_window.url, "tureen_batch_queue_seconds_sum") - before < 0.5
+    finally:
+        idle.close()
+        slow.close()

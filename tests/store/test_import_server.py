@@ -43,13 +43,27 @@ for r in range(7):
         c.log_inputs(rid, datasets=[DatasetInput(ds, tags=[InputTag("mlflow.data.context", "training")])])
     c.set_terminated(rid, end_time=1_700_000_999_000 + r)
     ids.append(rid)
+c.log_text(ids[0], "hello", "notes/a.txt")
+import os, tempfile
+d = tempfile.mkdtemp()
+open(os.path.join(d, "blob.bin"), "wb").write(os.urandom(2_500_000))
+c.log_artifact(ids[0], os.path.join(d, "blob.bin"), "data")
+from mlflow.entities import LoggedModelOutput
+m = c.create_logged_model(eid, name="served-lm", source_run_id=ids[1], tags={"t": "1"}, params={"alpha": "0.5"})
+c.log_outputs(ids[1], [LoggedModelOutput(m.model_id, 2)])
+c.log_metric(ids[1], "lm_acc", 0.75, step=2, timestamp=9, model_id=m.model_id)
+os.makedirs(os.path.join(d, "lm", "sub"))
+open(os.path.join(d, "lm", "MLmodel"), "w").write("flavors: {}\n")
+open(os.path.join(d, "lm", "sub", "w.bin"), "wb").write(os.urandom(1_200_000))
+c.log_model_artifacts(m.model_id, os.path.join(d, "lm"))
+c.finalize_logged_model(m.model_id, "READY")
 c.delete_run(ids[-1])
 c.create_registered_model("served-model", tags={"o": "x"}, description="d")
 c.create_model_version("served-model", f"runs:/{ids[0]}/model", run_id=ids[0])
 c.create_model_version("served-model", f"runs:/{ids[1]}/model", run_id=ids[1], tags={"k": "v"})
 c.set_registered_model_alias("served-model", "champ", "2")
 c.transition_model_version_stage("served-model", "1", "Staging")
-print(json.dumps({"experiment_id": eid, "runs": ids}))
+print(json.dumps({"experiment_id": eid, "runs": ids, "model_id": m.model_id}))
 """
 
 
@@ -115,6 +129,13 @@ def test_import_from_a_live_server_is_lossless_idempotent_and_resumable(served, 
     assert [d.dataset.name for d in r0.inputs.dataset_inputs] == ["train-set"]
     assert {t.key: t.value for t in r0.inputs.dataset_inputs[0].tags}["mlflow.data.context"] == "training"
     assert runs[made["runs"][-1]].info.lifecycle_stage == "deleted"
+    assert runs[made["runs"][0]].info.artifact_uri.startswith("mlflow-artifacts:")  # kept: no --copy-artifacts
+    lm = c.get_logged_model(made["model_id"])
+    assert (lm.name, lm.params, lm.tags["t"], lm.status, lm.source_run_id) == (
+        "served-lm", {"alpha": "0.5"}, "1", "LOGGED_MODEL_READY", made["runs"][1])
+    assert lm.artifact_location.startswith("mlflow-artifacts:")
+    assert [(o.model_id, o.step) for o in runs[made["runs"][1]].outputs.model_outputs] == [(made["model_id"], 2)]
+    assert summary.logged_models_added == 1 and again.logged_models_added == 0
     reg = TrackingClient(uri, registry_uri=uri)
     model = reg.get_registered_model("served-model")
     assert model.description == "d" and model.tags == {"o": "x"} and model.aliases == {"champ": 2}
@@ -135,3 +156,121 @@ def test_tureen_import_command_from_a_server(served, tmp_path):
                          capture_output=True, text=True, timeout=300, env={**__import__("os").environ,
                                                                            "TUREEN_HTTP_REQUEST_MAX_RETRIES": "0"})
     assert bad.returncode == 1 and "Error" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.mlflow
+def test_copy_artifacts_from_a_live_server(served, tmp_path, monkeypatch, mlflow_run):
+    """Files come through the server's artifact API (its mlflow-artifacts proxy here), are checked by SHA-256,
+    and the imported runs and logged models point at the copies, which MLflow itself then reads."""
+    from tureen.store._import_server import import_server
+
+    url, made = served
+    dest = tmp_path / "copies"
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(dest))
+    uri = f"sqlite:///{tmp_path / 'copied.db'}"
+    summary = import_server(url, uri, batch=3, copy_artifacts=True)
+    assert summary.verified and summary.artifact_files == 4
+    assert summary.artifact_bytes == len("hello") + 2_500_000 + len("flavors: {}\n") + 1_200_000
+    again = import_server(url, uri, batch=3, copy_artifacts=True)
+    assert again.verified and again.runs_added == 0 and again.artifact_files == 0
+    code = r"""
+import json, sys, hashlib
+from mlflow import MlflowClient
+import mlflow.artifacts
+c = MlflowClient(sys.argv[1])
+run = c.get_run(sys.argv[2])
+lm = c.get_logged_model(sys.argv[3])
+text = mlflow.artifacts.load_text(run.info.artifact_uri + "/notes/a.txt")
+blob = mlflow.artifacts.download_artifacts(run.info.artifact_uri + "/data/blob.bin", dst_path=sys.argv[4])
+w = mlflow.artifacts.download_artifacts(lm.artifact_location + "/sub/w.bin", dst_path=sys.argv[4])
+print(json.dumps({"uri": run.info.artifact_uri, "lm": lm.artifact_location, "text": text,
+                  "blob": hashlib.sha256(open(blob, "rb").read()).hexdigest(),
+                  "w": hashlib.sha256(open(w, "rb").read()).hexdigest()}))
+"""
+    seen = mlflow_run(code, uri, made["runs"][0], made["model_id"], str(tmp_path / "dl"), cwd=str(tmp_path))
+    assert seen["uri"].startswith(dest.as_uri()) and seen["lm"].startswith(dest.as_uri())
+    assert seen["text"] == "hello"
+    import hashlib
+
+    on_disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in dest.rglob("*.bin")}
+    assert on_disk == {"blob.bin": seen["blob"], "w.bin": seen["w"]}
+
+
+class _Hostile:
+    """A fake tracking server over loopback whose artifact listing names ``path`` (an attack, not MLflow)."""
+
+    def __init__(self, listing: dict):
+        import http.server
+        import json
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.endswith("experiments/search"):
+                    return self._send({"experiments": [{"experiment_id": "5", "name": "evil",
+                                                         "lifecycle_stage": "active"}]})
+                if self.path.endswith("runs/search"):
+                    return self._send({"runs": [{"info": {"run_id": "e" * 32, "status": "FINISHED",
+                                                          "start_time": 1, "lifecycle_stage": "active",
+                                                          "artifact_uri": "mlflow-artifacts:/5/x/artifacts"},
+                                                 "data": {}}]})
+                return self._send({})
+
+            def do_GET(self):
+                if "artifacts/list" in self.path:
+                    from urllib.parse import parse_qs, urlparse
+
+                    asked = parse_qs(urlparse(self.path).query).get("path", [""])[0]
+                    return self._send(outer.listing.get(asked, {}))
+                if "get-artifact" in self.path:
+                    outer.downloaded = True
+                return self._send({})
+
+        self.listing = listing
+        self.downloaded = False
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("listing", [
+    {"": {"files": [{"path": "../../outside.txt", "is_dir": False}]}},
+    {"": {"files": [{"path": "/etc/passwd", "is_dir": False}]}},
+    {"": {"files": [{"path": "a", "is_dir": True}]}, "a": {"files": [{"path": "b/../../x", "is_dir": False}]}},
+    {"": {"files": [{"path": "a", "is_dir": True}]}, "a": {"files": [{"path": "elsewhere/x", "is_dir": False}]}},
+])
+def test_copy_artifacts_refuses_paths_a_server_names_outside_the_root(listing, tmp_path, monkeypatch):
+    from tureen.exceptions import InvalidParameterError
+    from tureen.store._import_server import import_server
+    from tureen.tracking import TrackingClient
+
+    monkeypatch.setenv("TUREEN_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(tmp_path / "dest"))
+    hostile = _Hostile(listing)
+    uri = f"sqlite:///{tmp_path / 'x.db'}"
+    try:
+        with pytest.raises(InvalidParameterError, match="artifact path"):
+            import_server(hostile.url, uri, copy_artifacts=True)
+    finally:
+        hostile.close()
+    assert not hostile.downloaded  # refused before anything was fetched or written
+    assert not list((tmp_path / "dest").rglob("*x*")) and not (tmp_path / "outside.txt").exists()
+    assert TrackingClient(uri).search_runs(["5"], run_view_type=3) == []  # the batch was not committed

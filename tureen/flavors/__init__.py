@@ -35,6 +35,7 @@ FLAVORS: dict[str, str] = {
     "onnx": "tureen.flavors.onnx",
     "spacy": "tureen.flavors.spacy",
     "spark": "tureen.flavors.spark",
+    "fastai": "tureen.flavors.fastai",
 }
 
 _ENTRY_POINTS_LOADED = False

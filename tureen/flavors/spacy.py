@@ -282,7 +282,10 @@ def _texts(data: Any) -> list[str]:
         if data.shape[1] != 1:
             raise SchemaEnforcementError(f"A spaCy model takes one column of texts; got {data.shape[1]} columns",
                                          [f"expected 1 column, got {data.shape[1]}"])
-        values = data.iloc[:, 0].tolist()
+        try:  # the column's array straight from the block manager: a Series is not built (~30 us less)
+            values = data._mgr.iget_values(0).tolist()
+        except (AttributeError, TypeError):  # a pandas without it
+            values = data.iloc[:, 0].tolist()
     elif isinstance(data, pd.Series):
         values = data.tolist()
     elif isinstance(data, np.ndarray):
@@ -328,6 +331,7 @@ class _SpacyPredictor(Predictor):
             except (ValueError, KeyError):
                 continue
         self.cat_labels = labels
+        self._cats_index: tuple[list[str], Any] | None = None
 
     def _outputs(self, params: dict[str, Any] | None) -> list[str]:
         wanted = (params or {}).get("outputs")
@@ -345,11 +349,14 @@ class _SpacyPredictor(Predictor):
         outputs = self._outputs(params)
         texts = _texts(data)
         docs = list(self.raw.pipe(texts))
+        index = data.index if isinstance(data, (pd.DataFrame, pd.Series)) else None
         columns: dict[str, Any] = {}
         if "cats" in outputs:
             labels = list(self.cat_labels)
             for doc in docs:
                 labels.extend(lb for lb in doc.cats if lb not in labels)
+            if outputs == ["cats"]:  # the common case: one float block, the column Index built once
+                return self._cats_frame(docs, labels, index)
             for label in labels:
                 columns[label] = [float(doc.cats.get(label, float("nan"))) for doc in docs]
         if "entities" in outputs:
@@ -357,8 +364,19 @@ class _SpacyPredictor(Predictor):
                                      "end_char": e.end_char} for e in doc.ents] for doc in docs]
         if "tokens" in outputs:
             columns["tokens"] = [[t.text for t in doc] for doc in docs]
-        index = data.index if isinstance(data, (pd.DataFrame, pd.Series)) else None
         return pd.DataFrame(columns, index=index)
+
+    def _cats_frame(self, docs: list[Any], labels: list[str], index: Any) -> Any:
+        """One float column per category, built from one 2-D array (a dict of lists costs ~40 us more)."""
+        import numpy as np
+        import pandas as pd
+
+        nan = float("nan")
+        values = np.array([[doc.cats.get(label, nan) for label in labels] for doc in docs], dtype=float)
+        if self._cats_index is None or self._cats_index[0] != labels:
+            self._cats_index = (labels, pd.Index(labels, dtype=object))
+        return pd.DataFrame(values.reshape(len(docs), len(labels)), columns=self._cats_index[1], index=index,
+                            copy=False)
 
 
 FLAVOR = SpacyFlavor()

@@ -2,8 +2,9 @@
 
 ``tureen.pyfunc.log_model(python_model="model.py")`` (MLflow's spelling) runs the file once at save time,
 copies it into the model directory and records it as ``python_function.model_code_path``; loading runs
-the copy again instead of unpickling anything. MLflow writes the same layout, so its models-from-code
-directories load here too, and ours load in MLflow.
+the copy again instead of unpickling anything. MLflow writes the same layout under the loader name
+``mlflow.pyfunc.loaders.code_model``, which tureen writes too: its models-from-code directories load here,
+and ours load in MLflow where tureen is not installed.
 
 Running a model directory's file is code execution: at load it passes the one gate
 (:func:`tureen.flavors._gate.require_unsafe_allowed`, as pickles and ``code/`` do), and the file must be a
@@ -11,7 +12,8 @@ plain file inside the model directory.
 
 A file written for MLflow (``import mlflow`` ... ``mlflow.models.set_model(...)``) runs unchanged where
 MLflow is not installed: while it runs, ``import mlflow`` and ``import mlflow.<part>`` resolve to tureen's
-modules of the same names, and afterwards those names are removed from ``sys.modules`` again.
+modules of the same names, and afterwards those names are removed from ``sys.modules`` again. Where MLflow
+is installed, ``import mlflow`` is the real MLflow, and the model its ``set_model`` received is taken.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from typing import Any, Iterator
 
 from tureen.exceptions import InvalidParameterError, ModelFormatError
 
-__all__ = ["set_model", "ModelConfig", "run_model_code", "MODEL_CODE_PATH"]
+__all__ = ["set_model", "ModelConfig", "run_model_code", "MODEL_CODE_PATH", "MLFLOW_CODE_LOADER"]
 
 MODEL_CODE_PATH = "model_code_path"
+#: the loader_module MLflow writes (and reads) for models from code
+MLFLOW_CODE_LOADER = "mlflow.pyfunc.loaders.code_model"
 
 _lock = threading.RLock()
 _current: dict[str, Any] = {"model": None, "config": None, "active": False}
@@ -149,19 +153,57 @@ class _MlflowAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             module.__spec__, module.__loader__ = saved
 
 
+def _real_mlflow_installed() -> bool:
+    loaded = sys.modules.get("mlflow")
+    if loaded is not None:
+        return getattr(loaded, "__name__", None) != "tureen"
+    return importlib.util.find_spec("mlflow") is not None
+
+
+#: where MLflow keeps what its ``set_model`` got and the config its ``ModelConfig`` reads (module, attribute)
+_MLFLOW_MODEL = ("mlflow.models.model", "__mlflow_model__")
+_MLFLOW_CONFIG = ("mlflow.models.model_config", "__mlflow_model_config__")
+
+
 @contextlib.contextmanager
-def _mlflow_names() -> Iterator[None]:
-    if importlib.util.find_spec("mlflow") is not None and "mlflow" not in sys.modules:
-        yield  # the real MLflow is installed: its names are its own
-        return
-    if isinstance(sys.modules.get("mlflow"), types.ModuleType) and sys.modules["mlflow"].__name__ != "tureen":
-        yield
+def _real_mlflow_state(config: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """While a file runs beside the real MLflow: its ``ModelConfig`` reads ``config`` (if any), its
+    ``set_model`` starts empty, the yielded dict receives what the file gave it (``{"model": ...}``), and
+    MLflow's previous values are put back."""
+    if config is not None:
+        importlib.import_module(_MLFLOW_CONFIG[0])
+    saved = {}
+    for (module_name, attr), value in ((_MLFLOW_MODEL, None), (_MLFLOW_CONFIG, config)):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            saved[module_name] = getattr(module, attr, None)
+            setattr(module, attr, value)
+    found: dict[str, Any] = {}
+    try:
+        yield found
+    finally:
+        for module_name, attr in (_MLFLOW_MODEL, _MLFLOW_CONFIG):
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            if module_name == _MLFLOW_MODEL[0]:
+                found["model"] = getattr(module, attr, None)
+            setattr(module, attr, saved.get(module_name))
+
+
+@contextlib.contextmanager
+def _mlflow_names(config: dict[str, Any] | None = None, *, mentions_mlflow: bool = True) -> Iterator[dict[str, Any]]:
+    """``import mlflow`` while a model file runs: tureen's modules, or the real MLflow where installed (then
+    it sees ``config`` and the yielded dict receives the model its ``set_model`` got)."""
+    if _real_mlflow_installed():
+        with _real_mlflow_state(config if mentions_mlflow else None) as found:
+            yield found
         return
     finder = _MlflowAlias()
     before = {n for n in sys.modules if n == "mlflow" or n.startswith("mlflow.")}
     sys.meta_path.insert(0, finder)
     try:
-        yield
+        yield {}
     finally:
         sys.meta_path.remove(finder)
         for name in [n for n in sys.modules if (n == "mlflow" or n.startswith("mlflow.")) and n not in before]:
@@ -190,16 +232,16 @@ def run_model_code(path: str | os.PathLike[str], model_config: Any = None) -> An
     name = f"tureen_code_model_{uuid.uuid4().hex}"
     module = types.ModuleType(name)
     module.__file__ = str(file)
+    config = _read_config(model_config) if model_config is not None else None
     with _lock:
         saved = dict(_current)
-        _current.update(model=None, config=_read_config(model_config) if model_config is not None else None,
-                        active=True)
+        _current.update(model=None, config=config, active=True)
         sys.modules[name] = module
         try:
-            with _mlflow_names():
+            with _mlflow_names(config, mentions_mlflow="mlflow" in source) as theirs:
                 code = compile(source, str(file), "exec")
                 exec(code, module.__dict__)  # noqa: S102 - models from code: the gate was passed by the caller
-            model = _current["model"]
+            model = _current["model"] if _current["model"] is not None else theirs.get("model")
         except (ModelFormatError, InvalidParameterError):
             raise
         except SyntaxError as exc:

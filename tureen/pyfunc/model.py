@@ -295,7 +295,7 @@ class PythonModelFlavor(Flavor):
 
     name = FLAVOR_NAME
     loader_module = LOADER_MODULE
-    also_reads = ("mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model")  # the latter: MLflow's models from code
+    also_reads = ("mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model")  # the latter: models from code
     packages = {"cloudpickle": "cloudpickle"}
 
     def write(self, model: Any, root: Path, *, artifacts: dict[str, Any] | None = None,
@@ -340,18 +340,23 @@ class PythonModelFlavor(Flavor):
         conf: dict[str, Any] = {"loader_module": LOADER_MODULE, "python_model": PYTHON_MODEL_FILE,
                                 "cloudpickle_version": cloudpickle.__version__,
                                 "streamable": type(python_model).__dict__.get("predict_stream") is not None}
+        requirements = ["cloudpickle"]
         if model_code is not None:
-            from tureen.pyfunc._from_code import MODEL_CODE_PATH
+            from tureen.pyfunc._from_code import MLFLOW_CODE_LOADER, MODEL_CODE_PATH
 
+            # MLflow's own loader name: with nothing pickled, MLflow reads the directory where tureen is not
+            # installed (tureen reads that name too, behind its gate)
             del conf["python_model"], conf["cloudpickle_version"]
+            conf["loader_module"] = MLFLOW_CODE_LOADER
             conf[MODEL_CODE_PATH] = os.path.basename(model_code)
+            requirements = []
         if section:
             conf["artifacts"] = section
         if model_config:
             conf["config"] = model_config
         conf.update({"code": None, "env": dict(ENV_SECTION), "python_version": platform.python_version()})
         # the flavor section is python_function itself: no second pyfunc section
-        return Written(conf=conf, pyfunc=None, predict=predict, requirements=["cloudpickle"],
+        return Written(conf=conf, pyfunc=None, predict=predict, requirements=requirements,
                        requirement_objects=[python_model])
 
     def read(self, root: Path, conf: dict[str, Any], *, allow_pickle: bool | None = None,

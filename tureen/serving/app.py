@@ -282,7 +282,7 @@ def create_app(model_or_uri: Any, settings: ServingSettings | None = None, *, me
     app.url_map.merge_slashes = False  # "//" is a 404 in our JSON shape, never an HTML redirect
     app.extensions["tureen"] = state
     _register_routes(app, state, metrics)
-    app.wsgi_app = _Instrumented(app.wsgi_app, state, metrics)  # type: ignore[method-assign]
+    app.wsgi_app = _Instrumented(app.wsgi_app, metrics, settings, state)  # type: ignore[method-assign]
     app.extensions["tureen_metrics"] = metrics
     return app
 
@@ -358,6 +358,30 @@ def register_error_handlers(app: Any, debug: bool, hint: str = "see /openapi.jso
         return Response(json.dumps(body), status=500, mimetype=_JSON)
 
 
+def register_common_routes(app: Any, metrics: Any) -> None:
+    """The endpoints every scoring app answers the same way: liveness, version and metrics."""
+    from flask import Response
+
+    from tureen import __version__
+
+    @app.get("/ping")
+    @app.get("/health")
+    def ping() -> Any:
+        return Response(_PING_BODY, status=200, mimetype=_JSON)
+
+    @app.get("/version")
+    def version() -> Any:
+        return Response(__version__, status=200, mimetype="text/plain")
+
+    @app.get("/metrics")
+    def prometheus() -> Any:
+        return Response(metrics.render(), status=200, mimetype="text/plain; version=0.0.4")
+
+    @app.get("/v2/health/live")
+    def v2_live() -> Any:
+        return Response(b'{"live":true}', status=200, mimetype=_JSON)
+
+
 def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     from flask import Response, request
 
@@ -372,11 +396,7 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
         return _plain_error(503, "TEMPORARILY_UNAVAILABLE", "The model is still loading; retry when /ready is 200")
 
     register_error_handlers(app, debug)
-
-    @app.get("/ping")
-    @app.get("/health")
-    def ping() -> Any:
-        return Response(_PING_BODY, status=200, mimetype=_JSON)
+    register_common_routes(app, metrics)
 
     @app.get("/ready")
     def ready() -> Any:
@@ -386,10 +406,6 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
         if state.load_error:
             body["message"] = f"The model failed to load: {state.load_error}"
         return Response(json.dumps(body), status=503, mimetype=_JSON)
-
-    @app.get("/version")
-    def version() -> Any:
-        return Response(__version__, status=200, mimetype="text/plain")
 
     scorer = _Scorer(state)
 
@@ -410,10 +426,6 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
             return not_ready()
         return Response(state.openapi(), status=200, mimetype=_JSON)
 
-    @app.get("/metrics")
-    def prometheus() -> Any:
-        return Response(metrics.render(), status=200, mimetype="text/plain; version=0.0.4")
-
     # -- Open Inference Protocol (V2) -------------------------------------------------------------
     def v2_error(status: int, message: str) -> Any:
         return Response(json.dumps({"error": message}), status=status, mimetype=_JSON)
@@ -428,10 +440,6 @@ def _register_routes(app: Any, state: ServingState, metrics: Any) -> None:
     @app.get("/v2")
     def v2_server() -> Any:
         return Response(json.dumps({"name": "tureen", "version": __version__, "extensions": []}), mimetype=_JSON)
-
-    @app.get("/v2/health/live")
-    def v2_live() -> Any:
-        return Response(b'{"live":true}', status=200, mimetype=_JSON)
 
     @app.get("/v2/health/ready")
     def v2_ready() -> Any:
@@ -582,17 +590,29 @@ _REASONS = {200: "OK", 400: "BAD REQUEST", 404: "NOT FOUND", 413: "REQUEST ENTIT
 
 
 class _Instrumented:
-    """WSGI middleware: one JSON access-log line and one metrics observation per request."""
+    """WSGI middleware: scoring requests on a fast path (without Flask's request/response machinery), one
+    metrics observation and one JSON access-log line per request.
 
-    def __init__(self, app: Callable[..., Any], state: ServingState, metrics: Any) -> None:
+    :meth:`score` picks the fast path's requests; the several-model app (:mod:`tureen.serving.multi`)
+    overrides it and :meth:`observe` (per-model metrics).
+    """
+
+    def __init__(self, app: Callable[..., Any], metrics: Any, settings: ServingSettings,
+                 state: ServingState | None = None) -> None:
         from tureen.serving.metrics import endpoint_label
 
         self.app = app
         self.state = state
         self.metrics = metrics
         self.label = endpoint_label
-        self.access_log = bool(state.settings.access_log)
-        self.scorer = _Scorer(state)
+        self.access_log = bool(settings.access_log)
+        self.scorer = _Scorer(state, settings)
+
+    def score(self, environ: dict[str, Any]) -> tuple[int, bytes] | None:
+        """(status, body) of a request answered on the fast path, or None to let the app answer it."""
+        if environ.get("PATH_INFO") == "/invocations" and environ.get("REQUEST_METHOD") == "POST":
+            return self.scorer(environ)
+        return None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         start = time.perf_counter()
@@ -605,13 +625,14 @@ class _Instrumented:
 
         self.metrics.enter()
         try:
-            if environ.get("PATH_INFO") == "/invocations" and environ.get("REQUEST_METHOD") == "POST":
-                code, body = self.scorer(environ)
+            scored = self.score(environ)
+            if scored is None:
+                result = self.app(environ, capture)
+            else:
+                code, body = scored
                 result = [body]
                 capture(f"{code} {_REASONS.get(code, 'ERROR')}",
                         [("Content-Type", _JSON), ("Content-Length", str(len(body)))])
-            else:
-                result = self.app(environ, capture)
         finally:
             self.metrics.leave()
         size = 0
@@ -624,10 +645,12 @@ class _Instrumented:
 
     def record(self, environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
         """Metrics and the access-log line of one answered request (also for requests the batcher answers)."""
-        path = environ.get("PATH_INFO", "")
-        self.metrics.observe(self.label(path), status, elapsed)
+        self.observe(environ.get("PATH_INFO", ""), status, elapsed)
         if self.access_log:
             write_access_log(environ, status, elapsed, size)
+
+    def observe(self, path: str, status: int, elapsed: float) -> None:
+        self.metrics.observe(self.label(path), status, elapsed)
 
 
 def write_access_log(environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
@@ -652,29 +675,40 @@ def write_access_log(environ: dict[str, Any], status: int, elapsed: float, size:
 def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None]:
     """The function the loop worker's main thread calls with each model request; it answers through
     ``server.answer``. Runs in the main thread, so a prediction's deadline can interrupt it (SIGALRM)."""
-    from tureen.serving.worker import call_wsgi, error_body
-
     if "tureen_repo" in getattr(app, "extensions", {}):
         from tureen.serving.multi import dispatcher_for_repo
 
         return dispatcher_for_repo(app, server)
     state = getattr(app, "extensions", {}).get("tureen")
-    batcher = None
-    if state is not None and int(state.settings.max_batch_size) > 1:
-        from tureen.serving.batching import Batcher
+    single = answer_alone(app, server)
+    if state is None or int(state.settings.max_batch_size) <= 1:
+        return single
+    from tureen.serving.batching import Batcher
 
-        instrumented = app.wsgi_app
-
-        def record(req: Any, status: int, size: int) -> None:
-            instrumented.record(req.environ, status, time.monotonic() - req.arrived, size)
-
-        batcher = Batcher(state, server, record, app.extensions.get("tureen_metrics"))
+    batcher = Batcher(state, server, recorder(app), app.extensions.get("tureen_metrics"))
 
     def dispatch(req: Any) -> None:
-        if batcher is not None and batcher.accepts(req):
+        if batcher.accepts(req):
             batcher.run(req, single)
         else:
             single(req)
+
+    return dispatch
+
+
+def recorder(app: Any) -> Callable[[Any, int, int], None]:
+    """``record(req, status, size)``: the metrics and access-log line of a request the batcher answered."""
+    instrumented = app.wsgi_app
+
+    def record(req: Any, status: int, size: int) -> None:
+        instrumented.record(req.environ, status, time.monotonic() - req.arrived, size)
+
+    return record
+
+
+def answer_alone(app: Callable[..., Any], server: Any) -> Callable[[Any], None]:
+    """``single(req)``: run one request through the whole WSGI app and hand its answer to ``server``."""
+    from tureen.serving.worker import call_wsgi, error_body
 
     def single(req: Any) -> None:
         try:
@@ -685,4 +719,4 @@ def dispatcher_for(app: Callable[..., Any], server: Any) -> Callable[[Any], None
             body = error_body("INTERNAL_ERROR", f"Internal server error: {type(exc).__name__}")
         server.answer(req, status, headers, body)
 
-    return dispatch
+    return single

@@ -6,11 +6,15 @@ whose answer for one row depends on the other rows of its input would change its
 
 Semantics:
 
-* **Opportunistic.** When the dispatcher takes a request and nothing else is queued, the request is
-  predicted alone, at once: no added latency at low load.
-* **Under load** (other requests were already queued when it was taken) the batch takes every queued
-  request, then stays open for requests still arriving until it holds ``max_batch_size`` rows or
-  ``max_latency_ms`` have passed since it opened, whichever comes first.
+* **Opportunistic.** When the dispatcher takes a request, nothing else is queued and no other connection is
+  about to send a request, the request is predicted alone, at once: no added latency at low load. A
+  connection is "about to send" for ``max_latency_ms`` after it opened or was answered a model request (a
+  client in a request loop sends its next one at once), or after it began sending a request; an idle
+  keep-alive connection, a slow client and a connection whose request is already queued are not.
+* **Under load** (other requests are queued, or about to be sent) the batch takes every queued request,
+  then stays open for the requests about to be sent until it holds ``max_batch_size`` rows, no connection
+  is about to send any more, or ``max_latency_ms`` have passed since it opened, whichever comes first. So a
+  batch that already holds a request from every busy connection is predicted at once instead of waiting.
 * **Each request is parsed and checked against the signature on its own**, before merging: a bad request
   gets its own 400 and never fails its neighbours.
 * Only requests that can be merged exactly are: the same params, the same kind of input (DataFrames with the
@@ -204,12 +208,12 @@ class Batcher:
             queued = jobs.get_nowait()
         except queue.Empty:
             queued = None
-        if queued is None:
+        opened = time.monotonic()
+        if queued is None and not self._expected_until(opened):
             if self.metrics is not None:
-                self.metrics.observe_wait(time.monotonic() - first.arrived)
+                self.metrics.observe_wait(opened - first.arrived)
             (alone or other)(first)
             return
-        opened = time.monotonic()
         entries: list[tuple[Any, Any]] = []  # (request, parsed)
         later: list[Any] = []
         rows = 0
@@ -217,9 +221,9 @@ class Batcher:
         if parsed is not None:
             entries.append((first, parsed))
             rows = _rows_of(parsed) or 0
-        taken = [queued]
-        seen = 1
-        # take what is queued already; if that shows load, keep the batch open for stragglers
+        taken = [] if queued is None else [queued]
+        close = opened + self.max_wait
+        # take what is queued already, then wait for the requests connections are about to send
         while rows < self.max_rows:
             if taken:
                 req = taken.pop()
@@ -227,21 +231,19 @@ class Batcher:
                 try:
                     req = jobs.get_nowait()
                 except queue.Empty:
-                    if seen < 2:
-                        break
-                    remaining = opened + self.max_wait - time.monotonic()
+                    now = time.monotonic()
+                    remaining = min(close, self._expected_until(now)) - now
                     if remaining <= 0:
                         break
                     try:
                         req = jobs.get(timeout=remaining)
                     except queue.Empty:
-                        break
+                        continue  # look again: a connection may have become about to send meanwhile
             if req is None:
                 continue
             if not self.accepts(req):
                 later.append(req)
                 continue
-            seen += 1
             p = self._parse(req)
             if p is not None:
                 entries.append((req, p))
@@ -249,6 +251,15 @@ class Batcher:
         self._predict_groups(entries)
         for req in taken + later:
             other(req)
+
+    def _expected_until(self, now: float) -> float:
+        """Until when a request is worth waiting for: ``max_latency_ms`` after the latest moment a connection
+        became about to send one (0.0 when none is; see the module docstring)."""
+        expected = getattr(self.server, "expected_since", None)
+        if expected is None or self.max_wait <= 0:
+            return 0.0
+        latest = expected(now - self.max_wait)
+        return latest + self.max_wait if latest else 0.0
 
     def accepts(self, req: Any) -> bool:
         env = req.environ

@@ -68,6 +68,17 @@ def endpoint_label(path: str) -> str:
     return "other"
 
 
+def _count_into(mv: Any, h: int, buckets: tuple[Any, ...], value: float) -> None:
+    """Add ``value`` to the histogram at ``h``: its bucket counts (one per bound, not cumulative), sum, count."""
+    for i, bound in enumerate(buckets):
+        if value <= bound:
+            mv[h + i] += 1
+            break
+    n = len(buckets)
+    mv[h + n] += value
+    mv[h + n + 1] += 1
+
+
 class Metrics:
     """Counters in shared memory; create before forking, then call :meth:`use_slot` in each worker.
 
@@ -120,12 +131,7 @@ class Metrics:
         h = base + _HIST + e * (_B + 2)
         with self._lock:
             mv[base + _COUNTS + e * _C + c] += 1
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    mv[h + i] += 1
-                    break
-            mv[h + _B] += seconds
-            mv[h + _B + 1] += 1
+            _count_into(mv, h, BUCKETS, seconds)
 
     def set_connections(self, n: int) -> None:
         """Publish this worker's open connections (read by the other workers to balance accepts)."""
@@ -156,13 +162,7 @@ class Metrics:
         base = self._base + _MODELS + m * _PER_MODEL
         with self._lock:
             mv[base + c] += 1
-            h = base + _C
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    mv[h + i] += 1
-                    break
-            mv[h + _B] += seconds
-            mv[h + _B + 1] += 1
+            _count_into(mv, base + _C, BUCKETS, seconds)
 
     def set_model_loaded(self, model: str, loaded: bool) -> None:
         """Publish whether this worker holds ``model`` in memory."""
@@ -172,48 +172,39 @@ class Metrics:
 
     def observe_wait(self, wait: float) -> None:
         """Count the queue wait of a request the batcher sent straight through (nothing to merge it with)."""
-        mv = self._mv
-        q = self._base + _QUEUE
         with self._lock:
-            for i, bound in enumerate(BUCKETS):
-                if wait <= bound:
-                    mv[q + i] += 1
-                    break
-            mv[q + _B] += wait
-            mv[q + _B + 1] += 1
+            _count_into(self._mv, self._base + _QUEUE, BUCKETS, wait)
 
     def observe_batch(self, rows: int, waits: list[float]) -> None:
         """Count one predict of ``rows`` rows, made for requests that waited ``waits`` seconds each."""
         mv = self._mv
         base = self._base
         with self._lock:
-            b = base + _BATCH
-            for i, bound in enumerate(BATCH_BUCKETS):
-                if rows <= bound:
-                    mv[b + i] += 1
-                    break
-            mv[b + _BB] += rows
-            mv[b + _BB + 1] += 1
-            q = base + _QUEUE
+            _count_into(mv, base + _BATCH, BATCH_BUCKETS, rows)
             for wait in waits:
-                for i, bound in enumerate(BUCKETS):
-                    if wait <= bound:
-                        mv[q + i] += 1
-                        break
-                mv[q + _B] += wait
-                mv[q + _B + 1] += 1
+                _count_into(mv, base + _QUEUE, BUCKETS, wait)
 
-    def _histogram(self, lines: list[str], name: str, offset: int, buckets: tuple[Any, ...],
-                   fmt: str = ".6f") -> None:
+    def _histogram(self, lines: list[str], name: str, offset: int, buckets: tuple[Any, ...] = BUCKETS,
+                   fmt: str = ".6f", label: str = "") -> None:
+        """The histogram at ``offset`` (summed over every slot), with ``label`` (``key="value"``) or none."""
         n = len(buckets)
+        first = label + "," if label else ""
+        braced = "{" + label + "}" if label else ""
         cumulative = 0.0
         for i, bound in enumerate(buckets):
             cumulative += self._sum(offset + i)
-            lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative:.0f}')
+            lines.append(f'{name}_bucket{{{first}le="{bound}"}} {cumulative:.0f}')
         count = self._sum(offset + n + 1)
-        lines.append(f'{name}_bucket{{le="+Inf"}} {count:.0f}')
-        lines.append(f"{name}_sum {self._sum(offset + n):{fmt}}")
-        lines.append(f"{name}_count {count:.0f}")
+        lines.append(f'{name}_bucket{{{first}le="+Inf"}} {count:.0f}')
+        lines.append(f"{name}_sum{braced} {self._sum(offset + n):{fmt}}")
+        lines.append(f"{name}_count{braced} {count:.0f}")
+
+    def _codes(self, lines: list[str], name: str, offset: int, label: str) -> None:
+        """The counters by status code at ``offset``, those above zero, with ``label`` beside the code."""
+        for c, code in enumerate(CODES):
+            n = self._sum(offset + c)
+            if n:
+                lines.append(f'{name}{{{label},code="{code if code else "other"}"}} {n:.0f}')
 
     def _sum(self, offset: int) -> float:
         mv = self._mv
@@ -224,26 +215,13 @@ class Metrics:
         lines = ["# HELP tureen_requests_total HTTP requests answered, by endpoint and status code.",
                  "# TYPE tureen_requests_total counter"]
         for e, endpoint in enumerate(ENDPOINTS):
-            for c, code in enumerate(CODES):
-                n = self._sum(_COUNTS + e * _C + c)
-                if n:
-                    label = str(code) if code else "other"
-                    lines.append(f'tureen_requests_total{{endpoint="{endpoint}",code="{label}"}} {n:.0f}')
+            self._codes(lines, "tureen_requests_total", _COUNTS + e * _C, f'endpoint="{endpoint}"')
         lines += ["# HELP tureen_request_duration_seconds Time from request start to the end of the answer.",
                   "# TYPE tureen_request_duration_seconds histogram"]
         for e, endpoint in enumerate(ENDPOINTS):
             h = _HIST + e * (_B + 2)
-            count = self._sum(h + _B + 1)
-            if not count:
-                continue
-            cumulative = 0.0
-            for i, bound in enumerate(BUCKETS):
-                cumulative += self._sum(h + i)
-                lines.append(f'tureen_request_duration_seconds_bucket{{endpoint="{endpoint}",le="{bound}"}} '
-                             f"{cumulative:.0f}")
-            lines.append(f'tureen_request_duration_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} {count:.0f}')
-            lines.append(f'tureen_request_duration_seconds_sum{{endpoint="{endpoint}"}} {self._sum(h + _B):.6f}')
-            lines.append(f'tureen_request_duration_seconds_count{{endpoint="{endpoint}"}} {count:.0f}')
+            if self._sum(h + _B + 1):
+                self._histogram(lines, "tureen_request_duration_seconds", h, label=f'endpoint="{endpoint}"')
         lines += ["# HELP tureen_requests_in_flight Requests being handled right now.",
                   "# TYPE tureen_requests_in_flight gauge",
                   f"tureen_requests_in_flight {max(0.0, self._sum(_INFLIGHT)):.0f}",
@@ -262,7 +240,7 @@ class Metrics:
             self._histogram(lines, "tureen_batch_size", _BATCH, BATCH_BUCKETS, ".0f")
             lines += ["# HELP tureen_batch_queue_seconds Time from a request's arrival to the start of its predict.",
                       "# TYPE tureen_batch_queue_seconds histogram"]
-            self._histogram(lines, "tureen_batch_queue_seconds", _QUEUE, BUCKETS)
+            self._histogram(lines, "tureen_batch_queue_seconds", _QUEUE)
         if self.models:
             self._render_models(lines)
         lines.append("")
@@ -272,27 +250,13 @@ class Metrics:
         lines += ["# HELP tureen_model_requests_total Scoring requests answered for each served model, by status code.",
                   "# TYPE tureen_model_requests_total counter"]
         for m, name in enumerate(self.models):
-            base = _MODELS + m * _PER_MODEL
-            for c, code in enumerate(CODES):
-                n = self._sum(base + c)
-                if n:
-                    label = str(code) if code else "other"
-                    lines.append(f'tureen_model_requests_total{{model="{name}",code="{label}"}} {n:.0f}')
+            self._codes(lines, "tureen_model_requests_total", _MODELS + m * _PER_MODEL, f'model="{name}"')
         lines += ["# HELP tureen_model_request_duration_seconds Time to answer a request, for each served model.",
                   "# TYPE tureen_model_request_duration_seconds histogram"]
         for m, name in enumerate(self.models):
             h = _MODELS + m * _PER_MODEL + _C
-            count = self._sum(h + _B + 1)
-            if not count:
-                continue
-            cumulative = 0.0
-            for i, bound in enumerate(BUCKETS):
-                cumulative += self._sum(h + i)
-                lines.append(f'tureen_model_request_duration_seconds_bucket{{model="{name}",le="{bound}"}} '
-                             f"{cumulative:.0f}")
-            lines.append(f'tureen_model_request_duration_seconds_bucket{{model="{name}",le="+Inf"}} {count:.0f}')
-            lines.append(f'tureen_model_request_duration_seconds_sum{{model="{name}"}} {self._sum(h + _B):.6f}')
-            lines.append(f'tureen_model_request_duration_seconds_count{{model="{name}"}} {count:.0f}')
+            if self._sum(h + _B + 1):
+                self._histogram(lines, "tureen_model_request_duration_seconds", h, label=f'model="{name}"')
         lines += ["# HELP tureen_model_loaded Worker processes holding each served model in memory.",
                   "# TYPE tureen_model_loaded gauge"]
         for m, name in enumerate(self.models):

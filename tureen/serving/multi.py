@@ -18,13 +18,12 @@ A name is only ever looked up among the configured models (:mod:`tureen.serving.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 
 from tureen.exceptions import BadRequestError, TureenError
-from tureen.serving.app import (_JSON, _PING_BODY, _REASONS, _Scorer, _plain_error, _read_body,
-                                register_error_handlers, v2_error_response, v2_infer_response,
-                                v2_metadata_response, write_access_log)
+from tureen.serving.app import (_JSON, _Instrumented, _Scorer, _plain_error, _read_body, answer_alone, recorder,
+                                register_common_routes, register_error_handlers, v2_error_response,
+                                v2_infer_response, v2_metadata_response)
 from tureen.serving.repository import READY, ModelRepository
 from tureen.serving.settings import ServingSettings
 
@@ -93,6 +92,7 @@ def _routes(app: Any, repo: ModelRepository, settings: ServingSettings, metrics:
     debug = bool(settings.debug)
     register_error_handlers(app, debug, hint="the models are served at /invocations/<name>; see "
                                              "POST /v2/repository/index")
+    register_common_routes(app, metrics)
     scorer = _Scorer(None, settings)
 
     def loaded(name: str) -> Any:
@@ -104,23 +104,10 @@ def _routes(app: Any, repo: ModelRepository, settings: ServingSettings, metrics:
                               http_status=503)
         return entry.state
 
-    @app.get("/ping")
-    @app.get("/health")
-    def ping() -> Any:
-        return Response(_PING_BODY, status=200, mimetype=_JSON)
-
     @app.get("/ready")
     def ready() -> Any:
         models = {e["name"]: e["state"] for e in repo.index()}
         return Response(json.dumps({"status": "ready", "models": models}), status=200, mimetype=_JSON)
-
-    @app.get("/version")
-    def version() -> Any:
-        return Response(__version__, status=200, mimetype="text/plain")
-
-    @app.get("/metrics")
-    def prometheus() -> Any:
-        return Response(metrics.render(), status=200, mimetype="text/plain; version=0.0.4")
 
     @app.post("/invocations")
     def invocations() -> Any:
@@ -154,39 +141,40 @@ def _routes(app: Any, repo: ModelRepository, settings: ServingSettings, metrics:
         return Response(json.dumps({"name": "tureen", "version": __version__, "extensions": ["model_repository"]}),
                         mimetype=_JSON)
 
-    @app.get("/v2/health/live")
-    def v2_live() -> Any:
-        return Response(b'{"live":true}', status=200, mimetype=_JSON)
-
     @app.get("/v2/health/ready")
     def v2_ready() -> Any:
         return Response(b'{"ready":true}', status=200, mimetype=_JSON)
 
+    def one_model(view: Callable[[str], Any]) -> Callable[..., Any]:
+        """A V2 view of one configured model (and version, when the path names one)."""
+        def wrapped(name: str, version: str | None = None) -> Any:
+            def answer() -> Any:
+                check_version(name, version)
+                return view(name)
+            return v2(answer)
+
+        wrapped.__name__ = view.__name__  # Flask's endpoint name
+        return wrapped
+
     @app.get("/v2/models/<name>")
     @app.get("/v2/models/<name>/versions/<version>")
-    def v2_model(name: str, version: str | None = None) -> Any:
-        def answer() -> Any:
-            check_version(name, version)
-            return v2_metadata_response(loaded(name))
-        return v2(answer)
+    @one_model
+    def v2_model(name: str) -> Any:
+        return v2_metadata_response(loaded(name))
 
     @app.get("/v2/models/<name>/ready")
     @app.get("/v2/models/<name>/versions/<version>/ready")
-    def v2_model_ready(name: str, version: str | None = None) -> Any:
-        def answer() -> Any:
-            check_version(name, version)
-            state, _ = repo.status(repo.entry(name))
-            ok = state == READY
-            return Response(json.dumps({"name": name, "ready": ok}), status=200 if ok else 503, mimetype=_JSON)
-        return v2(answer)
+    @one_model
+    def v2_model_ready(name: str) -> Any:
+        state, _ = repo.status(repo.entry(name))
+        ok = state == READY
+        return Response(json.dumps({"name": name, "ready": ok}), status=200 if ok else 503, mimetype=_JSON)
 
     @app.post("/v2/models/<name>/infer")
     @app.post("/v2/models/<name>/versions/<version>/infer")
-    def v2_infer(name: str, version: str | None = None) -> Any:
-        def answer() -> Any:
-            check_version(name, version)
-            return v2_infer_response(repo.ready_state(name), request.environ)
-        return v2(answer)
+    @one_model
+    def v2_infer(name: str) -> Any:
+        return v2_infer_response(repo.ready_state(name), request.environ)
 
     # -- the model repository API (Triton / MLServer) ------------------------------------------------------
     def repository_body() -> dict[str, Any]:
@@ -223,70 +211,38 @@ def _routes(app: Any, repo: ModelRepository, settings: ServingSettings, metrics:
                                   "configured when the server started can be loaded, from where they were "
                                   "configured")
 
-    @app.post("/v2/repository/models/<name>/load")
-    def repository_load(name: str) -> Any:
-        def answer() -> Any:
-            refuse_parameters(repository_body())
-            repo.load(name)
-            return Response(b"{}", status=200, mimetype=_JSON)
-        return v2(answer)
+    def repository_action(action: str, run: Callable[[str], Any]) -> None:
+        def view(name: str) -> Any:
+            def answer() -> Any:
+                refuse_parameters(repository_body())
+                run(name)
+                return Response(b"{}", status=200, mimetype=_JSON)
+            return v2(answer)
 
-    @app.post("/v2/repository/models/<name>/unload")
-    def repository_unload(name: str) -> Any:
-        def answer() -> Any:
-            refuse_parameters(repository_body())
-            repo.unload(name)
-            return Response(b"{}", status=200, mimetype=_JSON)
-        return v2(answer)
+        app.add_url_rule(f"/v2/repository/models/<name>/{action}", f"repository_{action}", view, methods=["POST"])
+
+    repository_action("load", repo.load)
+    repository_action("unload", repo.unload)
 
 
-class _MultiInstrumented:
-    """WSGI middleware: the fast path for ``POST /invocations/<name>``, metrics (per model too) and the access
-    log."""
+
+class _MultiInstrumented(_Instrumented):
+    """The middleware of the several-model app: the fast path for ``POST /invocations/<name>``, and metrics per
+    model too."""
 
     def __init__(self, app: Callable[..., Any], repo: ModelRepository, settings: ServingSettings,
                  metrics: Any) -> None:
-        from tureen.serving.metrics import endpoint_label
-
-        self.app = app
+        super().__init__(app, metrics, settings)
         self.repo = repo
-        self.metrics = metrics
-        self.label = endpoint_label
-        self.scorer = _Scorer(None, settings)
-        self.access_log = bool(settings.access_log)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        start = time.perf_counter()
-        captured: list[Any] = [0, None]
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured[0] = int(status[:3])
-            captured[1] = headers
-            return start_response(status, headers, exc_info)
-
-        self.metrics.enter()
-        try:
-            path = environ.get("PATH_INFO", "")
-            if path.startswith(_INVOCATIONS) and environ.get("REQUEST_METHOD") == "POST":
-                name = path[len(_INVOCATIONS):]
-                code, body = self.scorer(environ, lambda: self.repo.ready_state(name))
-                result = [body]
-                capture(f"{code} {_REASONS.get(code, 'ERROR')}",
-                        [("Content-Type", _JSON), ("Content-Length", str(len(body)))])
-            else:
-                result = self.app(environ, capture)
-        finally:
-            self.metrics.leave()
-        size = 0
-        for k, v in captured[1] or ():
-            if k == "Content-Length":
-                size = int(v)
-                break
-        self.record(environ, captured[0], time.perf_counter() - start, size)
-        return result
-
-    def record(self, environ: dict[str, Any], status: int, elapsed: float, size: int) -> None:
+    def score(self, environ: dict[str, Any]) -> tuple[int, bytes] | None:
         path = environ.get("PATH_INFO", "")
+        if path.startswith(_INVOCATIONS) and environ.get("REQUEST_METHOD") == "POST":
+            name = path[len(_INVOCATIONS):]
+            return self.scorer(environ, lambda: self.repo.ready_state(name))
+        return None
+
+    def observe(self, path: str, status: int, elapsed: float) -> None:
         label = "/invocations" if path.startswith(_INVOCATIONS) else self.label(path)
         self.metrics.observe(label, status, elapsed)
         name = model_of_path(path) if label in ("/invocations", "/v2/models/infer") else None
@@ -294,8 +250,6 @@ class _MultiInstrumented:
             self.metrics.observe_model(name, status, elapsed)
             for n, entry in self.repo.entries.items():
                 self.metrics.set_model_loaded(n, entry.state is not None)
-        if self.access_log:
-            write_access_log(environ, status, elapsed, size)
 
 
 def dispatcher_for_repo(app: Any, server: Any) -> Callable[[Any], None]:
@@ -303,18 +257,14 @@ def dispatcher_for_repo(app: Any, server: Any) -> Callable[[Any], None]:
     (with batching on), loads and unloads run here too (the I/O thread never loads a model)."""
     from collections import deque
 
-    from tureen.serving.worker import call_wsgi, error_body
-
     repo: ModelRepository = app.extensions["tureen_repo"]
     metrics = app.extensions.get("tureen_metrics")
     settings = repo.settings
     batching = int(settings.max_batch_size) > 1
-    instrumented = app.wsgi_app
     backlog: deque[Any] = deque()
     batchers: dict[str, Any] = {}
-
-    def record(req: Any, status: int, size: int) -> None:
-        instrumented.record(req.environ, status, time.monotonic() - req.arrived, size)
+    record = recorder(app)
+    single = answer_alone(app, server)
 
     def batcher_of(req: Any) -> Any:
         env = req.environ
@@ -331,14 +281,6 @@ def dispatcher_for_repo(app: Any, server: Any) -> Callable[[Any], None]:
             b = batchers[name] = Batcher(lambda: repo.ready_state(name), server, record, metrics,
                                          settings=settings, path=path)
         return b
-
-    def single(req: Any) -> None:
-        try:
-            status, headers, body = call_wsgi(app, req.environ)
-        except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
-            status, headers = "500 Internal Server Error", [("Content-Type", _JSON)]
-            body = error_body("INTERNAL_ERROR", f"Internal server error: {type(exc).__name__}")
-        server.answer(req, status, headers, body)
 
     def dispatch(req: Any) -> None:
         backlog.append(req)

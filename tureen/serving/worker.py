@@ -129,6 +129,10 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self.phase = "idle"  # idle -> reading (a request has begun) -> idle ...
         self.since = time.monotonic()
+        # when this connection last became likely to send a model request soon: when it opened, or when a model
+        # answer was written to it (a client in a request loop sends the next one at once); 0 after any other
+        # answer. The micro-batcher waits for such connections only (see _LoopServer.expected_since).
+        self.hot = self.since
         self._reset()
 
     def _reset(self) -> None:
@@ -308,6 +312,7 @@ class _Connection(asyncio.Protocol):
         head = "".join(lines).encode("latin-1")
         self.transport.write(head if req.head else head + body)
         self.since = time.monotonic()
+        self.hot = self.since if req.model else 0.0
         if not keep:
             self.closing = True
             self.transport.close()
@@ -484,6 +489,22 @@ class _LoopServer:
             return min(idle, key=lambda c: c.since)
         reading = [c for c in self.conns if not c.busy and not c.pending]
         return min(reading, key=lambda c: c.since) if reading else None
+
+    def expected_since(self, cutoff: float) -> float:
+        """For the micro-batcher (from the dispatcher thread): the latest moment, at or after ``cutoff``, at
+        which a connection without a request in flight became likely to send one (it opened, was answered a
+        model request, or began sending a request), or 0.0 when no connection did. A connection with a request
+        queued or being answered cannot send another one, so a batch holding every such request waits for
+        nothing; one answered long ago (an idle keep-alive connection) or whose request has been trickling in
+        since before ``cutoff`` (a slow client) is not waited for either."""
+        latest = 0.0
+        for c in list(self.conns):  # a copy: the loop thread adds and removes connections meanwhile
+            if c.busy or c.closing:
+                continue
+            t = c.hot if c.phase == "idle" else c.since
+            if t >= cutoff and t > latest:
+                latest = t
+        return latest
 
     def closed(self, conn: _Connection) -> None:
         self.conns.discard(conn)
