@@ -13,11 +13,13 @@ What it measures (targets of issue 17):
 * compare 100 runs: the longest main-thread task while the page loads and draws (no task > 200 ms);
 * 12,000 metric keys in one experiment: the runs page opens and shows rows (does not crash).
 
-Data: SQLite databases seeded with bulk inserts straight into the store's tables (not timed). Until tureen's
-store writes MLflow's own schema, each tool gets its own database file holding the same rows; MLflow's
-schema is created by MLflow itself. Each tool's UI runs as its own server process on 127.0.0.1
-(``tureen ui``; ``mlflow server``, which is what ``mlflow ui`` starts). Scenarios alternate between the tools.
-The machine may be shared: the load average is printed.
+Data: one SQLite database for both tools (tureen's store is MLflow's schema), created by MLflow itself when
+the peer venv is there, seeded with bulk inserts straight into its tables (not timed). Each tool's UI runs as
+its own server process on 127.0.0.1 over that same file (``tureen ui``; ``mlflow server``, which is what
+``mlflow ui`` starts). Scenarios alternate between the tools. MLflow's UI is a React app: its figures are
+taken when real content is on screen (run names in its runs table, one plotted line per run). Where a page
+of MLflow's does not get there, the table says so with the time waited. The machine may be shared: the load
+average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -139,10 +141,10 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 class Tool:
-    def __init__(self, name: str, workdir: Path, python: str) -> None:
+    def __init__(self, name: str, workdir: Path, python: str, db: Path) -> None:
         self.name = name
         self.workdir = workdir
-        self.db = workdir / "store.db"
+        self.db = db
         self.uri = f"sqlite:///{self.db}"
         self.python = python
         self.proc: subprocess.Popen | None = None
@@ -212,15 +214,33 @@ def browser() -> Any:
     return driver
 
 
-def until(driver: Any, js: str, timeout: float = 90) -> float:
+def until(driver: Any, js: str, timeout: float = 90, what: str = "") -> float:
     """Wait until ``js`` is truthy; return ms since the navigation started (performance.now())."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    start = time.time()
+    while time.time() < start + timeout:
         got = driver.execute_script(f"return ({js}) ? performance.now() : null")
         if got is not None:
             return float(got)
         time.sleep(0.02)
-    raise TimeoutError(js)
+    raise TimeoutError(f"{what or js} not on screen after waiting {time.time() - start:.0f} s")
+
+
+def click_button(driver: Any, text: str, timeout: float = 60) -> float:
+    """Click the first button whose text contains ``text``; return performance.now() at the click.
+
+    A virtualised grid (MLflow's runs table) renders its last row, where "Load more" is, only once scrolled
+    to the bottom: every grid viewport is scrolled down first."""
+    js = ("document.querySelectorAll('.ag-body-viewport').forEach(function (e) { e.scrollTop = e.scrollHeight; });"
+          " var b = Array.prototype.slice.call(document.querySelectorAll('button')).filter(function (e) {"
+          " return e.innerText && e.innerText.indexOf(arguments[0]) >= 0; })[0];"
+          " if (!b) return null; b.scrollIntoView(); var t = performance.now(); b.click(); return t;")
+    start = time.time()
+    while time.time() < start + timeout:
+        got = driver.execute_script(js, text)
+        if got is not None:
+            return float(got)
+        time.sleep(0.1)
+    raise TimeoutError(f"no {text!r} button after waiting {time.time() - start:.0f} s")
 
 
 def has_text(text: str) -> str:
@@ -265,44 +285,61 @@ def runs_page(tool: Tool, d: Any, exps: dict[str, str], data: dict[str, Any]) ->
     body2 = json.dumps({"experiment_ids": [exp], "max_results": 100, "order_by": ["attributes.start_time DESC"],
                         "page_token": token}).encode()
     nxt = statistics.median(http_ms(f"{tool.url}/ajax-api/2.0/mlflow/runs/search", body2)[0] for _ in range(3))
-    d.get(f"{tool.url}/#/experiments/{exp}")
-    browser_ms = until(d, has_text("r000000"), timeout=120)
-    return {"server_ms": statistics.median(server), "browser_ms": browser_ms, "next_page_server_ms": nxt,
-            "next_page_browser_ms": None}
+    out: dict[str, Any] = {"server_ms": statistics.median(server), "next_page_server_ms": nxt}
+    # the experiment's runs table (its bare page opens the GenAI overview of an experiment)
+    d.get(f"{tool.url}/#/experiments/{exp}/runs")
+    out["browser_ms"] = until(d, has_text("r000000"), timeout=300, what="the first run name (r000000)")
+    try:  # its next page is a "Load more" button under the table
+        t0 = click_button(d, "Load more", timeout=60)
+        out["next_page_browser_ms"] = until(d, has_text("r000100"), timeout=120, what="run r000100") - t0
+    except Exception as exc:  # noqa: BLE001 - reported beside the figures
+        out["next_page_error"] = str(exc)[:200]
+    return out
 
 
 def charts(tool: Tool, d: Any, exps: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
     ids = data["history_runs"]
     if tool.name == "tureen":
         d.get(f"{tool.url}/charts?" + "&".join(f"run={r}" for r in ids) + "&key=loss")
-        ms = until(d, "document.body.getAttribute('data-charts-ready') === '1'")
-        return {"charted_ms": ms, "long_task_ms": long_tasks(d)}
-    runs = json.dumps(ids)
-    d.get(f"{tool.url}/#/metric/loss?runs={runs}&experiments={json.dumps([exps['histories']])}")
-    ms = until(d, "document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= 10", timeout=180)
-    return {"charted_ms": ms, "long_task_ms": long_tasks(d)}
+        ms = until(d, "document.body.getAttribute('data-charts-ready') === '1'", what="the drawn chart")
+        top = d.execute_script("var f = document.querySelector('figure.chart'); return f && f._plot ? f._plot.scales.y.max : null")
+        return {"charted_ms": ms, "long_task_ms": long_tasks(d), "spike_drawn": top is not None and top >= 5.0}
+    from urllib.parse import quote
+
+    # the metric page MLflow's UI links to from a run's metric (its own route and query format)
+    d.get(f"{tool.url}/#/metric/?runs={json.dumps(ids)}&metric={quote(json.dumps('loss'))}"
+          f"&experiments={json.dumps([exps['histories']])}&plot_metric_keys={quote(json.dumps(['loss']))}"
+          "&plot_layout={}&x_axis=step&y_axis_scale=linear&line_smoothness=1&show_point=false"
+          "&deselected_curves=[]&last_linear_y_axis_range=[]")
+    ms = until(d, "document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= 10 && "
+                  + has_text("h9 (loss)"), timeout=400, what="10 plotted lines")
+    # does the drawn chart reach the one spike (5.0 at step 54321 in every history)?
+    top = d.execute_script("var p = document.querySelector('.js-plotly-plot');"
+                           " return p && p._fullLayout ? p._fullLayout.yaxis.range[1] : null")
+    return {"charted_ms": ms, "long_task_ms": long_tasks(d), "spike_drawn": top is not None and top >= 5.0}
 
 
 def compare(tool: Tool, d: Any, exps: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
     ids = data["big_first_runs"][:100]
     if tool.name == "tureen":
         d.get(f"{tool.url}/compare?" + "&".join(f"run={r}" for r in ids))
-        ms = until(d, "document.body.getAttribute('data-compare-ready') === '1'")
+        ms = until(d, "document.body.getAttribute('data-compare-ready') === '1'", what="the compare page")
     else:
         d.get(f"{tool.url}/#/compare-runs?runs={json.dumps(ids)}&experiments={json.dumps([exps['big']])}")
-        ms = until(d, has_text("r000099"), timeout=180)
-        time.sleep(2)  # let its charts draw
+        ms = until(d, has_text("r000099") + " && document.querySelector('.js-plotly-plot')", timeout=300,
+                   what="the 100 run names and its plot")
+        time.sleep(2)  # let its charts finish drawing (long tasks keep being recorded)
     return {"ready_ms": ms, "long_task_ms": long_tasks(d)}
 
 
 def wide(tool: Tool, d: Any, exps: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
     exp = exps["wide"]
-    d.get(f"{tool.url}/experiments/{exp}" if tool.name == "tureen" else f"{tool.url}/#/experiments/{exp}")
+    d.get(f"{tool.url}/experiments/{exp}" if tool.name == "tureen" else f"{tool.url}/#/experiments/{exp}/runs")
     try:
-        ms = until(d, has_text("w19"), timeout=120)
+        ms = until(d, has_text("w19"), timeout=120, what="the runs w0..w19")
         ok = bool(d.execute_script("return 1"))
     except Exception as exc:  # noqa: BLE001 - a crash or hang is the result being measured
-        return {"opened": False, "error": type(exc).__name__}
+        return {"opened": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     return {"opened": ok, "rows_ms": ms, "long_task_ms": long_tasks(d)}
 
 
@@ -321,19 +358,21 @@ def main() -> None:
         print(msg, file=sys.stderr, flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="tureen-ui-bench-"))
-    tools = [Tool("tureen", tmp / "tureen", sys.executable)]
+    db = tmp / "store.db"
+    tools = [Tool("tureen", tmp / "tureen", sys.executable, db)]
     if not args.no_mlflow:
         if Path(args.mlflow_python).exists():
-            tools.append(Tool("mlflow", tmp / "mlflow", args.mlflow_python))
+            tools.append(Tool("mlflow", tmp / "mlflow", args.mlflow_python, db))
         else:
             log(f"MLflow peer venv not found at {args.mlflow_python}: tureen only")
     results: dict[str, dict[str, Any]] = {t.name: {} for t in tools}
-    seeded: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
     for tool in tools:
         tool.workdir.mkdir(parents=True)
-        log(f"{tool.name}: creating the schema and seeding")
-        exps = tool.create_experiments()
-        seeded[tool.name] = (exps, seed(tool.db, exps, args.runs, log))
+    creator = tools[-1]  # MLflow makes the schema and the experiments when it is there
+    log(f"{creator.name}: creating the schema and the experiments; seeding {db}")
+    exps = creator.create_experiments()
+    data = seed(db, exps, args.runs, log)
+    seeded = {tool.name: (exps, data) for tool in tools}
     d = browser()
     try:
         for tool in tools:
@@ -359,6 +398,7 @@ def main() -> None:
             ("runs page, next page in the browser ms", "runs_page", "next_page_browser_ms"),
             ("10 runs x 100,000 steps charted ms (< 1000)", "charts", "charted_ms"),
             ("charts: longest task ms", "charts", "long_task_ms"),
+            ("charts: the spike (5.0 at step 54,321) is drawn", "charts", "spike_drawn"),
             ("compare 100 runs ready ms", "compare", "ready_ms"),
             ("compare 100 runs: longest task ms (< 200)", "compare", "long_task_ms"),
             ("12,000 metric keys: page opened", "wide", "opened"),
@@ -371,7 +411,8 @@ def main() -> None:
             r = results.get(t, {}).get(scen, {})
             v = r.get(key) if isinstance(r, dict) else None
             if v is None:
-                cells.append(("error" if r.get("error") else "n/a") if isinstance(r, dict) and t in results else "-")
+                failed = isinstance(r, dict) and (r.get("error") or (key.startswith("next_page") and r.get("next_page_error")))
+                cells.append(("not shown" if failed else "n/a") if isinstance(r, dict) and t in results else "-")
             elif isinstance(v, bool):
                 cells.append("yes" if v else "no")
             else:
@@ -379,8 +420,9 @@ def main() -> None:
         print(f"{label:<52} {cells[0]:>12} {cells[1]:>14}")
     for t, res in results.items():
         for scen, r in res.items():
-            if isinstance(r, dict) and r.get("error"):
-                print(f"  {t} {scen}: {r['error']}")
+            for k in ("error", "next_page_error"):
+                if isinstance(r, dict) and r.get(k):
+                    print(f"  {t} {scen}: {r[k]}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
 

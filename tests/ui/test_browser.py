@@ -256,14 +256,22 @@ def test_charts_page(page, ui_data):
 
 
 def test_chart_of_long_history_keeps_spike(page, ui_data):
-    spiky = ui_data["spiky"]
-    page.open(f"/charts?run={spiky}&key=val_loss")
+    spiky, other = ui_data["spiky"], ui_data["runs"][0]  # the other run has no val_loss: an empty line
+    page.open(f"/charts?run={spiky}&run={other}&key=val_loss")
     page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-charts-ready')") == "1")
     note = page.css("figure.chart .chart-note").text
     assert "20000 points" in note and "downsampled" in note
+    fetched = page.d.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        ".filter(function (n) { return n.indexOf('/ui-api/') > 0; })")
+    assert len(fetched) == 1 and "/ui-api/metrics?" in fetched[0], fetched  # one request for both runs
+    assert spiky in fetched[0] and other in fetched[0]
+    # the spike is drawn: the y scale reaches it
+    assert page.d.execute_script("return document.querySelector('figure.chart')._plot.scales.y.max") >= 1000
     page.shot("charts-spike")
     page.assert_clean()
-    # zoom by dragging across the plot: the visible window is fetched again, at full detail, spike kept
+    # zoom by dragging across the plot: the visible window is fetched again through the same request,
+    # at full detail
     from selenium.webdriver.common.action_chains import ActionChains
 
     over = page.css("figure.chart .u-over")
@@ -276,6 +284,15 @@ def test_chart_of_long_history_keeps_spike(page, ui_data):
     zoomed = page.css("figure.chart .chart-note").text
     shown = int(zoomed.split(" points")[0])
     assert 0 < shown <= 3000 and "downsampled" not in zoomed, zoomed
+    refetch = page.d.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        ".filter(function (n) { return n.indexOf('lo=') > 0; })")
+    assert len(refetch) == 1 and "/ui-api/metrics?" in refetch[0] and spiky in refetch[0] and other in refetch[0]
+    lo, hi = page.d.execute_script(
+        "var s = document.querySelector('figure.chart')._plot.scales.x; return [s.min, s.max];")
+    assert 0 < lo < hi < 20_000 and hi - lo < 5000
+    page.css("#chart-reset").click()
+    page.wait(lambda d: "20000 points" in page.css("figure.chart .chart-note").text)
     page.assert_clean()
 
 

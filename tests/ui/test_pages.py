@@ -240,3 +240,150 @@ def test_nested_runs_show_every_level(http, ui_data):
             assert f'data-run="{rid}" data-depth="{depth}" data-parent="{chain[depth - 1]}"' in body
     # in tree order: each level right under its parent
     assert [body.index(f'data-run="{rid}"') for rid in chain] == sorted(body.index(f'data-run="{rid}"') for rid in chain)
+
+
+# ------------------------------------------------------------------------------------------------------
+# chart lines: every bucket's min and max, one grid for all runs, one request per chart
+# ------------------------------------------------------------------------------------------------------
+def _buckets(points, lo, hi, n):
+    """Brute force: bucket -> (min, max) of the finite values, by the documented rule."""
+    import math
+
+    scale = n / (hi - lo)
+    out = {}
+    for x, y in points:
+        if isinstance(y, float) and math.isnan(y):
+            continue
+        b = min(int((x - lo) * scale), n - 1)
+        lo_y, hi_y = out.get(b, (y, y))
+        out[b] = (min(lo_y, y), max(hi_y, y))
+    return out
+
+
+def _line_buckets(line, lo, hi, n):
+    got = {}
+    for x, y in zip(line["x"], line["y"]):
+        b = min(int((x - lo) * n / (hi - lo)), n - 1)
+        got.setdefault(b, []).append(y)
+    return {b: (min(v), max(v)) for b, v in got.items()}
+
+
+@pytest.fixture(scope="module")
+def chart_experiment(ui_data):
+    """Runs made by the chart tests live apart (the runs table's tests count the seeded ones)."""
+    return ui_data["client"].create_experiment("chart-lines")
+
+
+@pytest.fixture(scope="module")
+def jagged(ui_data, chart_experiment):
+    """Two runs of 5,000 irregular points (a NaN, repeated steps, a dip and a spike), different ranges."""
+    from tureen.tracking.entities import Metric
+
+    c = ui_data["client"]
+    runs, series = [], []
+    for j, (first, last) in enumerate(((0, 4999), (1000, 7000))):
+        rid = c.create_run(chart_experiment, run_name=f"jagged-{j}", start_time=1_700_000_000_000).info.run_id
+        pts = []
+        state = 12345 + j
+        for i in range(5000):
+            state = (state * 1103515245 + 12345) % 2**31
+            step = first + (i * (last - first)) // 4999
+            value = (state % 10_000) / 100.0
+            if i == 1234:
+                value = -777.0 + j
+            if i == 4321:
+                value = 888.0 + j
+            if i == 2000:
+                value = float("nan")
+            pts.append(Metric("jag", value, 1_700_000_000_000 + i * 7, step))
+        for k in range(0, len(pts), 1000):
+            c.log_batch(rid, metrics=pts[k:k + 1000])
+        runs.append(rid)
+        series.append([(p.step, p.value) for p in pts])
+    return runs, series
+
+
+def test_chart_lines_keep_every_buckets_min_and_max(http, jagged):
+    runs, series = jagged
+    body = http.get("/ui-api/metrics", query_string={"run": runs, "key": "jag", "points": "300"}).json
+    assert (body["lo"], body["hi"], body["points"]) == (0, 7000, 300)  # one grid over both runs' steps
+    for line, pts in zip(body["runs"], series):
+        assert line["downsampled"] and line["count"] == 5000 and line["nan"] == 1
+        assert len(line["y"]) <= 600
+        assert _line_buckets(line, 0, 7000, 300) == _buckets(pts, 0, 7000, 300)
+    # the two lines share their x values (one grid), so the chart joins them without gaps
+    assert set(body["runs"][0]["x"]) & set(body["runs"][1]["x"])
+    # a zoomed window: the same rule on the window's own grid, the dip still there
+    body = http.get("/ui-api/metrics", query_string={"run": runs, "key": "jag", "points": "50",
+                                                     "lo": "1100", "hi": "1400"}).json
+    first = body["runs"][0]
+    inside = [(x, y) for x, y in series[0] if 1100 <= x <= 1400]
+    assert first["count"] == len(inside) and -777.0 in first["y"]
+    assert _line_buckets(first, 1100, 1400, 50) == _buckets(inside, 1100, 1400, 50)
+
+
+def test_chart_lines_without_the_sql_read_path_are_the_same(ui_data, jagged):
+    """A REST store (``tureen server`` over loopback) has no SQL read path: the UI computes the lines
+    itself from the metric histories, by the same rule, to the same answer."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tureen.server.app import create_app
+    from tureen.server.ui import _data as d
+    from tureen.tracking.client import TrackingClient
+
+    srv = make_server("127.0.0.1", 0, create_app(backend_store_uri=ui_data["uri"]), threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        rest = TrackingClient(f"http://127.0.0.1:{srv.server_port}")
+        assert not hasattr(d._store(rest), "metric_histories")
+        runs, _ = jagged
+        for args in ((runs, "jag", "step", None, None, 300), (runs, "jag", "time", None, None, 40),
+                     (runs[:1], "jag", "step", 1100.0, 1400.0, 50), (runs, "jag", "relative", None, None, 100)):
+            assert d.metric_lines(rest, *args) == d.metric_lines(ui_data["client"], *args), args
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_one_spike_in_100000_points_is_kept(http, ui_data, chart_experiment):
+    """Hostile: a single high and a single low point among 100,000 survive a 1,500-bucket line."""
+    from tureen.tracking.entities import Metric
+
+    c = ui_data["client"]
+    rid = c.create_run(chart_experiment, run_name="needle", start_time=1_700_000_000_000).info.run_id
+    pts = [Metric("needle", 9e9 if s == 61_803 else -9e9 if s == 3 else 0.5, 1_700_000_000_000 + s, s)
+           for s in range(100_000)]
+    for k in range(0, len(pts), 1000):
+        c.log_batch(rid, metrics=pts[k:k + 1000])
+    for x in ("step", "time", "relative"):
+        line = http.get("/ui-api/metrics", query_string={"run": rid, "key": "needle", "x": x}).json["runs"][0]
+        assert line["count"] == 100_000 and line["downsampled"] and len(line["y"]) <= 3000, x
+        assert max(line["y"]) == 9e9 and min(line["y"]) == -9e9, x
+        spike = line["x"][line["y"].index(9e9)]
+        assert abs(spike - (61_803 if x == "step" else 61_803 if x == "relative" else 1_700_000_061_803)) <= 100_000 / 1500
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ({"key": "loss"}, 400, "at least one run"),
+    ({"run": "RUN"}, 400, "metric key"),
+    ({"run": "RUN", "key": "loss", "x": "sideways"}, 400, "Invalid x axis"),
+    ({"run": "RUN", "key": "loss", "points": "lots"}, 400, "numbers"),
+    ({"run": "RUN", "key": "loss", "points": "5"}, 400, "max_points"),
+    ({"run": "RUN", "key": "loss", "points": "1000000"}, 400, "max_points"),
+    ({"run": "RUN", "key": "loss", "lo": "nan"}, 400, "finite"),
+    ({"run": "RUN", "key": "loss", "hi": "inf"}, 400, "finite"),
+    ({"run": "RUN", "key": "loss", "lo": "10", "hi": "1"}, 400, "lo 10.0 is above hi 1.0"),
+    ({"run": "RUN", "key": "loss", "lo": "1e300"}, 400, "finite"),
+    ({"run": ["RUN", "0123456789abcdef0123456789abcdef"], "key": "loss"}, 404, "not found"),
+    ({"run": [f"{i:032x}" for i in range(101)], "key": "loss"}, 400, "At most 100 runs"),
+    ({"run": "../../etc/passwd", "key": "loss"}, 400, "run"),
+])
+def test_bad_chart_requests_answer_json_4xx(http, ui_data, query, status, words):
+    def fill(v):
+        return [fill(x) for x in v] if isinstance(v, list) else ui_data["rich"] if v == "RUN" else v
+
+    resp = http.get("/ui-api/metrics", query_string={k: fill(v) for k, v in query.items()})
+    assert resp.status_code == status and resp.is_json, resp.data[:300]
+    assert words.lower() in resp.json["message"].lower() and "Traceback" not in resp.get_data(as_text=True)

@@ -4,8 +4,8 @@
   metric and tag keys the table shows (an experiment with 12,000 metric keys costs what 10 keys cost);
 * :meth:`UiReadsMixin.run_keys` — the distinct param/metric/tag keys of an experiment (or of some runs),
   bounded and optionally filtered by a substring, for the column chooser;
-* :meth:`UiReadsMixin.metric_history_window` — a metric history downsampled in SQL to at most about
-  ``max_points`` points: buckets over x keep their minimum and maximum, so a spike is never dropped.
+* :meth:`UiReadsMixin.metric_histories` — one metric of several runs downsampled in SQL on one shared grid
+  of ``max_points`` buckets over x: each bucket keeps its minimum and maximum, so a spike is never dropped.
 
 They are mixed into :class:`~tureen.store.sql.SqlStore`; other stores (REST) simply lack them
 and the UI falls back to the public methods.
@@ -22,13 +22,13 @@ from typing import Any, Sequence
 
 from sqlalchemy import Integer, cast, func, literal, select
 
-from tureen.exceptions import InvalidParameterError
+from tureen.exceptions import InvalidParameterError, ResourceNotFoundError
 from tureen.tracking import _validation as v
 from tureen.tracking.entities import PagedList, Run, RunData, RunInfo, RunOutputs
 from tureen.store import _schema as s
 from tureen.store._common import experiment_id_of
 
-__all__ = ["UiReadsMixin", "ALWAYS_TAGS"]
+__all__ = ["UiReadsMixin", "ALWAYS_TAGS", "MAX_CHART_RUNS"]
 
 #: tags every row of the runs table needs whatever columns are chosen (name, nesting, origin)
 ALWAYS_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.user", "mlflow.source.name", "mlflow.source.type")
@@ -149,58 +149,177 @@ class UiReadsMixin:
             keys = [row[0] for row in conn.execute(q).all()]
         return keys[:limit], len(keys) > limit
 
+    def metric_histories(self, run_ids: Sequence[str], key: str, x: str = "step", lo: float | None = None,
+                         hi: float | None = None, max_points: int = 1500) -> dict[str, Any]:
+        """One metric of several runs between ``lo`` and ``hi`` on the x axis, each line at most about
+        ``2 * max_points`` points, on one shared grid of buckets.
+
+        ``x`` is ``step``, ``time`` (the timestamp, ms) or ``relative`` (ms since the run's start). The
+        window (``lo``/``hi``, or else the runs' whole common x range) is cut in ``max_points`` equal buckets,
+        the same for every run. A run with more than ``max_points`` points in the window gives, per bucket,
+        its minimum and its maximum (both at the bucket's centre), computed by the database in one pass over
+        MLflow's ``(run_uuid, key, step)`` index of the metrics table: a single spike survives any zoom
+        level. A run with fewer points gives them all, at their own x.
+
+        Returns ``{"key", "x", "lo", "hi", "points", "runs": [{"run", "count", "nan", "downsampled",
+        "x_min", "x_max", "x": [...], "y": [...]}, ...]}`` (``count`` and ``nan`` count the window's points
+        and its NaN points, which are not drawn).
+        """
+        ids = _check_window(run_ids, x, lo, hi, max_points)
+        with self._read() as conn:  # type: ignore[attr-defined]
+            r = s.runs
+            found = {row.run_uuid: row.start_time for row in
+                     conn.execute(select(r.c.run_uuid, r.c.start_time).where(r.c.run_uuid.in_(ids)))}
+            for rid in ids:
+                if rid not in found:
+                    raise ResourceNotFoundError(f"Run with id={rid} not found")
+            src, c = self._history_source(conn)
+            col = c["step"] if x == "step" else c["timestamp"]
+            shifts = {rid: int(found[rid] or 0) if x == "relative" else 0 for rid in ids}  # absolute = shown + shift
+
+            def where(rid: str, a: float | None, b: float | None) -> list[Any]:
+                cond = [c["run_uuid"] == rid, c["key"] == key]
+                if a is not None:
+                    cond.append(col >= a + shifts[rid])
+                if b is not None:
+                    cond.append(col <= b + shifts[rid])
+                return cond
+
+            # each run's extent inside the asked window: for steps two index probes (a min() and a max() in
+            # one SELECT would make SQLite walk the whole range)
+            extent: dict[str, tuple[Any, Any]] = {}
+            for rid in ids:
+                cond = where(rid, lo, hi)
+                if x == "step":
+                    x0 = conn.execute(select(col).select_from(src).where(*cond).order_by(col).limit(1)).scalar()
+                    x1 = x0 if x0 is None else \
+                        conn.execute(select(col).select_from(src).where(*cond).order_by(col.desc()).limit(1)).scalar()
+                else:  # timestamps are not in the index: one pass for both ends
+                    x0, x1 = conn.execute(select(func.min(col), func.max(col)).select_from(src).where(*cond)).one()
+                if x0 is not None:
+                    extent[rid] = (x0 - shifts[rid], x1 - shifts[rid])
+        w_lo = lo if lo is not None else min((e[0] for e in extent.values()), default=None)
+        w_hi = hi if hi is not None else max((e[1] for e in extent.values()), default=None)
+        width = float(w_hi) - float(w_lo) if extent else 0.0  # type: ignore[arg-type]
+        scale = max_points / width if width > 0 else 0.0
+
+        def line_of(rid: str, conn: Any) -> dict[str, Any]:
+            line: dict[str, Any] = {"run": rid, "count": 0, "nan": 0, "downsampled": False,
+                                    "x_min": None, "x_max": None, "x": [], "y": []}
+            if rid not in extent:
+                return line
+            line["x_min"], line["x_max"] = extent[rid]
+            cond = where(rid, w_lo, w_hi)
+            sh = shifts[rid]
+            # more than max_points points in the window? (stops after max_points + 1 index entries)
+            over = conn.execute(select(literal(1)).select_from(src).where(*cond)
+                                .limit(1).offset(max_points)).first() is not None
+            if not over:
+                rows = conn.execute(select(col, c["value"], c["is_nan"]).select_from(src).where(*cond)
+                                    .order_by(col, c["timestamp"])).all()
+                line["count"] = len(rows)
+                for cx, val, is_nan in rows:
+                    if is_nan:
+                        line["nan"] += 1
+                    else:
+                        line["x"].append(cx - sh)
+                        line["y"].append(val)
+                return line
+            pos = (col - literal(float(w_lo) + sh)) * literal(scale)  # type: ignore[arg-type]
+            bucket = cast(pos, Integer) if self.dialect == "sqlite" else func.floor(pos)  # type: ignore[attr-defined]
+            q = (select(bucket.label("b"), c["is_nan"], func.count(), func.min(c["value"]), func.max(c["value"]))
+                 .select_from(src).where(*cond).group_by("b", c["is_nan"]))
+            agg: dict[int, list[Any]] = {}
+            for b, is_nan, n, vmin, vmax in conn.execute(q).all():
+                line["count"] += int(n)
+                if is_nan:
+                    line["nan"] += int(n)
+                    continue
+                b = min(int(b), max_points - 1)  # the window's right edge belongs to the last bucket
+                acc = agg.get(b)
+                if acc is None:
+                    agg[b] = [vmin, vmax]
+                else:
+                    acc[0], acc[1] = min(acc[0], vmin), max(acc[1], vmax)
+            step = width / max_points
+            for b in sorted(agg):
+                vmin, vmax = agg[b]
+                cx = round(float(w_lo) + (b + 0.5) * step, 3)  # type: ignore[arg-type]
+                line["x"].append(cx)
+                line["y"].append(vmin)
+                if vmax != vmin:
+                    line["x"].append(cx)
+                    line["y"].append(vmax)
+            line["downsampled"] = True
+            return line
+
+        def one(rid: str) -> dict[str, Any]:
+            with self._read() as conn:  # type: ignore[attr-defined]
+                return line_of(rid, conn)
+
+        from sqlalchemy.pool import StaticPool
+
+        busy = [rid for rid in ids if rid in extent]
+        if len(busy) > 1 and not isinstance(self._engine.pool, StaticPool):  # type: ignore[attr-defined]
+            # the database does the work and releases the GIL meanwhile: a few runs at once use the cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(HISTORY_THREADS, len(busy)),
+                                    thread_name_prefix="tureen-chart") as pool:
+                done = dict(zip(busy, pool.map(one, busy)))
+        else:
+            done = {rid: one(rid) for rid in busy}
+        lines = [done.get(rid) or line_of(rid, None) for rid in ids]
+        return {"key": key, "x": x, "lo": w_lo, "hi": w_hi, "points": max_points, "runs": lines}
+
+    def _history_source(self, conn: Any) -> tuple[Any, dict[str, Any]]:
+        """The metrics table as read by the charts, and its columns.
+
+        On SQLite the planner prefers the primary key (it starts with ``key`` and covers every column) and
+        then walks every run's points of that key; MLflow's index ``(run_uuid, key, step)`` reads only the
+        charted run's points, in step order. ``INDEXED BY`` asks for it when the database has it.
+        """
+        m = s.metrics
+        if self.dialect != "sqlite":  # type: ignore[attr-defined]
+            return m, dict(m.c)
+        has = getattr(self, "_ui_history_index", None)
+        if has is None:
+            names = {row[1] for row in conn.exec_driver_sql("PRAGMA index_list(metrics)").all()}
+            has = self._ui_history_index = HISTORY_INDEX in names  # type: ignore[attr-defined]
+        if not has:
+            return m, dict(m.c)
+        from sqlalchemy import literal_column, text
+
+        src = text(f"metrics INDEXED BY {HISTORY_INDEX}")
+        return src, {name: literal_column(f"metrics.{name}", type_=m.c[name].type) for name in m.c.keys()}
+
     def metric_history_window(self, run_id: str, key: str, x: str = "step", lo: float | None = None,
                               hi: float | None = None, max_points: int = 1500) -> dict[str, Any]:
-        """A metric history between ``lo`` and ``hi`` on the x axis, at most about ``2 * max_points`` points.
+        """One run's line of :meth:`metric_histories`, with ``x_min``/``x_max`` of its points."""
+        return self.metric_histories([run_id], key, x, lo, hi, max_points)["runs"][0]
 
-        ``x`` is ``step`` or ``time`` (the timestamp, ms). With more points than ``max_points`` in the
-        window, the window is cut in ``max_points`` equal buckets and each bucket gives its minimum and its
-        maximum (both at the bucket's mean x), computed by the database: the chart draws the true envelope,
-        so a single spike survives any zoom level.
 
-        Returns ``{"x": [...], "y": [...], "count": n, "downsampled": bool, "x_min", "x_max", "nan": k}``.
-        """
-        v.validate_run_id(run_id)
-        if x not in ("step", "time"):
-            raise InvalidParameterError(f"Invalid x axis {x!r}: use step or time")
-        if not isinstance(max_points, int) or not 10 <= max_points <= 20_000:
-            raise InvalidParameterError(f"Invalid max_points {max_points!r}: between 10 and 20000")
-        m = s.metrics
-        col = m.c.step if x == "step" else m.c.timestamp
-        base = [m.c.run_uuid == run_id, m.c.key == key]
-        if lo is not None:
-            base.append(col >= lo)
-        if hi is not None:
-            base.append(col <= hi)
-        with self._read() as conn:  # type: ignore[attr-defined]
-            self._run_row(conn, run_id)  # type: ignore[attr-defined]
-            stats = conn.execute(select(func.count(), func.min(col), func.max(col),
-                                        func.sum(cast(m.c.is_nan, Integer))).where(*base)).one()
-            count, x_min, x_max, nan = int(stats[0] or 0), stats[1], stats[2], int(stats[3] or 0)
-            out: dict[str, Any] = {"count": count, "x_min": x_min, "x_max": x_max, "nan": nan, "x": [], "y": [],
-                                   "downsampled": False}
-            if count == 0:
-                return out
-            finite = base + [m.c.is_nan == False]  # noqa: E712 - NaN points are counted, not drawn
-            if count <= max_points:
-                rows = conn.execute(select(col, m.c.value).where(*finite).order_by(col, m.c.timestamp)).all()
-                out["x"] = [r[0] for r in rows]
-                out["y"] = [r[1] for r in rows]
-                return out
-            width = (float(x_max) - float(x_min)) or 1.0
-            # integer bucket number 0..max_points-1 of each point, computed in the database
-            bucket = cast((col - literal(x_min)) * literal(max_points / width), Integer)
-            bucket = func.min(bucket, max_points - 1) if self.dialect == "sqlite" else \
-                func.least(bucket, max_points - 1)  # type: ignore[attr-defined]
-            q = (select(bucket.label("b"), func.avg(col), func.min(m.c.value), func.max(m.c.value))
-                 .where(*finite).group_by("b").order_by("b"))
-            xs: list[float] = []
-            ys: list[float] = []
-            for _b, cx, vmin, vmax in conn.execute(q).all():
-                xs.append(float(cx))
-                ys.append(vmin)
-                if vmax != vmin:
-                    xs.append(float(cx))
-                    ys.append(vmax)
-            out.update(x=xs, y=ys, downsampled=True)
-            return out
+HISTORY_INDEX = "index_metrics_run_uuid_key_step"
+HISTORY_THREADS = 4  # runs of one chart read at once (own connections)
+MAX_CHART_RUNS = 100
+
+
+def _check_window(run_ids: Sequence[str], x: str, lo: float | None, hi: float | None, max_points: int) -> list[str]:
+    """The run ids of a chart request, once each, after checking the request's values (typed errors)."""
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        raise InvalidParameterError("Give at least one run")
+    if len(ids) > MAX_CHART_RUNS:
+        raise InvalidParameterError(f"At most {MAX_CHART_RUNS} runs in one chart, got {len(ids)}")
+    for rid in ids:
+        v.validate_run_id(rid)
+    if x not in ("step", "time", "relative"):
+        raise InvalidParameterError(f"Invalid x axis {x!r}: use step, time or relative")
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or not 10 <= max_points <= 20_000:
+        raise InvalidParameterError(f"Invalid max_points {max_points!r}: between 10 and 20000")
+    for name, val in (("lo", lo), ("hi", hi)):
+        if val is not None and not (isinstance(val, (int, float)) and math.isfinite(val) and abs(val) < 1e18):
+            raise InvalidParameterError(f"Invalid {name} {val!r}: a finite number")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidParameterError(f"Invalid window: lo {lo} is above hi {hi}")
+    return ids

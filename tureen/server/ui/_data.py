@@ -64,63 +64,83 @@ def keys_of(client: Any, experiment_ids: Sequence[str] | None, kind: str, *, lik
     return found[:limit], len(found) > limit
 
 
-def downsample(xs: Sequence[float], ys: Sequence[float], max_points: int = 1500) -> dict[str, Any]:
-    """Min/max bucketing of a sorted series to about ``2 * max_points`` points (spikes always kept).
+def downsample(xs: Sequence[float], ys: Sequence[float], max_points: int = 1500, lo: float | None = None,
+               hi: float | None = None) -> dict[str, Any]:
+    """Min/max bucketing of a series sorted by x to about ``2 * max_points`` points (spikes always kept).
 
-    The same rule as the SQL store's ``metric_history_window``: ``max_points`` equal buckets over x; each
-    bucket gives its minimum and maximum at the bucket's mean x.
+    The rule of the SQL store's ``metric_histories``: the window ``[lo, hi]`` (default: the series' own x
+    range) is cut in ``max_points`` equal buckets; with more than ``max_points`` points each bucket gives its
+    minimum and its maximum at the bucket's centre, otherwise every point is kept. NaN values are skipped.
 
     Example:
-        >>> downsample([0, 1, 2, 3], [1.0, 9.0, 1.0, 1.0], max_points=2)["x"]
-        [0.5, 0.5, 2.5]
+        >>> downsample([0, 1, 2, 3], [1.0, 9.0, 1.0, 1.0], max_points=2)
+        {'x': [0.75, 0.75, 2.25], 'y': [1.0, 9.0, 1.0], 'downsampled': True}
     """
     pts = [(x, y) for x, y in zip(xs, ys) if not (isinstance(y, float) and math.isnan(y))]
     if len(pts) <= max_points:
         return {"x": [p[0] for p in pts], "y": [p[1] for p in pts], "downsampled": False}
-    x0, x1 = pts[0][0], pts[-1][0]
-    width = (float(x1) - float(x0)) or 1.0
+    x0 = float(pts[0][0] if lo is None else lo)
+    width = float(pts[-1][0] if hi is None else hi) - x0
+    scale = max_points / width if width > 0 else 0.0
     buckets: dict[int, list[float]] = {}
     for x, y in pts:
-        b = min(int((x - x0) * (max_points / width)), max_points - 1)
+        b = min(int((x - x0) * scale), max_points - 1)
         acc = buckets.get(b)
         if acc is None:
-            buckets[b] = [x, 1, y, y]
-        else:
-            acc[0] += x
-            acc[1] += 1
-            acc[2] = min(acc[2], y)
-            acc[3] = max(acc[3], y)
+            buckets[b] = [y, y]
+        elif y < acc[0]:
+            acc[0] = y
+        elif y > acc[1]:
+            acc[1] = y
     out_x: list[float] = []
     out_y: list[float] = []
+    step = width / max_points
     for b in sorted(buckets):
-        sx, n, lo, hi = buckets[b]
-        cx = float(sx) / n
+        lo_y, hi_y = buckets[b]
+        cx = round(x0 + (b + 0.5) * step, 3)
         out_x.append(cx)
-        out_y.append(lo)
-        if hi != lo:
+        out_y.append(lo_y)
+        if hi_y != lo_y:
             out_x.append(cx)
-            out_y.append(hi)
+            out_y.append(hi_y)
     return {"x": out_x, "y": out_y, "downsampled": True}
+
+
+def metric_lines(client: Any, run_ids: Sequence[str], key: str, x: str = "step", lo: float | None = None,
+                 hi: float | None = None, max_points: int = 1500) -> dict[str, Any]:
+    """One metric of several runs for a chart, on one grid of buckets (see the SQL store's
+    ``metric_histories`` for the shape); other stores get the same answer computed here."""
+    store = _store(client)
+    if hasattr(store, "metric_histories"):
+        return store.metric_histories(list(run_ids), key, x, lo, hi, max_points)
+    from tureen.store._ui_reads import _check_window
+
+    ids = _check_window(run_ids, x, lo, hi, max_points)
+    series: dict[str, list[tuple[float, float]]] = {}
+    for rid in ids:
+        shift = int(client.get_run(rid).info.start_time or 0) if x == "relative" else 0
+        pts = sorted(((m.step if x == "step" else m.timestamp - shift), m.timestamp, m.value)
+                     for m in client.get_metric_history(rid, key))
+        series[rid] = [(p[0], p[2]) for p in pts if (lo is None or p[0] >= lo) and (hi is None or p[0] <= hi)]
+    firsts = [p[0][0] for p in series.values() if p]
+    lasts = [p[-1][0] for p in series.values() if p]
+    w_lo = lo if lo is not None else (min(firsts) if firsts else None)
+    w_hi = hi if hi is not None else (max(lasts) if lasts else None)
+    lines = []
+    for rid in ids:
+        pts = series[rid]
+        nan = sum(1 for _, y in pts if isinstance(y, float) and math.isnan(y))
+        line = downsample([p[0] for p in pts], [p[1] for p in pts], max_points, w_lo, w_hi)
+        line.update(run=rid, count=len(pts), nan=nan, x_min=pts[0][0] if pts else None,
+                    x_max=pts[-1][0] if pts else None)
+        lines.append(line)
+    return {"key": key, "x": x, "lo": w_lo, "hi": w_hi, "points": max_points, "runs": lines}
 
 
 def metric_window(client: Any, run_id: str, key: str, x: str = "step", lo: float | None = None,
                   hi: float | None = None, max_points: int = 1500) -> dict[str, Any]:
-    """A metric history for a chart: ``{"x", "y", "count", "downsampled", "x_min", "x_max", "nan"}``."""
-    store = _store(client)
-    if hasattr(store, "metric_history_window"):
-        return store.metric_history_window(run_id, key, x, lo, hi, max_points)
-    if x not in ("step", "time"):
-        raise InvalidParameterError(f"Invalid x axis {x!r}: use step or time")
-    hist = client.get_metric_history(run_id, key)
-    pts = sorted(((m.step if x == "step" else m.timestamp), m.value) for m in hist)
-    nan = sum(1 for _, y in pts if isinstance(y, float) and math.isnan(y))
-    if lo is not None:
-        pts = [p for p in pts if p[0] >= lo]
-    if hi is not None:
-        pts = [p for p in pts if p[0] <= hi]
-    out = downsample([p[0] for p in pts], [p[1] for p in pts], max_points)
-    out.update(count=len(pts), x_min=pts[0][0] if pts else None, x_max=pts[-1][0] if pts else None, nan=nan)
-    return out
+    """One run's line of :func:`metric_lines`: ``{"x", "y", "count", "downsampled", "x_min", "x_max", "nan"}``."""
+    return metric_lines(client, [run_id], key, x, lo, hi, max_points)["runs"][0]
 
 
 def metric_summary(client: Any, run: Any) -> list[dict[str, Any]]:

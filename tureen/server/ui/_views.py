@@ -28,6 +28,7 @@ SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_KEYS = 8  # metric and param columns shown when none are chosen
 MAX_NESTING = 8  # levels of child runs shown under a page's top-level runs
 MAX_CHILD_ROWS = 1000  # child runs shown under one page at most
+MAX_CHART_RUNS = 100  # runs of one chart (the charts page keeps the first 100)
 MAX_COMPARE_ROWS = 500  # rows of the compare table (12,000 metric keys must not build a page the tab chokes on)
 MAX_COMPARE_DIMS = 200  # parameters and metrics sent to the compare page's plots (those that differ first)
 MAX_RUN_METRICS = 1000  # metrics listed on a run's page (a filter box finds the others)
@@ -253,7 +254,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
 
     def error_page(exc: TureenError) -> Any:
         status = int(getattr(exc, "http_status", 500) or 500)
-        if request.path.startswith("/ui-api/"):
+        if (request.endpoint or "").rpartition(".")[2].startswith("api_"):  # the JSON endpoints, any prefix
             return jsonify({"error_code": exc.error_code, "message": exc.message}), status
         return render_template("ui/error.html", error=exc), status
 
@@ -718,26 +719,51 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                             "start": r.info.start_time} for r in runs_],
                   "keys": keys, "x": x, "log": request.args.get("log") == "1",
                   "smooth": _float(request.args.get("smooth"), 0.0), "points": 1500,
-                  "api": url_for(".api_metric")}
+                  "api": url_for(".api_metrics")}
         return render_template("ui/charts.html", runs=runs_, all_keys=all_keys, keys=keys, x=x, config=config,
                                log=config["log"], smooth=config["smooth"])
 
-    @bp.get("/ui-api/metric")
-    def api_metric() -> Any:
-        """``{"x": [...], "y": [...], ...}`` of one run's metric, downsampled (JSON for the charts)."""
-        run_id = request.args.get("run") or ""
+    def chart_args() -> tuple[str, str, float | None, float | None, int]:
         key = request.args.get("key") or ""
+        if not key:
+            raise InvalidParameterError("Give the metric key (key=)")
         x = request.args.get("x", "step")
+        if x not in ("step", "time", "relative"):
+            raise InvalidParameterError(f"Invalid x axis {x!r}: use step, time or relative")
         try:
-            if x not in ("step", "time", "relative"):
-                raise InvalidParameterError(f"Invalid x axis {x!r}: use step, time or relative")
             points = int(request.args.get("points", 1500))
             lo = _opt_float(request.args.get("lo"))
             hi = _opt_float(request.args.get("hi"))
-            need_runs([run_id], "read")
-            out = d.metric_window(client(), run_id, key, "step" if x == "step" else "time", lo, hi, points)
         except ValueError:
-            return error_page(InvalidParameterError("points, lo and hi must be numbers"))
+            raise InvalidParameterError("points, lo and hi must be numbers (lo and hi finite)") from None
+        return key, x, lo, hi, points
+
+    @bp.get("/ui-api/metrics")
+    def api_metrics() -> Any:
+        """One metric of several runs (``run=`` repeated), each line downsampled on one shared grid of
+        buckets: ``{"key", "x", "lo", "hi", "points", "runs": [{"run", "x": [...], "y": [...], ...}]}``."""
+        run_ids = [r for r in request.args.getlist("run") if r]
+        try:
+            key, x, lo, hi, points = chart_args()
+            if not run_ids:
+                raise InvalidParameterError("Give at least one run (run=)")
+            if len(set(run_ids)) > MAX_CHART_RUNS:
+                raise InvalidParameterError(f"At most {MAX_CHART_RUNS} runs in one chart")
+            need_runs(list(dict.fromkeys(run_ids)), "read")
+            out = d.metric_lines(client(), run_ids, key, x, lo, hi, points)
+        except TureenError as exc:
+            return error_page(exc)
+        return jsonify(out)
+
+    @bp.get("/ui-api/metric")
+    def api_metric() -> Any:
+        """``{"x": [...], "y": [...], "count", "downsampled", ...}`` of one run's metric (one line of
+        ``/ui-api/metrics``)."""
+        run_id = request.args.get("run") or ""
+        try:
+            key, x, lo, hi, points = chart_args()
+            need_runs([run_id], "read")
+            out = d.metric_window(client(), run_id, key, x, lo, hi, points)
         except TureenError as exc:
             return error_page(exc)
         return jsonify(out)

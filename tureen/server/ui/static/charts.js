@@ -1,5 +1,6 @@
-// Metric charts: one uPlot per metric key, a line per run. The server downsamples each line to about
-// `points` buckets keeping each bucket's min and max; zooming fetches the visible range again.
+// Metric charts: one uPlot per metric key, a line per run. One request per chart fetches every run's line;
+// the server downsamples each to `points` buckets of one shared grid, keeping each bucket's min and max;
+// zooming fetches the visible range again through the same request.
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("chart-config").textContent);
@@ -7,14 +8,16 @@
     "#b45309", "#4f46e5", "#0d9488", "#e11d48"];
   function color(i) { return PALETTE[i % PALETTE.length]; }
   document.querySelectorAll(".swatch").forEach(function (s) { s.style.background = color(Number(s.getAttribute("data-i"))); });
-  var xMode = cfg.x;  // step | time | relative
-  function toX(run, v) { return xMode === "step" ? v : xMode === "time" ? v / 1000 : (v - run.start) / 1000; }
-  function fromX(run, v) { return xMode === "step" ? v : xMode === "time" ? v * 1000 : v * 1000 + run.start; }
+  var xMode = cfg.x;  // step | time | relative: the server answers steps, or milliseconds (absolute or since the run's start)
+  function toX(v) { return xMode === "step" ? v : v / 1000; }
+  function fromX(v) { return xMode === "step" ? v : v * 1000; }
 
-  function fetchSeries(run, key, lo, hi) {
-    var q = new URLSearchParams({ run: run.id, key: key, x: xMode, points: String(cfg.points) });
-    if (lo != null) q.set("lo", String(Math.floor(fromX(run, lo))));
-    if (hi != null) q.set("hi", String(Math.ceil(fromX(run, hi))));
+  // one request per chart: every run's line of one metric, downsampled on one shared grid of buckets
+  function fetchLines(key, lo, hi) {
+    var q = new URLSearchParams({ key: key, x: xMode, points: String(cfg.points) });
+    cfg.runs.forEach(function (run) { q.append("run", run.id); });
+    if (lo != null) q.set("lo", String(Math.floor(fromX(lo))));
+    if (hi != null) q.set("hi", String(Math.ceil(fromX(hi))));
     return fetch(cfg.api + "?" + q.toString(), { headers: { "Accept": "application/json" } }).then(function (r) {
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.message || ("HTTP " + r.status));
@@ -33,11 +36,12 @@
     }
     return out;
   }
-  function table(run, body) {
-    var xs = body.x.map(function (v) { return toX(run, v); }), ys = body.y.slice();
-    if (body.downsampled && xs.length > 1) {
-      // a bucket's min and max share one x: spread them a little so both stay distinct points
-      var bw = (toX(run, body.x_max) - toX(run, body.x_min)) / cfg.points / 4;
+  function table(body, grid) {
+    var xs = body.x.map(toX), ys = body.y.slice();
+    if (body.downsampled && xs.length > 1 && grid.hi != null) {
+      // a bucket's min and max share its centre: spread them a quarter bucket apart (the same on every
+      // run, so the lines of one chart keep sharing their x values)
+      var bw = (toX(grid.hi) - toX(grid.lo)) / grid.points / 4;
       for (var i = 1; i < xs.length; i++) if (xs[i] === xs[i - 1]) { xs[i - 1] -= bw; xs[i] += bw; }
     }
     return [xs, ys];
@@ -49,11 +53,13 @@
       state.loading++;
       var mine = state.loading;
       note.textContent = "loading…";
-      return Promise.all(cfg.runs.map(function (run) {
-        return fetchSeries(run, key, lo, hi).catch(function (e) { return { x: [], y: [], error: e.message }; });
-      })).then(function (bodies) {
+      return fetchLines(key, lo, hi).catch(function (e) {
+        return { runs: cfg.runs.map(function () { return { x: [], y: [] }; }), error: e.message };
+      }).then(function (grid) {
+        var bodies = grid.runs;
+        if (grid.error) bodies.forEach(function (b) { b.error = grid.error; });
         if (mine !== state.loading) return;
-        var tables = bodies.map(function (b, i) { return table(cfg.runs[i], b); });
+        var tables = bodies.map(function (b) { return table(b, grid); });
         var data = tables.length === 1 ? tables[0] : uPlot.join(tables);
         for (var s = 1; s < data.length; s++) data[s] = smooth(data[s], cfg.smooth);
         var total = 0, ds = false, errs = [];
@@ -81,7 +87,7 @@
             load(lo2, hi2);
           }] },
         };
-        state.plot = new uPlot(opts, data, plotEl);
+        state.plot = fig._plot = new uPlot(opts, data, plotEl);
       }).finally(function () { if (mine === state.loading) fig.setAttribute("data-ready", "1"); });
     }
     fig._reset = function () { load(null, null); };
