@@ -283,6 +283,12 @@ def _error_body(exc: TureenError) -> tuple[bytes, int]:
     return _dumps(body), status
 
 
+def _unexpected(exc: Exception, method: Any, path: Any) -> dict[str, str]:
+    """Log an unexpected failure with its trace; the body a client gets for it (MLflow's JSON, no trace)."""
+    _log.exception("unexpected error on %s %s", method, path)
+    return {"error_code": "INTERNAL_ERROR", "message": f"Internal error ({type(exc).__name__}); see the server log"}
+
+
 def _error(exc: TureenError) -> Any:
     body, status = _error_fields(exc)
     return _json_response(body, status)
@@ -455,9 +461,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Any:
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Any:
-        _log.exception("unexpected error on %s %s", request.method, request.path)
-        return _json_response({"error_code": "INTERNAL_ERROR",
-                               "message": f"Internal error ({type(exc).__name__}); see the server log"}, 500)
+        return _json_response(_unexpected(exc, request.method, request.path), 500)
 
     host_ok = _install_host_and_cors_checks(app, settings)
     _install_hooks(app, settings, state)
@@ -649,9 +653,7 @@ class _FastPath:
             body, code = _error_body(exc)
             status = _status_line(code)
         except Exception as exc:  # noqa: BLE001 - MLflow's JSON, never a stack trace
-            _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            body = _dumps({"error_code": "INTERNAL_ERROR",
-                           "message": f"Internal error ({type(exc).__name__}); see the server log"})
+            body = _dumps(_unexpected(exc, environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))
             status = _status_line(500)
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                 *self._HEADERS])
