@@ -18,8 +18,11 @@ $(VENV)/.core-installed: $(BIN)/python pyproject.toml constraints/ci.txt
 	$(PIP) -e ".[sklearn]"
 	touch $@
 
+# torch's Linux wheels pull triton, a GPU kernel compiler that nothing here uses on the CPU and that crashes the
+# process when imported after TensorFlow (the suite holds both in one process): the test venv goes without it.
 $(VENV)/.all-installed: $(BIN)/python pyproject.toml constraints/ci.txt
 	$(PIP) -e ".[all,dev]"
+	$(BIN)/python -m pip uninstall -y -q triton
 	touch $@ $(VENV)/.core-installed
 
 sysdeps:

@@ -27,7 +27,8 @@ REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "light
 
 def _stamp() -> str:
     extra = os.environ.get("TUREEN_MLFLOW_EXTRA", "")
-    return hashlib.sha256(json.dumps([REQUIREMENTS, extra]).encode()).hexdigest()[:16]
+    pins = CONSTRAINTS.read_text() if CONSTRAINTS.exists() else ""
+    return hashlib.sha256(json.dumps([REQUIREMENTS, extra, pins]).encode()).hexdigest()[:16]
 
 
 def python() -> Path:
@@ -50,6 +51,8 @@ def ensure() -> Path:
         if CONSTRAINTS.exists():
             cmd += ["-c", str(CONSTRAINTS)]
         subprocess.run(cmd, check=True)
+        # as in tureen's venv (Makefile): triton crashes a process that imported TensorFlow first
+        subprocess.run([str(python()), "-m", "pip", "uninstall", "-y", "-q", "triton"], check=True)
         stamp_file.write_text(_stamp())
     return python()
 

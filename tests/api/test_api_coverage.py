@@ -55,8 +55,15 @@ for sub in ("models", "pyfunc", "data", "artifacts"):
     for n in dir(module):
         if not n.startswith("_"):
             objects.append((f"mlflow.{sub}.{n}", getattr(module, n, None)))
+absent = []
 for flavor in flavors:
-    module = __import__(f"mlflow.{flavor}", fromlist=["x"])
+    try:
+        module = __import__(f"mlflow.{flavor}", fromlist=["x"])
+    except ModuleNotFoundError as exc:  # a tureen flavor MLflow lacks: no MLflow names to compare
+        if exc.name != f"mlflow.{flavor}":
+            raise
+        absent.append(flavor)
+        continue
     for n in ("save_model", "log_model", "load_model", "autolog"):
         objects.append((f"mlflow.{flavor}.{n}", getattr(module, n, None)))
 
@@ -90,7 +97,8 @@ for owner, obj in objects:
         except SyntaxError:
             continue
         examples.setdefault(code, owner)
-print(json.dumps({"names": sorted(names), "examples": [[owner, code] for code, owner in examples.items()]}))
+print(json.dumps({"names": sorted(names), "absent": absent,
+                  "examples": [[owner, code] for code, owner in examples.items()]}))
 '''
 
 
@@ -133,6 +141,8 @@ def peer(mlflow_run):
 
 
 def test_every_public_mlflow_name_exists_or_is_documented(peer, capsys):
+    # MLflow 3.17 has no fastai flavor (it was removed before 3.0); any other tureen flavor must exist there
+    assert set(peer["absent"]) <= {"fastai"}, f"tureen flavors MLflow lacks: {peer['absent']}"
     documented = _documented_unsupported()
     names = peer["names"]
     present = [n for n in names if _resolves(n)]
