@@ -149,18 +149,28 @@ def test_a_timed_out_prediction_answers_504_and_later_requests_are_fine(server):
     def slow() -> None:
         results["slow"] = post_json(f"{server.url}/invocations", {**SPLIT, "params": {"sleep": 5}})
 
+    idle = _in_flight(server.url)  # the gauge as /metrics itself sees it with nothing else running
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.3)
-    start = time.monotonic()
-    assert requests.get(f"{server.url}/ping", timeout=10).status_code == 200  # answered by the loop meanwhile
-    assert time.monotonic() - start < 0.5
+    deadline = time.monotonic() + 10
+    while _in_flight(server.url) <= idle:  # the slow prediction is in the model (holding the dispatcher)
+        assert time.monotonic() < deadline, "the slow request never reached the model"
+        time.sleep(0.02)
+    # answered by the loop while the model is still busy: before the slow request's own answer (its 504 comes
+    # at the 2 s timeout, its sleep lasts 5 s), however loaded the machine is
+    assert requests.get(f"{server.url}/ping", timeout=10).status_code == 200
+    assert t.is_alive() and "slow" not in results and _in_flight(server.url) > idle
     queued = post_json(f"{server.url}/invocations", SPLIT)  # waits behind the slow one, then is served
     t.join(timeout=30)
     assert results["slow"].status_code == 504 and results["slow"].json()["error_code"] == "DEADLINE_EXCEEDED"
     assert queued.status_code == 200 and queued.json() == {"predictions": [2, 4]}
     for _ in range(5):
         assert _timed_ping(server.url) < 1.0
+
+
+def _in_flight(url: str) -> int:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("tureen_requests_in_flight ")))
 
 
 @pytest.mark.parametrize("body", [
