@@ -361,6 +361,19 @@ def test_v2_endpoints(shapes_client, tensor_client):
     assert r.json["outputs"][0] == {"name": "predict", "shape": [2], "datatype": "FP32", "data": [6.0, 15.0]}
 
 
+def test_v2_metadata_names_the_outputs_infer_returns(sk_client, breast_cancer):
+    # the signature's output is one unnamed tensor: metadata must call it what infer answers ("predict"), so a
+    # client asking for the outputs the metadata lists gets them
+    X, _ = breast_cancer
+    meta = sk_client.get("/v2/models/sk").json
+    assert [o["name"] for o in meta["outputs"]] == ["predict"]
+    columns = [{"name": str(c), "shape": [2], "datatype": "FP64", "data": X[c].iloc[:2].tolist()} for c in X.columns]
+    r = post(sk_client, {"inputs": columns, "outputs": [{"name": meta["outputs"][0]["name"]}]},
+             path="/v2/models/sk/infer")
+    assert r.status_code == 200, r.data
+    assert [o["name"] for o in r.json["outputs"]] == ["predict"]
+
+
 @pytest.mark.parametrize("body,fragment", [
     ({}, "'inputs'"),
     ({"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [1]}]}, "holds 2 values"),

@@ -485,7 +485,7 @@ def v2_metadata_response(state: ServingState) -> Any:
     sig = state.meta.signature
     body = {"name": state.model_name, "versions": [state.model_version] if state.model_version else [],
             "platform": "tureen", "inputs": state.v2.metadata_tensors(sig.inputs if sig else None),
-            "outputs": state.v2.metadata_tensors(sig.outputs if sig else None)}
+            "outputs": state.v2.metadata_tensors(sig.outputs if sig else None, outputs=True)}
     return Response(json.dumps(body), mimetype=_JSON)
 
 

@@ -66,15 +66,22 @@ class V2Codec:
         self.schema = input_schema
         self._uniform = input_schema.uniform_numeric() if input_schema is not None else None
 
-    def metadata_tensors(self, schema: Any) -> list[dict[str, Any]]:
-        """The ``inputs``/``outputs`` entries of ``GET /v2/models/{name}`` for a schema."""
+    def metadata_tensors(self, schema: Any, outputs: bool = False) -> list[dict[str, Any]]:
+        """The ``inputs``/``outputs`` entries of ``GET /v2/models/{name}`` for a schema. An unnamed output is
+        called what :meth:`encode` calls it (``predict``), so the names listed are the names answered."""
         if schema is None:
             return []
         from tureen.models.signature import DataType
 
         out = []
-        for i, spec in enumerate(schema.inputs):
-            name = spec.name if spec.name is not None else f"input-{i}"
+        specs = schema.inputs
+        for i, spec in enumerate(specs):
+            if spec.name is not None:
+                name = spec.name
+            elif outputs:
+                name = "predict" if len(specs) == 1 else f"output-{i}"
+            else:
+                name = f"input-{i}"
             if schema.is_tensor_spec():
                 out.append({"name": str(name), "datatype": v2_datatype(spec.dtype), "shape": list(spec.shape)})
             else:
