@@ -41,14 +41,29 @@ LEAN_MLFLOW_VENV = ROOT / ".cache" / "bench-mlflow-venv"
 
 def lean_mlflow_python() -> str:
     """MLflow 3.17.2 with only scikit-learn and skops beside it: the same footing as ``lean_tureen_python``
-    (the interop venv also holds torch and tensorflow, which would slow MLflow's imports unfairly)."""
+    (the interop venv also holds torch and tensorflow, which would slow MLflow's imports unfairly).
+
+    Created on first use (about a minute) and cached; scikit-learn is pinned to the version of the interpreter
+    running the benchmark, which saves the models MLflow then loads. Safe to call from parallel processes."""
+    import fcntl
+    from importlib.metadata import version
+
     py = LEAN_MLFLOW_VENV / "bin" / "python"
     stamp = LEAN_MLFLOW_VENV / ".stamp"
-    reqs = ["mlflow==3.17.2", "scikit-learn", "skops"]
-    if not (py.exists() and stamp.exists() and stamp.read_text() == " ".join(reqs)):
+    reqs = ["mlflow==3.17.2", f"scikit-learn=={version('scikit-learn')}", "skops"]
+    LEAN_MLFLOW_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(LEAN_MLFLOW_VENV.parent / ".bench-mlflow-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if py.exists() and stamp.exists() and stamp.read_text() == " ".join(reqs):
+            return str(py)
         if not py.exists():
             subprocess.run([sys.executable, "-m", "venv", str(LEAN_MLFLOW_VENV)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs], check=True)
+        probe = subprocess.run([str(py), "-c", "import mlflow.pyfunc, sklearn; print(mlflow.__version__)"],
+                               capture_output=True, text=True, env=clean_env())
+        if probe.returncode != 0 or probe.stdout.strip() != "3.17.2":
+            raise RuntimeError(f"the benchmark MLflow venv {LEAN_MLFLOW_VENV} does not import MLflow 3.17.2:\n"
+                               f"{probe.stderr[-2000:]}")
         stamp.write_text(" ".join(reqs))
     return str(py)
 

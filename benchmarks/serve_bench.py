@@ -8,9 +8,10 @@ Two models, both saved once by tureen's scikit-learn flavor (MLflow loads them n
 
 For each model four servers run side by side, 1 worker each: MLflow, tureen with gunicorn's ``sync`` worker
 (how tureen served before the loop worker: "before"), tureen's ``loop`` worker with batching off, and with
-batching on (``--max-batch-size 64 --max-latency-ms 2``). wrk drives each in turn (alternating, so all see the
-same machine load) with 1-row ``dataframe_split`` requests cycling through 256 distinct rows, at 1, 8, 32 and
-64 connections. Printed per model and connection count: requests/s, p99 latency and server CPU per request
+batching on (``--max-batch-size 64 --max-latency-ms 2``). wrk drives them in paired rounds: for each
+connection count (1, 8, 32, 64), ``--repeat`` rounds of one short run (``--duration`` s) per server back to back,
+the order turning each round, so a change in machine load hits every side alike; figures are the medians over
+the rounds. Requests are 1-row ``dataframe_split`` bodies cycling through 256 distinct rows. Printed per model and connection count: requests/s, p99 latency and server CPU per request
 (all server processes, from /proc), and the issue's targets marked met / not met. Then every server answers all
 256 distinct rows from 32 concurrent clients and each answer is compared with the local pyfunc prediction of
 its own row. Also: 1,000-row requests (split, records, CSV) for the numeric model, time to ready, memory,
@@ -18,7 +19,7 @@ and the memory of one server holding both models (``headline=... numeric=...``) 
 
 Usage (needs ``wrk``: ``apt-get install -y wrk``)::
 
-    .venv/bin/python benchmarks/serve_bench.py [--duration 5] [--repeat 1] [--connections 1,8,32,64]
+    .venv/bin/python benchmarks/serve_bench.py [--duration 2] [--repeat 5] [--connections 1,8,32,64]
 
 tureen runs from this source tree with the interpreter running the benchmark (``PYTHONPATH`` = the tree).
 """
@@ -95,7 +96,21 @@ extra = {
 }
 for name, text in extra.items():
     open(f"{out}/{name}.body", "w").write(text)
-print(json.dumps({"ok": True}))
+# the floor under any server's latency: the local pyfunc predict of the headline model, per call
+import time
+model = load_model(out + "/headline")
+rows = churn.sample(n=K, random_state=1).reset_index(drop=True)
+floor = {}
+for n in (1, 8, 64):
+    batch = [rows.iloc[i:i + n].reset_index(drop=True) for i in range(0, K - n + 1, n)] * (1200 // (K // n) + 1)
+    times = []
+    for frame in batch[:1200]:
+        t = time.perf_counter()
+        model.predict(frame)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    floor[n] = {"median_ms": times[len(times) // 2] * 1000, "p99_ms": times[int(len(times) * 0.99)] * 1000}
+print(json.dumps({"ok": True, "floor": floor}))
 """
 
 
@@ -271,10 +286,15 @@ def measure(servers: dict[str, Server], body_file: Path, conns: list[int], secon
     results: dict = {side: {} for side in servers}
     for s in servers.values():
         wrk(s.url, body_file, "application/json", 4, 2, tmp, cycle=True)  # warm up
+    sides = list(servers)
     for c in conns:
         runs: dict[str, list[dict]] = {side: [] for side in servers}
-        for _ in range(repeat):
-            for side, server in servers.items():  # back to back: every side sees the same machine load
+        for i in range(repeat):
+            # paired rounds: one short run of every side, back to back, so a change in machine load hits all
+            # sides alike; the order turns each round so no side always runs first (or last)
+            k = i % len(sides)
+            for side in sides[k:] + sides[:k]:
+                server = servers[side]
                 pids = server.pids()
                 before = cpu_seconds(pids)
                 r = wrk(server.url, body_file, "application/json", c, seconds, tmp, cycle=True)
@@ -283,6 +303,7 @@ def measure(servers: dict[str, Server], body_file: Path, conns: list[int], secon
         for side, rs in runs.items():
             results[side][c] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             results[side][c]["errors"] = sum(r["errors"] for r in rs)
+            results[side][c]["rounds"] = [{k: r[k] for k in ("rps", "p99_ms")} for r in rs]
     return results
 
 
@@ -314,8 +335,9 @@ def measure_multi(tmp: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server (median kept)")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run (one round of one server)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="paired rounds per connection count (medians over the rounds are reported)")
     parser.add_argument("--connections", default="1,8,32,64")
     parser.add_argument("--models", default="headline,numeric")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -327,9 +349,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     env = clean_env()
     env["PYTHONPATH"] = str(ROOT)
-    run_json(sys.executable, BUILD, str(tmp), env=env)
-    load_start = os.getloadavg()[0]
-    report: dict = {}
+    load_start = os.getloadavg()
+    built = run_json(sys.executable, BUILD, str(tmp), env=env)
+    report: dict = {"_floor": built["floor"]}
     for name in args.models.split(","):
         model = tmp / name
         servers = start_servers(model, tmp, mpy)
@@ -358,13 +380,14 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def print_report(report: dict, conns: list[int], args: Any, load_start: float) -> None:
+def print_report(report: dict, conns: list[int], args: Any, load_start: tuple[float, ...]) -> None:
     def fmt_row(cells: list[str], widths: list[int]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
     print(f"\nserve_bench: 1 worker per server, wrk -t1 over loopback, 1-row dataframe_split cycling 256 distinct rows, "
-          f"median of {args.repeat} run(s) of {args.duration:g} s, {os.cpu_count()} CPUs shared with other work "
-          f"(load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n")
+          f"median of {args.repeat} paired round(s) of {args.duration:g} s per server, {os.cpu_count()} CPUs shared with other work "
+          f"(load average {' '.join(f'{x:.2f}' for x in load_start)} at start, "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at end)\n")
     targets: list[tuple[str, bool | None, str]] = []
     for name, res in report.items():
         if name.startswith("_"):
@@ -378,17 +401,26 @@ def print_report(report: dict, conns: list[int], args: Any, load_start: float) -
             ratio = r["on"]["rps"] / r["mlflow"]["rps"] if r["mlflow"]["rps"] else float("inf")
             p99r = r["on"]["p99_ms"] / r["mlflow"]["p99_ms"] if r["mlflow"]["p99_ms"] else float("inf")
             errors = "/".join(str(int(r[s]["errors"])) for s in SIDES)
+
+            def spread(a: str, b: str, key: str) -> str:
+                # the same ratio in each paired round: how far a single round could mislead
+                qs = [x[key] / y[key] for x, y in zip(r[a]["rounds"], r[b]["rounds"]) if y[key]]
+                return f"rounds {min(qs):.2f}-{max(qs):.2f}" if qs else ""
             rows.append([name, str(c)] + [f"{r[s]['rps']:.0f}" for s in SIDES] + [f"{ratio:.1f}x",
                         f"{r['mlflow']['p99_ms']:.1f} ms", f"{r['on']['p99_ms']:.1f} ms", f"{p99r:.2f}x"] +
                         [f"{r[s]['cpu_ms']:.2f} ms" for s in SIDES] + [errors])
             if c == 8:
-                targets.append((f"{name}: req/s at 8 conns >= 5x MLflow ({ratio:.1f}x)", ratio >= 5, ""))
+                targets.append((f"{name}: req/s at 8 conns >= 5x MLflow ({ratio:.1f}x)", ratio >= 5,
+                                spread("on", "mlflow", "rps")))
             if c in (32, 64):
-                targets.append((f"{name}: req/s at {c} conns >= 10x MLflow ({ratio:.1f}x)", ratio >= 10, ""))
-            targets.append((f"{name}: p99 at {c} conns <= 0.2x MLflow ({p99r:.2f}x)", p99r <= 0.2, ""))
+                targets.append((f"{name}: req/s at {c} conns >= 10x MLflow ({ratio:.1f}x)", ratio >= 10,
+                                spread("on", "mlflow", "rps")))
+            targets.append((f"{name}: p99 at {c} conns <= 0.2x MLflow ({p99r:.2f}x)", p99r <= 0.2,
+                            spread("on", "mlflow", "p99_ms")))
             if c == 1:
                 q = r["on"]["rps"] / r["off"]["rps"] if r["off"]["rps"] else 0
-                targets.append((f"{name}: 1 conn, batching on >= 0.9x batching off ({q:.2f}x)", q >= 0.9, ""))
+                targets.append((f"{name}: 1 conn, batching on >= 0.9x batching off ({q:.2f}x)", q >= 0.9,
+                                spread("on", "off", "rps")))
             if c == 32:
                 q = r["on"]["cpu_ms"] / r["before"]["cpu_ms"] if r["before"]["cpu_ms"] else 0
                 targets.append((f"{name}: server CPU/request at 32 conns <= 0.5x before "
@@ -410,6 +442,11 @@ def print_report(report: dict, conns: list[int], args: Any, load_start: float) -
             for key, v in res["big"].items():
                 print(f"  {key}, 8 conns: tureen {v['off']['rps']:.0f} req/s, MLflow {v['mlflow']['rps']:.0f} req/s "
                       f"({v['off']['rps'] / max(v['mlflow']['rps'], 1e-9):.1f}x, target >= 2x)")
+        print()
+    floor = report.get("_floor")
+    if floor:
+        print("the model alone (local pyfunc predict of the headline model, in one process, 1,200 calls): " +
+              ", ".join(f"{n} row(s) median {v['median_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms" for n, v in floor.items()))
         print()
     multi = report.get("_multi")
     if multi:
