@@ -9,6 +9,7 @@ uses (comparisons, key/value conditions, ordering, pages). Neither half calls th
 from __future__ import annotations
 
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import and_, bindparam, exists, literal, or_, select
@@ -163,7 +164,8 @@ class SqlBase:
             conn.execute(stmt, [{k: r[k] for k in columns} for r in rows])
             return
         sql, order = entry
-        conn.exec_driver_sql(sql, [tuple(r[k] for k in order) for r in rows])
+        get = itemgetter(*order)
+        conn.exec_driver_sql(sql, [get(r) for r in rows] if len(order) > 1 else [(r[order[0]],) for r in rows])
 
     def _upsert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -235,12 +237,14 @@ class SqlBase:
         deep page costs what the first costs; the token also carries the offset, which is used for any
         other order and for a token of an older tureen.
 
-        ``late`` (SQLite, keyset order only): conditions tested on the runs in their order, one run after
-        the other until the page is full, instead of on every run before the sort. SQLite evaluates a
-        correlated ``EXISTS`` per run either way, so a filter matching half of 10,000 runs tests about 200
-        of them instead of all. The ordered runs are a subquery SQLite runs as a co-routine (its ``LIMIT``
-        keeps it from being flattened into the outer query), which hands rows over in its order; the page
-        is checked to be in that order, and read the plain way if it is not."""
+        ``late`` (SQLite, keyset order only): conditions tested on the runs in their order until the page is
+        full, instead of on every run before the sort. SQLite evaluates a correlated ``EXISTS`` per run either
+        way, so a filter matching half of 10,000 runs tests a few hundred of them instead of all. The runs are
+        read in slices, each one ordered explicitly (``ORDER BY ... LIMIT``), then the conditions are tested on
+        the runs of that slice alone (``run_uuid IN (...)``); a second slice (twice as long) starts after the
+        last run of the first; if the page is still not full, the rest is one query with the conditions in its
+        ``WHERE`` (a selective filter tests every run anyway). Nothing depends on the order in which SQLite hands over the rows
+        of a subquery. An old offset-only token takes the plain query."""
         import base64
         import binascii
         import json
@@ -260,37 +264,30 @@ class SqlBase:
                                           and isinstance(after[1], str)):
                 raise InvalidParameterError(f"Invalid page token {page_token!r}: pass the token returned by the "
                                             "previous page unchanged")
+
+        def past(t: Any, rid: str) -> Any:
+            """The runs after ``(start_time, run_uuid)`` in the default order (NULL start times last here, first
+            on PostgreSQL)."""
+            if t is None:
+                return and_(r.c.start_time.is_(None), r.c.run_uuid > rid)
+            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
+            return or_(cond, r.c.start_time.is_(None)) if self.dialect != "postgresql" else cond
+
         if keyset:
             stmt = stmt.add_columns(r.c.start_time)
-        plain = None
-        if late and keyset:
-            plain = stmt.where(*late)
-        elif late:
+        sliced = bool(late) and keyset and (after is not None or not offset)
+        if late and not sliced:
             stmt = stmt.where(*late)
         if after is not None:
-            t, rid = after
-            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
-            if self.dialect != "postgresql":  # NULL sorts last in DESC here (first on PostgreSQL)
-                cond = or_(cond, r.c.start_time.is_(None))
-            stmt = stmt.where(cond)
-            plain = plain.where(cond).limit(max_results + 1) if plain is not None else None
+            stmt = stmt.where(past(*after))
             skip = 0
         else:
             skip = offset
-            plain = plain.offset(offset).limit(max_results + 1) if plain is not None else None
-        if plain is not None:
-            from sqlalchemy.sql.util import ClauseAdapter
-
-            ordered = stmt.limit(-1).offset(skip).subquery("ordered_runs")
-            adapt = ClauseAdapter(ordered)
-            stmt = (select(ordered.c.run_uuid, ordered.c.start_time).where(*(adapt.traverse(c) for c in late))
-                    .limit(max_results + 1))
-        else:
-            stmt = stmt.offset(skip).limit(max_results + 1)
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
-            if plain is not None and not _in_default_order(rows):
-                rows = conn.execute(plain).all()
+            if sliced:
+                rows = self._late_slices(conn, stmt, late, past, max_results + 1)
+            else:
+                rows = conn.execute(stmt.offset(skip).limit(max_results + 1)).all()
             token = None
             if len(rows) > max_results:
                 last = rows[max_results - 1]
@@ -301,6 +298,27 @@ class SqlBase:
                 else:
                     token = encode_page_token(offset + max_results)
             return PagedList(convert(conn, rows[:max_results]), token)
+
+    @staticmethod
+    def _late_slices(conn: Any, stmt: Any, late: Sequence[Any], past: Callable[[Any, str], Any],
+                     want: int) -> list[Any]:
+        """The first ``want`` rows of the ordered ``stmt`` whose runs pass ``late``, read in slices: a slice of
+        runs in order, then which of them pass (the conditions tested on that slice alone)."""
+        r = s.runs
+        test = select(r.c.run_uuid).where(r.c.run_uuid.in_(bindparam("slice", expanding=True)), *late)
+        out: list[Any] = []
+        query = stmt
+        for size in (want, 2 * want):
+            got = conn.execute(query.limit(size)).all()
+            if got:
+                ok = set(conn.execute(test, {"slice": [row.run_uuid for row in got]}).scalars())
+                out.extend(row for row in got if row.run_uuid in ok)
+            if len(out) >= want or len(got) < size:
+                return out[:want]
+            last = got[-1]
+            query = stmt.where(past(last.start_time, last.run_uuid))
+        # a filter this selective: the rest the plain way, the conditions in the query's WHERE
+        return out + conn.execute(query.where(*late).limit(want - len(out))).all()
 
     @staticmethod
     def _compare(col: Any, op: str, value: Any, allowed: Sequence[str], clause: Clause, *, string: bool = False,
@@ -347,11 +365,3 @@ class SqlBase:
         return exists().where(join, kcol == c.key, cond)
 
 
-
-def _in_default_order(rows: Sequence[Any]) -> bool:
-    """Whether rows of ``(run_uuid, start_time)`` are in ``start_time DESC`` (NULL last), ``run_uuid ASC`` order."""
-    def key(row: Any) -> tuple[Any, ...]:
-        t = row.start_time
-        return (t is None, -t if t is not None else 0, row.run_uuid)
-
-    return all(key(a) <= key(b) for a, b in zip(rows, rows[1:]))
