@@ -89,30 +89,23 @@ class SqlBase:
 
     def _build_statements(self) -> None:
         """Statements built once per store; upserts are spelled per dialect."""
-        # the inputs of a page of runs, read on every get_run/search_runs: built once, run ids bound late
-        i, d, it = s.inputs, s.datasets, s.input_tags
         ids = bindparam("ids", expanding=True)
-        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
-        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
-        self._select_inputs = (
-            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
-                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
-            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
-            .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest))
-        self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
-                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
-                                   .order_by(it.c.name))
         # the pieces of a page of runs, by id (get_run, search_runs): built once, the ids bound late
-        p, tg, lm0 = s.params, s.tags, s.latest_metrics
-        self._select_runs_of = s.runs.select().where(s.runs.c.run_uuid.in_(ids))
-        self._select_params_of = select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(ids))
-        self._select_tags_of = select(tg.c.run_uuid, tg.c.key, tg.c.value).where(tg.c.run_uuid.in_(ids))
-        self._select_latest_of = (select(lm0.c.run_uuid, lm0.c.key, lm0.c.value, lm0.c.is_nan)
-                                  .where(lm0.c.run_uuid.in_(ids)))
-        self._select_outputs_of = (select(i.c.source_id, i.c.destination_id, i.c.step)
-                                   .where(i.c.source_type == "RUN_OUTPUT", i.c.source_id.in_(ids),
-                                          i.c.destination_type == "MODEL_OUTPUT")
-                                   .order_by(i.c.step, i.c.destination_id))
+        self._page_stmts = self._page_pieces(lambda col: col.in_(ids))
+        # SQLite: the same statements compiled once to SQL whose ids are one JSON array parameter
+        # (``IN (SELECT value FROM json_each(?))``), run on the driver's connection: no expanding of 1,000
+        # bound ids per statement and no SQLAlchemy row objects, the two largest costs of reading a page
+        self._page_sql: dict[str, tuple[str, tuple[Any, ...]]] | None = None
+        if self.dialect == "sqlite" and _sqlite_has_json_each():
+            from sqlalchemy import func
+
+            listed = func.json_each(bindparam("ids_json")).table_valued("value")
+            self._page_sql = {}
+            for name, stmt in self._page_pieces(lambda col: col.in_(select(listed.c.value))).items():
+                compiled = stmt.compile(dialect=self._engine.dialect)
+                template = tuple(_IDS if key == "ids_json" else compiled.params[key]
+                                 for key in compiled.positiontup or ())
+                self._page_sql[name] = (str(compiled), template)
         e = s.experiments
         self._select_run_experiment = select(e.c.lifecycle_stage, e.c.artifact_location).where(
             e.c.experiment_id == bindparam("eid"))
@@ -146,6 +139,49 @@ class SqlBase:
             index_elements=[lm.c.key, lm.c.run_uuid],
             set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
             where=newer)
+
+    @staticmethod
+    def _page_pieces(among: Callable[[Any], Any]) -> dict[str, Any]:
+        """The statements that read a page of runs by id, each a plain tuple per row; ``among(column)`` is
+        the condition "column is one of the page's run ids"."""
+        r, p, tg, lm = s.runs, s.params, s.tags, s.latest_metrics
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        of_runs = and_(i.c.destination_type == "RUN", among(i.c.destination_id), i.c.source_type == "DATASET")
+        of_models = and_(i.c.source_type == "RUN_INPUT", among(i.c.source_id), i.c.destination_type == "MODEL_INPUT")
+        return {
+            "runs": select(r.c.run_uuid, r.c.experiment_id, r.c.name, r.c.user_id, r.c.status, r.c.start_time,
+                           r.c.end_time, r.c.artifact_uri, r.c.lifecycle_stage).where(among(r.c.run_uuid)),
+            "params": select(p.c.run_uuid, p.c.key, p.c.value).where(among(p.c.run_uuid)),
+            "tags": select(tg.c.run_uuid, tg.c.key, tg.c.value).where(among(tg.c.run_uuid)),
+            "latest": select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.is_nan).where(among(lm.c.run_uuid)),
+            # MLflow keeps a run's model outputs as RUN_OUTPUT -> MODEL_OUTPUT edges
+            "outputs": (select(i.c.source_id, i.c.destination_id, i.c.step)
+                        .where(i.c.source_type == "RUN_OUTPUT", among(i.c.source_id),
+                               i.c.destination_type == "MODEL_OUTPUT")
+                        .order_by(i.c.step, i.c.destination_id)),
+            # dataset inputs (with their dataset) and model inputs in one indexed query
+            "inputs": (select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name,
+                              d.c.digest, d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema,
+                              d.c.dataset_profile)
+                       .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET",
+                                                        d.c.dataset_uuid == i.c.source_id)))
+                       .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest)),
+            "input_tags": (select(it.c.input_uuid, it.c.name, it.c.value)
+                           .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
+                           .order_by(it.c.name)),
+        }
+
+    def _page_rows(self, conn: Any, piece: str, ids: list[str], ids_json: str | None) -> Sequence[tuple[Any, ...]]:
+        """The rows (tuples) of one piece of a page of runs (see :meth:`_page_pieces`); ``ids_json`` is the
+        ids as a JSON array when the SQLite statements are in use (``self._page_sql``)."""
+        if ids_json is None or self._page_sql is None:
+            return conn.execute(self._page_stmts[piece], {"ids": ids}).all()
+        sql, template = self._page_sql[piece]
+        params = tuple(ids_json if v is _IDS else v for v in template)
+        try:
+            return conn.connection.dbapi_connection.execute(sql, params).fetchall()
+        except self._engine.dialect.loaded_dbapi.Error as exc:  # the same translation as SQLAlchemy's errors
+            raise DBAPIError.instance(sql, params, exc, self._engine.dialect.loaded_dbapi.Error) from None
 
     def _executemany(self, conn: Any, stmt: Any, rows: Sequence[dict[str, Any]], columns: tuple[str, ...]) -> None:
         """``stmt`` (built once per store) for many rows of ``columns``, compiled once and handed to the driver
@@ -243,8 +279,8 @@ class SqlBase:
         read in slices, each one ordered explicitly (``ORDER BY ... LIMIT``), then the conditions are tested on
         the runs of that slice alone (``run_uuid IN (...)``); a second slice (twice as long) starts after the
         last run of the first; if the page is still not full, the rest is one query with the conditions in its
-        ``WHERE`` (a selective filter tests every run anyway). Nothing depends on the order in which SQLite hands over the rows
-        of a subquery. An old offset-only token takes the plain query."""
+        ``WHERE`` (a selective filter tests every run anyway). Nothing depends on the order in which SQLite
+        hands over the rows of a subquery. An old offset-only token takes the plain query."""
         import base64
         import binascii
         import json
@@ -365,3 +401,16 @@ class SqlBase:
         return exists().where(join, kcol == c.key, cond)
 
 
+#: the place of the JSON array of run ids among the parameters of a compiled page statement
+_IDS = object()
+
+
+def _sqlite_has_json_each() -> bool:
+    """Whether the SQLite library has the JSON functions (built in since 3.38; an older build may lack them)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(":memory:") as probe:
+            return probe.execute("SELECT value FROM json_each('[\"a\"]')").fetchall() == [("a",)]
+    except sqlite3.Error:
+        return False
