@@ -230,6 +230,7 @@ class Postgres:
 
             pw = pwd.getpwnam("postgres")
             os.chown(self.base, pw.pw_uid, pw.pw_gid)
+            os.chmod(work, 0o711)  # mkdtemp's 0700 would keep the postgres user out of its own directory
         self.data = self.base / "data"
         subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                                      "-E", "UTF8"]), check=True, capture_output=True, timeout=300)
