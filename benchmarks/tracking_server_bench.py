@@ -26,6 +26,10 @@ Operations: ``create_run``; ``log_batch`` of 10 and of 500 metrics; ``search_run
 results) over 10,000 runs; ``get_metric_history`` of a 10,000-point metric; upload and download of a 100 MB
 artifact through the artifact proxy (one per client). Runs and history are seeded with SQL, not timed.
 
+After the search_runs rows the same client runs against a server that answers at once with a recorded copy
+of tureen's search answer (``--no-client-floor`` skips it): the client's own floor. Its throughput over
+MLflow's is the largest ratio any server could show here (``bound``).
+
 Targets (issue 16): throughput >= 5x ``mlflow server`` for create_run and log_batch, >= 10x for search_runs,
 p99 latency <= 0.2x for those; the history and artifact rows are reported without a target.
 """
@@ -144,6 +148,35 @@ print(json.dumps({"ops": len(lat), "errors": errors, "elapsed": elapsed,
                   "first_error": firsts[0] if firsts else None}))
 """
 
+#: the client's floor: a server that answers every request at once with the same bytes (a response of
+#: tureen's, recorded before), so what a call costs there is the client's own time and the HTTP round trip.
+#: One process, asyncio, keep-alive: argv = port, path of the response body.
+CANNED = r"""
+import asyncio, sys
+port, body = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+async def serve(reader, writer):
+    try:
+        while True:
+            headers = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in headers.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            writer.write(head + body)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=256)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
 OPS = ["create_run", "log_batch10", "log_batch500", "search_runs", "get_metric_history", "artifact_upload",
        "artifact_download"]
 TARGETS = {"create_run": 5, "log_batch10": 5, "log_batch500": 5, "search_runs": 10}
@@ -197,6 +230,7 @@ class Postgres:
 
             pw = pwd.getpwnam("postgres")
             os.chown(self.base, pw.pw_uid, pw.pw_gid)
+            os.chmod(work, 0o711)  # mkdtemp's 0700 would keep the postgres user out of its own directory
         self.data = self.base / "data"
         subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                                      "-E", "UTF8"]), check=True, capture_output=True, timeout=300)
@@ -398,6 +432,8 @@ def main() -> None:
     ap.add_argument("--artifact-mb", type=int, default=100)
     ap.add_argument("--mlflow-python", default=str(DEFAULT_MLFLOW_PYTHON))
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--no-client-floor", action="store_true",
+                    help="skip the search_runs row against a server answering a canned response")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tureen-server-bench-"))
     ops = args.ops.split(",")
@@ -445,6 +481,9 @@ def main() -> None:
                                        **{kind: _merge(parts[kind]) for kind in ("tureen", "mlflow")}}
                 results.append(row)
                 _print_row(row)
+        if "search_runs" in ops and not args.no_client_floor:
+            results += _client_floor(args, work, servers["tureen"][0], setups["tureen"],
+                                     {r["clients"]: r for r in results if r["op"] == "search_runs"})
         print(f"# load average at end {_load_text()}")
         print()
         _print_table(results, args)
@@ -463,6 +502,45 @@ def main() -> None:
         if pg is not None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _client_floor(args: Any, work: Path, tureen_url: str, setup: dict[str, Any],
+                  rows: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """search_runs with MLflow's client against a server that does nothing (a canned copy of tureen's answer):
+    the most any server could reach on this machine. ``bound`` is that throughput over MLflow's: the largest
+    ratio a server taking no time at all would show."""
+    body = work / "canned-search.json"
+    req = urllib.request.Request(f"{tureen_url}/api/2.0/mlflow/runs/search", data=json.dumps(
+        {"experiment_ids": [setup["search_exp"]], "filter": "metrics.auc > 0.5", "max_results": 100,
+         "run_view_type": "ACTIVE_ONLY"}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        body.write_bytes(resp.read())
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", CANNED, str(port), str(body)], stdout=subprocess.PIPE,
+                            start_new_session=True)
+    out = []
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        url = f"http://127.0.0.1:{port}"
+        print(f"# search_runs against a canned response ({body.stat().st_size} bytes, tureen's answer): the "
+              "client's floor", flush=True)
+        for clients, row in sorted(rows.items()):
+            parts = [measure(args.mlflow_python, url, proc, "search_runs", clients, args.seconds, args.min_ops,
+                             setup) for _ in range(args.rounds)]
+            floor = _merge(parts)
+            m, tu = row["mlflow"], row["tureen"]
+            bound = floor["throughput"] / m["throughput"] if m["throughput"] else float("inf")
+            p99_bound = floor["p99"] / m["p99"] if floor.get("p99") and m.get("p99") else None
+            print(f"search_runs canned   {clients:>3} cl | {floor['throughput']:8.1f}/s p50 {_ms(floor['p50'])} "
+                  f"p99 {_ms(floor['p99'])} ms client CPU {_f(floor.get('client_cpu_ms'), '.1f')} ms/op | "
+                  f"bound {bound:.2f}x over mlflow (tureen {tu['throughput'] / m['throughput']:.2f}x), p99 "
+                  f"bound {_f(p99_bound)}x | load {floor['load']:.1f}", flush=True)
+            out.append({"op": "search_runs_canned_floor", "clients": clients, "floor": floor, "bound": bound,
+                        "p99_bound": p99_bound})
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+    return out
 
 
 def _load_text() -> str:
@@ -510,6 +588,12 @@ def _print_table(results: list[dict[str, Any]], args: Any) -> None:
     print(head)
     print("|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|")
     for row in results:
+        if "floor" in row:
+            f = row["floor"]
+            print(f"| search_runs, canned answer (client floor) | {row['clients']} | {f['throughput']:.1f} | - | "
+                  f"bound {row['bound']:.2f}x | {_ms(f['p50'])} / {_ms(f['p99'])} | - | bound "
+                  f"{_f(row['p99_bound'])}x | 0 | {_f(f.get('client_cpu_ms'), '.1f')} | {f['load']:.1f} | - |")
+            continue
         t, m = row["tureen"], row["mlflow"]
         ratio, p99, verdict = _verdict(row)
         print(f"| {row['op']} | {row['clients']} | {t['throughput']:.1f} | {m['throughput']:.1f} | {ratio:.2f}x | "

@@ -100,3 +100,44 @@ def test_the_fast_path_is_taken_and_only_when_it_may_be(app, monkeypatch):
     client.get(f"{API}/experiments/get", query_string={"experiment_id": "0"}, headers={"Origin": "http://localhost"})
     client.get("/health")
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"key": "b", "value": True, "timestamp": 1}, "metrics[1].value"),
+    ({"key": 5, "value": 1.0, "timestamp": 1}, "metrics[1].key"),
+    ({"key": "b", "value": 1.0, "timestamp": 1.5}, "metrics[1].timestamp"),
+    ({"key": "b", "value": 1.0, "timestamp": 1, "step": "x"}, "metrics[1].step"),
+    ({"key": "b", "value": 1.0, "timestamp": 1, "model_id": 7}, "metrics[1].model_id"),
+    ({"key": "b", "value": [1], "timestamp": 1}, "metrics[1].value"),
+    ({"key": "b", "value": 1.0, "timestamp": -1}, "Invalid timestamp -1"),
+    ({"key": "../b", "value": 1.0, "timestamp": 1}, "Invalid metric key"),
+    ({"key": "b", "timestamp": 1}, "metrics[1].value"),
+])
+def test_a_bad_point_beside_good_ones_fails_the_whole_batch_by_name(app, bad, message):
+    """Points of the usual shape skip the general coercion; anything else still gets its typed error, and a
+    batch with one bad point stores none of it."""
+    client = app.test_client()
+    run_id = client.post(f"{API}/runs/create", json={"experiment_id": "0"}).get_json()["run"]["info"]["run_id"]
+    good = {"key": "a", "value": 2, "timestamp": 1, "step": 3}
+    for path_headers in ({}, {"Origin": "http://localhost"}):  # fast path, Flask path
+        r = client.post(f"{API}/runs/log-batch", headers=path_headers,
+                        json={"run_id": run_id, "metrics": [good, bad]})
+        assert r.status_code == 400 and r.get_json()["error_code"] == "INVALID_PARAMETER_VALUE", r.data
+        assert message in r.get_json()["message"]
+    assert client.get(f"{API}/metrics/get-history", query_string={"run_id": run_id, "metric_key": "a"}
+                      ).get_json().get("metrics", []) == []
+
+
+def test_usual_and_unusual_points_are_stored_alike(app):
+    client = app.test_client()
+    run_id = client.post(f"{API}/runs/create", json={"experiment_id": "0"}).get_json()["run"]["info"]["run_id"]
+    points = [{"key": "a", "value": 2, "timestamp": 1, "step": 3},            # int value: stored as a double
+              {"key": "a", "value": "2.5", "timestamp": "2", "step": None},    # strings and null: general path
+              {"key": "a", "value": 1e308 * 10, "timestamp": 3},               # inf: clamped as MLflow does
+              {"key": "a", "value": "NaN", "timestamp": 4, "step": 1}]
+    body = json.dumps({"run_id": run_id, "metrics": points}).replace("Infinity", "1e999")
+    assert client.post(f"{API}/runs/log-batch", data=body, content_type="application/json").status_code == 200
+    got = client.get(f"{API}/metrics/get-history", query_string={"run_id": run_id, "metric_key": "a"}
+                     ).get_json()["metrics"]
+    assert sorted((m["timestamp"], m["step"], m["value"]) for m in got) == [
+        (1, 3, 2.0), (2, 0, 2.5), (3, 0, 1.7976931348623157e308), (4, 1, "NaN")]

@@ -145,6 +145,48 @@ def test_import_from_a_live_server_is_lossless_idempotent_and_resumable(served, 
 
 
 @pytest.mark.mlflow
+def test_pages_of_runs_asked_for_side_by_side_give_every_run_once(served, tmp_path, monkeypatch):
+    """Small pages (2 runs) of MLflow's offset tokens, three asked for at once: every run arrives once, in
+    the server's order, and pages asked for beyond the last one add nothing."""
+    from tureen.store import _import_server as m
+    from tureen.store._import import ExperimentRecord
+
+    url, made = served
+    monkeypatch.setattr(m, "_RUNS_PAGE", 2)
+    src = m.ServerSource(url)
+    asked: list[str | None] = []
+    search = src._search
+    monkeypatch.setattr(src, "_search", lambda eid, token: (asked.append(token), search(eid, token))[1])
+    try:
+        pages = list(src.run_pages(ExperimentRecord(made["experiment_id"], "served", None, "active", 0, 0, [])))
+    finally:
+        src.close()
+    got = [stub.run_id for page in pages for stub in page]
+    assert sorted(got) == sorted(made["runs"]) and len(got) == 7  # the 7 runs of every stage, once
+    assert [len(p) for p in pages] == [2, 2, 2, 1]
+    offsets = [m._offset_of(t) if t else 0 for t in asked]  # (the threads may start in any order)
+    assert None not in offsets and {0, 2, 4, 6} <= set(offsets) and len(offsets) <= 4 + m._SEARCH_AHEAD
+    uri = f"sqlite:///{tmp_path / 'paged.db'}"
+    summary = m.import_server(url, uri, batch=2)
+    assert summary.verified and summary.runs_added == 7
+
+
+def test_only_mlflow_offset_tokens_are_taken_as_offsets():
+    import base64
+    import json
+
+    from tureen.store._import_server import _offset_of, _offset_token
+
+    def tok(obj: object) -> str:
+        return base64.b64encode(json.dumps(obj).encode()).decode()
+
+    assert _offset_of(_offset_token(1000)) == 1000 and _offset_of(tok({"offset": 7})) == 7
+    for other in (tok({"offset": 5, "after": [1, "x"]}), tok({"offset": -1}), tok({"offset": True}),
+                  tok({"offset": "5"}), tok([5]), tok({"offset": 0}), "not base64!", base64.b64encode(b"\xff").decode()):
+        assert _offset_of(other) is None, other
+
+
+@pytest.mark.mlflow
 def test_tureen_import_command_from_a_server(served, tmp_path):
     url, made = served
     uri = f"sqlite:///{tmp_path / 'cli.db'}"

@@ -197,3 +197,64 @@ def test_one_database_for_mlflow_and_tureen(two_databases, mlflow_run, tmp_path,
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == s.MLFLOW_HEAD_REVISION
         engine.dispose()
+
+
+def test_mlflow_server_serves_a_database_tureen_created_and_writes_into_it(tmp_path, mlflow_python):
+    """``mlflow server --backend-store-uri sqlite:///<tureen's db>`` (the peer's real server, which ``mlflow ui``
+    is too): its REST API lists tureen's runs, full metric histories and models by alias, and what it
+    writes there tureen reads back."""
+    import importlib.util
+    import json
+    import urllib.parse
+    import urllib.request
+
+    from tureen.store.sql import SqlStore
+    from tureen.tracking.entities import Metric
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent / "server"))
+    spec = importlib.util.spec_from_file_location("_server_conftest_shared", here.parent / "server" / "conftest.py")
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+
+    made = tmp_path / "made.db"
+    store = SqlStore(f"sqlite:///{made}", str(tmp_path / "art"))
+    eid = store.create_experiment("from-tureen", tags={"team": "store"})
+    rid = store.create_run(eid, run_name="our-run", start_time=1_800_000_000_000).info.run_id
+    store.log_batch(rid, metrics=[Metric("loss", 1.0 / (i + 1), 1_800_000_000_000 + i, i) for i in range(6)],
+                    params=[("C", "0.5")], tags=[("team", "store")])
+    store.create_registered_model("ours")
+    store.create_model_version("ours", f"runs:/{rid}/model", run_id=rid)
+    store.set_registered_model_alias("ours", "prod", "1")
+    store.close()
+
+    server = support.start_mlflow_server(mlflow_python, made, tmp_path)  # serves a copy: tmp_path/mlflow.db
+
+    def call(method: str, path: str, body: dict | None = None, **query: str) -> dict:
+        url = f"{server}/api/2.0/mlflow/{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    try:
+        exp = call("GET", "experiments/get-by-name", experiment_name="from-tureen")["experiment"]
+        assert exp["experiment_id"] == eid and {t["key"]: t["value"] for t in exp["tags"]} == {"team": "store"}
+        (run,) = call("POST", "runs/search", {"experiment_ids": [eid], "filter": "params.C = '0.5'"})["runs"]
+        assert run["info"]["run_id"] == rid and run["info"]["run_name"] == "our-run"
+        assert run["info"]["start_time"] == 1_800_000_000_000
+        history = call("GET", "metrics/get-history", run_id=rid, metric_key="loss")["metrics"]
+        assert [(m["step"], m["value"]) for m in history] == [(i, 1.0 / (i + 1)) for i in range(6)]
+        mv = call("GET", "registered-models/alias", name="ours", alias="prod")["model_version"]
+        assert (mv["version"], mv["run_id"]) == ("1", rid)
+        # MLflow writes into tureen's database through its server
+        theirs = call("POST", "runs/create", {"experiment_id": eid, "run_name": "their-run",
+                                              "start_time": 1_900_000_000_000})["run"]["info"]["run_id"]
+        call("POST", "runs/log-metric", {"run_id": theirs, "key": "acc", "value": 0.75, "timestamp": 1, "step": 3})
+    finally:
+        support.stop_process_group(server.process)
+    back = SqlStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = back.get_run(theirs)
+    assert run.info.run_name == "their-run" and run.data.metrics == {"acc": 0.75}
+    assert {r.info.run_id for r in back.search_runs([eid])} == {rid, theirs}
+    back.close()

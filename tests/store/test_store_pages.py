@@ -58,3 +58,124 @@ def test_paging_through_runs_gives_every_run_once_in_order(tmp_path):
     with pytest.raises(InvalidParameterError, match="page token"):
         store.search_runs([eid], max_results=3, page_token=bad)
     store.close()
+
+
+def _varied_runs(store, eid):
+    """Runs with every piece a page reads: params, tags, latest metrics (NaN and infinities included),
+    dataset inputs with tags, model inputs and outputs, and a deleted run."""
+    from tureen.tracking.entities import Dataset, DatasetInput, InputTag, LoggedModelInput, LoggedModelOutput, Metric
+
+    ids = []
+    for i in range(30):
+        rid = store.create_run(eid, start_time=5000 - (i // 4), run_name=f"r{i}").info.run_id
+        ids.append(rid)
+        store.log_batch(rid, metrics=[Metric("auc", i / 30, 1, 0), Metric("auc", 1 - i / 30, 2, 1),
+                                      Metric("odd", [float("nan"), float("inf"), -float("inf"), 0.5][i % 4], 1, 0)],
+                        params=[("C", str(i % 3)), ("penalty", "l2"), (f"only{i}", "x")],
+                        tags=[("team", "ab"[i % 2]), (f"t{i % 5}", "y")])
+        if i % 3 == 0:
+            ds = Dataset(f"d{i % 2}", f"{i:08x}", "code", '{"uri": "x"}', '{"s": 1}', '{"rows": 3}')
+            store.log_inputs(rid, [DatasetInput(ds, [InputTag("mlflow.data.context", "train"), InputTag("k", "v")])])
+    model = store.create_logged_model(eid, name="m", source_run_id=ids[0])
+    store.log_outputs(ids[0], [LoggedModelOutput(model.model_id, 3)])
+    store.log_inputs(ids[1], models=[LoggedModelInput(model.model_id)])
+    store.delete_run(ids[7])
+    return ids
+
+
+def _as_plain(runs):
+    """Every field of the runs, dict key order included."""
+    return [(r.info, list(r.data.metrics.items()), list(r.data.params.items()), list(r.data.tags.items()),
+             r.inputs, r.outputs) for r in runs]
+
+
+def test_the_sqlite_page_read_on_the_driver_equals_the_sqlalchemy_read(tmp_path):
+    """On SQLite a page of runs is read with SQL compiled once and run on the driver (ids as one JSON
+    array); every search, order, filter and view gives what the SQLAlchemy statements give."""
+    from tureen.store.sql import SqlStore
+    from tureen.tracking.entities import ViewType
+
+    path = tmp_path / "p.db"
+    store = SqlStore(f"sqlite:///{path}")
+    assert store._page_sql is not None  # the driver path is the one in use
+    eid = store.create_experiment("e")
+    ids = _varied_runs(store, eid)
+    core = SqlStore(f"sqlite:///{path}")
+    core._page_sql = None
+    searches = [dict(), dict(filter_string="metrics.auc > 0.3 AND params.C = '1'"),
+                dict(filter_string="tags.team = 'a'", order_by=["metrics.odd DESC"]),
+                dict(run_view_type=ViewType.ALL, order_by=["params.C", "attributes.run_name DESC"]),
+                dict(run_view_type=ViewType.DELETED_ONLY), dict(filter_string="datasets.context = 'train'"),
+                dict(max_results=4)]
+    for kw in searches:
+        got, want = store.search_runs([eid], **kw), core.search_runs([eid], **kw)
+        assert _as_plain(got) == _as_plain(want), kw
+        assert got.token == want.token
+    assert _as_plain(store.search_runs([eid], run_view_type=ViewType.ALL)) and len(ids) == 30
+    first, second = store.get_run(ids[0]), store.get_run(ids[1])
+    assert _as_plain([first, second]) == _as_plain([core.get_run(ids[0]), core.get_run(ids[1])])
+    assert first.outputs.model_outputs[0].step == 3 and second.inputs.model_inputs
+    assert first.inputs.dataset_inputs[0].dataset.profile == '{"rows": 3}'
+    assert [t.key for t in first.inputs.dataset_inputs[0].tags] == ["k", "mlflow.data.context"]
+    assert first.data.metrics["odd"] != first.data.metrics["odd"]  # NaN
+    assert store.get_run(ids[1]).data.metrics["odd"] == 1.7976931348623157e308  # +inf as MLflow stores it
+    store.close()
+    core.close()
+
+
+def test_a_failing_driver_read_is_a_typed_store_error(tmp_path):
+    from tureen.exceptions import StoreUnavailableError
+    from tureen.store.sql import SqlStore
+
+    path = tmp_path / "p.db"
+    store = SqlStore(f"sqlite:///{path}")
+    rid = store.create_run(store.create_experiment("e")).info.run_id
+    with sqlite3.connect(path) as conn:  # a table read by the page's driver-level queries goes missing
+        conn.execute("DROP TABLE latest_metrics")
+    with pytest.raises(StoreUnavailableError, match="no such table: latest_metrics"):
+        store.get_run(rid)
+    store.close()
+
+
+def test_the_collector_pause_of_a_page_read_leaves_the_collector_as_it_found_it():
+    import gc
+    import threading
+
+    from tureen.store._common import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError):
+        with gc_paused():
+            raise KeyError("x")
+    assert gc.isenabled()
+    # overlapping pauses of two threads: switched back on when the last one ends, not the first
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gc_paused():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    inside.wait(10)
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+    release.set()
+    t.join()
+    assert gc.isenabled()
+    # a collector the program switched off stays off
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

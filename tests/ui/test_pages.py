@@ -387,3 +387,49 @@ def test_bad_chart_requests_answer_json_4xx(http, ui_data, query, status, words)
     resp = http.get("/ui-api/metrics", query_string={k: fill(v) for k, v in query.items()})
     assert resp.status_code == status and resp.is_json, resp.data[:300]
     assert words.lower() in resp.json["message"].lower() and "Traceback" not in resp.get_data(as_text=True)
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def other_database(request, tmp_path):
+    """The same store on PostgreSQL or MariaDB (a fresh database of the session's server)."""
+    from tureen.store.sql import SqlStore
+
+    uri = request.getfixturevalue("postgres_uri" if request.param == "postgresql" else "mariadb_uri")
+    return SqlStore(uri, artifact_root=str(tmp_path / "artifacts"))
+
+
+def test_chart_lines_are_the_same_on_postgresql_and_mariadb(ui_data, jagged, other_database):
+    """The bucket query is the database's arithmetic (SQLite: a cast through MLflow's ``(run_uuid, key,
+    step)`` index asked for by ``INDEXED BY``; PostgreSQL and MariaDB: ``floor()``, no index hint): the
+    jagged histories copied point for point give the same lines, bucket for bucket, on every database."""
+    from tureen.server.ui import _data as d
+    from tureen.tracking.entities import Metric
+
+    sqlite_store = d._store(ui_data["client"])
+    runs, _ = jagged
+    store = other_database
+    eid = store.create_experiment("chart-lines")
+    copies = {}
+    for rid in runs:
+        src = ui_data["client"].get_run(rid).info
+        new = store.create_run(eid, run_name=src.run_name, start_time=src.start_time).info.run_id
+        pts = ui_data["client"].get_metric_history(rid, "jag")
+        assert len(pts) == 5000
+        for k in range(0, len(pts), 1000):
+            store.log_batch(new, metrics=[Metric(p.key, p.value, p.timestamp, p.step) for p in pts[k:k + 1000]])
+        copies[rid] = new
+    for args in (("step", None, None, 300), ("time", None, None, 40), ("relative", None, None, 100),
+                 ("step", 1100.0, 1400.0, 50), ("time", 1_700_000_010_000.0, None, 33)):
+        want = sqlite_store.metric_histories(runs, "jag", *args)
+        got = store.metric_histories([copies[r] for r in runs], "jag", *args)
+        for line in want["runs"]:
+            line["run"] = copies[line["run"]]
+        assert got == want, args
+        assert any(line["downsampled"] for line in got["runs"]) or args[-1] == 50, args
+    assert sqlite_store._ui_history_index is True  # SQLite read through the index it was told to use
+    # MLflow's index is there on the other database too (its planner picks it without a hint)
+    from sqlalchemy import inspect
+
+    names = {ix["name"] for ix in inspect(store._engine).get_indexes("metrics")}
+    assert "index_metrics_run_uuid_key_step" in names, names

@@ -9,6 +9,7 @@ uses (comparisons, key/value conditions, ordering, pages). Neither half calls th
 from __future__ import annotations
 
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import and_, bindparam, exists, literal, or_, select
@@ -88,30 +89,23 @@ class SqlBase:
 
     def _build_statements(self) -> None:
         """Statements built once per store; upserts are spelled per dialect."""
-        # the inputs of a page of runs, read on every get_run/search_runs: built once, run ids bound late
-        i, d, it = s.inputs, s.datasets, s.input_tags
         ids = bindparam("ids", expanding=True)
-        of_runs = and_(i.c.destination_type == "RUN", i.c.destination_id.in_(ids), i.c.source_type == "DATASET")
-        of_models = and_(i.c.source_type == "RUN_INPUT", i.c.source_id.in_(ids), i.c.destination_type == "MODEL_INPUT")
-        self._select_inputs = (
-            select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name, d.c.digest,
-                   d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema, d.c.dataset_profile)
-            .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET", d.c.dataset_uuid == i.c.source_id)))
-            .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest))
-        self._select_input_tags = (select(it.c.input_uuid, it.c.name, it.c.value)
-                                   .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
-                                   .order_by(it.c.name))
         # the pieces of a page of runs, by id (get_run, search_runs): built once, the ids bound late
-        p, tg, lm0 = s.params, s.tags, s.latest_metrics
-        self._select_runs_of = s.runs.select().where(s.runs.c.run_uuid.in_(ids))
-        self._select_params_of = select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(ids))
-        self._select_tags_of = select(tg.c.run_uuid, tg.c.key, tg.c.value).where(tg.c.run_uuid.in_(ids))
-        self._select_latest_of = (select(lm0.c.run_uuid, lm0.c.key, lm0.c.value, lm0.c.is_nan)
-                                  .where(lm0.c.run_uuid.in_(ids)))
-        self._select_outputs_of = (select(i.c.source_id, i.c.destination_id, i.c.step)
-                                   .where(i.c.source_type == "RUN_OUTPUT", i.c.source_id.in_(ids),
-                                          i.c.destination_type == "MODEL_OUTPUT")
-                                   .order_by(i.c.step, i.c.destination_id))
+        self._page_stmts = self._page_pieces(lambda col: col.in_(ids))
+        # SQLite: the same statements compiled once to SQL whose ids are one JSON array parameter
+        # (``IN (SELECT value FROM json_each(?))``), run on the driver's connection: no expanding of 1,000
+        # bound ids per statement and no SQLAlchemy row objects, the two largest costs of reading a page
+        self._page_sql: dict[str, tuple[str, tuple[Any, ...]]] | None = None
+        if self.dialect == "sqlite" and _sqlite_has_json_each():
+            from sqlalchemy import func
+
+            listed = func.json_each(bindparam("ids_json")).table_valued("value")
+            self._page_sql = {}
+            for name, stmt in self._page_pieces(lambda col: col.in_(select(listed.c.value))).items():
+                compiled = stmt.compile(dialect=self._engine.dialect)
+                template = tuple(_IDS if key == "ids_json" else compiled.params[key]
+                                 for key in compiled.positiontup or ())
+                self._page_sql[name] = (str(compiled), template)
         e = s.experiments
         self._select_run_experiment = select(e.c.lifecycle_stage, e.c.artifact_location).where(
             e.c.experiment_id == bindparam("eid"))
@@ -146,6 +140,49 @@ class SqlBase:
             set_={"value": ex.value, "timestamp": ex.timestamp, "step": ex.step, "is_nan": ex.is_nan},
             where=newer)
 
+    @staticmethod
+    def _page_pieces(among: Callable[[Any], Any]) -> dict[str, Any]:
+        """The statements that read a page of runs by id, each a plain tuple per row; ``among(column)`` is
+        the condition "column is one of the page's run ids"."""
+        r, p, tg, lm = s.runs, s.params, s.tags, s.latest_metrics
+        i, d, it = s.inputs, s.datasets, s.input_tags
+        of_runs = and_(i.c.destination_type == "RUN", among(i.c.destination_id), i.c.source_type == "DATASET")
+        of_models = and_(i.c.source_type == "RUN_INPUT", among(i.c.source_id), i.c.destination_type == "MODEL_INPUT")
+        return {
+            "runs": select(r.c.run_uuid, r.c.experiment_id, r.c.name, r.c.user_id, r.c.status, r.c.start_time,
+                           r.c.end_time, r.c.artifact_uri, r.c.lifecycle_stage).where(among(r.c.run_uuid)),
+            "params": select(p.c.run_uuid, p.c.key, p.c.value).where(among(p.c.run_uuid)),
+            "tags": select(tg.c.run_uuid, tg.c.key, tg.c.value).where(among(tg.c.run_uuid)),
+            "latest": select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.is_nan).where(among(lm.c.run_uuid)),
+            # MLflow keeps a run's model outputs as RUN_OUTPUT -> MODEL_OUTPUT edges
+            "outputs": (select(i.c.source_id, i.c.destination_id, i.c.step)
+                        .where(i.c.source_type == "RUN_OUTPUT", among(i.c.source_id),
+                               i.c.destination_type == "MODEL_OUTPUT")
+                        .order_by(i.c.step, i.c.destination_id)),
+            # dataset inputs (with their dataset) and model inputs in one indexed query
+            "inputs": (select(i.c.source_type, i.c.source_id, i.c.destination_id, i.c.input_uuid, d.c.name,
+                              d.c.digest, d.c.dataset_source_type, d.c.dataset_source, d.c.dataset_schema,
+                              d.c.dataset_profile)
+                       .select_from(i.outerjoin(d, and_(i.c.source_type == "DATASET",
+                                                        d.c.dataset_uuid == i.c.source_id)))
+                       .where(or_(of_runs, of_models)).order_by(i.c.destination_id, d.c.name, d.c.digest)),
+            "input_tags": (select(it.c.input_uuid, it.c.name, it.c.value)
+                           .select_from(it.join(i, i.c.input_uuid == it.c.input_uuid)).where(of_runs)
+                           .order_by(it.c.name)),
+        }
+
+    def _page_rows(self, conn: Any, piece: str, ids: list[str], ids_json: str | None) -> Sequence[tuple[Any, ...]]:
+        """The rows (tuples) of one piece of a page of runs (see :meth:`_page_pieces`); ``ids_json`` is the
+        ids as a JSON array when the SQLite statements are in use (``self._page_sql``)."""
+        if ids_json is None or self._page_sql is None:
+            return conn.execute(self._page_stmts[piece], {"ids": ids}).all()
+        sql, template = self._page_sql[piece]
+        params = tuple(ids_json if v is _IDS else v for v in template)
+        try:
+            return conn.connection.dbapi_connection.execute(sql, params).fetchall()
+        except self._engine.dialect.loaded_dbapi.Error as exc:  # the same translation as SQLAlchemy's errors
+            raise DBAPIError.instance(sql, params, exc, self._engine.dialect.loaded_dbapi.Error) from None
+
     def _executemany(self, conn: Any, stmt: Any, rows: Sequence[dict[str, Any]], columns: tuple[str, ...]) -> None:
         """``stmt`` (built once per store) for many rows of ``columns``, compiled once and handed to the driver
         as plain tuples where its parameters are positional (SQLite, MySQL): SQLAlchemy's per-row parameter
@@ -163,7 +200,8 @@ class SqlBase:
             conn.execute(stmt, [{k: r[k] for k in columns} for r in rows])
             return
         sql, order = entry
-        conn.exec_driver_sql(sql, [tuple(r[k] for k in order) for r in rows])
+        get = itemgetter(*order)
+        conn.exec_driver_sql(sql, [get(r) for r in rows] if len(order) > 1 else [(r[order[0]],) for r in rows])
 
     def _upsert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -235,12 +273,14 @@ class SqlBase:
         deep page costs what the first costs; the token also carries the offset, which is used for any
         other order and for a token of an older tureen.
 
-        ``late`` (SQLite, keyset order only): conditions tested on the runs in their order, one run after
-        the other until the page is full, instead of on every run before the sort. SQLite evaluates a
-        correlated ``EXISTS`` per run either way, so a filter matching half of 10,000 runs tests about 200
-        of them instead of all. The ordered runs are a subquery SQLite runs as a co-routine (its ``LIMIT``
-        keeps it from being flattened into the outer query), which hands rows over in its order; the page
-        is checked to be in that order, and read the plain way if it is not."""
+        ``late`` (SQLite, keyset order only): conditions tested on the runs in their order until the page is
+        full, instead of on every run before the sort. SQLite evaluates a correlated ``EXISTS`` per run either
+        way, so a filter matching half of 10,000 runs tests a few hundred of them instead of all. The runs are
+        read in slices, each one ordered explicitly (``ORDER BY ... LIMIT``), then the conditions are tested on
+        the runs of that slice alone (``run_uuid IN (...)``); a second slice (twice as long) starts after the
+        last run of the first; if the page is still not full, the rest is one query with the conditions in its
+        ``WHERE`` (a selective filter tests every run anyway). Nothing depends on the order in which SQLite
+        hands over the rows of a subquery. An old offset-only token takes the plain query."""
         import base64
         import binascii
         import json
@@ -260,37 +300,30 @@ class SqlBase:
                                           and isinstance(after[1], str)):
                 raise InvalidParameterError(f"Invalid page token {page_token!r}: pass the token returned by the "
                                             "previous page unchanged")
+
+        def past(t: Any, rid: str) -> Any:
+            """The runs after ``(start_time, run_uuid)`` in the default order (NULL start times last here, first
+            on PostgreSQL)."""
+            if t is None:
+                return and_(r.c.start_time.is_(None), r.c.run_uuid > rid)
+            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
+            return or_(cond, r.c.start_time.is_(None)) if self.dialect != "postgresql" else cond
+
         if keyset:
             stmt = stmt.add_columns(r.c.start_time)
-        plain = None
-        if late and keyset:
-            plain = stmt.where(*late)
-        elif late:
+        sliced = bool(late) and keyset and (after is not None or not offset)
+        if late and not sliced:
             stmt = stmt.where(*late)
         if after is not None:
-            t, rid = after
-            cond = or_(r.c.start_time < t, and_(r.c.start_time == t, r.c.run_uuid > rid))
-            if self.dialect != "postgresql":  # NULL sorts last in DESC here (first on PostgreSQL)
-                cond = or_(cond, r.c.start_time.is_(None))
-            stmt = stmt.where(cond)
-            plain = plain.where(cond).limit(max_results + 1) if plain is not None else None
+            stmt = stmt.where(past(*after))
             skip = 0
         else:
             skip = offset
-            plain = plain.offset(offset).limit(max_results + 1) if plain is not None else None
-        if plain is not None:
-            from sqlalchemy.sql.util import ClauseAdapter
-
-            ordered = stmt.limit(-1).offset(skip).subquery("ordered_runs")
-            adapt = ClauseAdapter(ordered)
-            stmt = (select(ordered.c.run_uuid, ordered.c.start_time).where(*(adapt.traverse(c) for c in late))
-                    .limit(max_results + 1))
-        else:
-            stmt = stmt.offset(skip).limit(max_results + 1)
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
-            if plain is not None and not _in_default_order(rows):
-                rows = conn.execute(plain).all()
+            if sliced:
+                rows = self._late_slices(conn, stmt, late, past, max_results + 1)
+            else:
+                rows = conn.execute(stmt.offset(skip).limit(max_results + 1)).all()
             token = None
             if len(rows) > max_results:
                 last = rows[max_results - 1]
@@ -301,6 +334,27 @@ class SqlBase:
                 else:
                     token = encode_page_token(offset + max_results)
             return PagedList(convert(conn, rows[:max_results]), token)
+
+    @staticmethod
+    def _late_slices(conn: Any, stmt: Any, late: Sequence[Any], past: Callable[[Any, str], Any],
+                     want: int) -> list[Any]:
+        """The first ``want`` rows of the ordered ``stmt`` whose runs pass ``late``, read in slices: a slice of
+        runs in order, then which of them pass (the conditions tested on that slice alone)."""
+        r = s.runs
+        test = select(r.c.run_uuid).where(r.c.run_uuid.in_(bindparam("slice", expanding=True)), *late)
+        out: list[Any] = []
+        query = stmt
+        for size in (want, 2 * want):
+            got = conn.execute(query.limit(size)).all()
+            if got:
+                ok = set(conn.execute(test, {"slice": [row.run_uuid for row in got]}).scalars())
+                out.extend(row for row in got if row.run_uuid in ok)
+            if len(out) >= want or len(got) < size:
+                return out[:want]
+            last = got[-1]
+            query = stmt.where(past(last.start_time, last.run_uuid))
+        # a filter this selective: the rest the plain way, the conditions in the query's WHERE
+        return out + conn.execute(query.where(*late).limit(want - len(out))).all()
 
     @staticmethod
     def _compare(col: Any, op: str, value: Any, allowed: Sequence[str], clause: Clause, *, string: bool = False,
@@ -347,11 +401,16 @@ class SqlBase:
         return exists().where(join, kcol == c.key, cond)
 
 
+#: the place of the JSON array of run ids among the parameters of a compiled page statement
+_IDS = object()
 
-def _in_default_order(rows: Sequence[Any]) -> bool:
-    """Whether rows of ``(run_uuid, start_time)`` are in ``start_time DESC`` (NULL last), ``run_uuid ASC`` order."""
-    def key(row: Any) -> tuple[Any, ...]:
-        t = row.start_time
-        return (t is None, -t if t is not None else 0, row.run_uuid)
 
-    return all(key(a) <= key(b) for a, b in zip(rows, rows[1:]))
+def _sqlite_has_json_each() -> bool:
+    """Whether the SQLite library has the JSON functions (built in since 3.38; an older build may lack them)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(":memory:") as probe:
+            return probe.execute("SELECT value FROM json_each('[\"a\"]')").fetchall() == [("a",)]
+    except sqlite3.Error:
+        return False

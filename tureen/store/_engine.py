@@ -1,9 +1,10 @@
 """Engines for the SQL store: SQLite tuned for several processes at once, PostgreSQL/MySQL with a connect timeout.
 
 SQLite: a database tureen creates gets the WAL journal (readers never block the writer; set once at creation
-by :mod:`tureen.store._migrate`, never on a database someone else made), ``synchronous=NORMAL`` where the
-journal is WAL (safe there), a busy timeout so a writer waits for the lock instead of failing, and ``BEGIN IMMEDIATE`` for write transactions:
-a deferred transaction that reads first and writes later can fail with "database is locked" *without*
+by :mod:`tureen.store._migrate`, never on a database someone else made), ``synchronous=NORMAL`` and rarer
+checkpoints where the journal is WAL (safe there; settings of the connection, never stored in the file), a
+larger page cache, a busy timeout so a writer waits for the lock instead of failing, and ``BEGIN IMMEDIATE``
+for write transactions: a deferred transaction that reads first and writes later can fail with "database is locked" *without*
 waiting when another process committed in between, so writers take the lock up front. ``LIKE`` is made
 case-sensitive to match MLflow on every backend.
 """
@@ -21,6 +22,10 @@ from typing import Any
 from tureen.exceptions import InvalidParameterError
 
 _ENGINES: "weakref.WeakSet[Any]" = weakref.WeakSet()
+#: SQLite connection settings (per connection, never stored in the file): pages between checkpoints of a
+#: WAL database (SQLite's default is 1000) and the page cache (negative: KiB; SQLite's default is 2 MiB)
+_WAL_AUTOCHECKPOINT = 10_000
+_CACHE_SIZE = -16_384
 
 
 def _after_fork_in_child() -> None:
@@ -74,11 +79,17 @@ def make_engine(uri: str) -> Any:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
             cur = dbapi_conn.cursor()
             try:
-                # per-connection settings only: nothing here changes the database file
+                # per-connection settings only: none of these is stored in the database file, so opening
+                # someone else's database changes nothing about it (journal_mode=WAL, page_size, auto_vacuum,
+                # user_version would persist: they are never set here; see tests/store/test_sqlite_engine.py)
                 cur.execute("PRAGMA journal_mode")
                 row = cur.fetchone()
                 if row and str(row[0]).lower() == "wal":
                     cur.execute("PRAGMA synchronous=NORMAL")
+                    # checkpoint every ~40 MB of WAL instead of 4 MB: a 500-point batch dirties hundreds of
+                    # index pages, mostly the same ones batch after batch, which a rarer checkpoint copies once
+                    cur.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT}")
+                cur.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA case_sensitive_like=ON")
             finally:
@@ -110,8 +121,9 @@ def make_engine(uri: str) -> Any:
 
 class WriterGate:
     """One queue for the writers of one SQLite file: the threads of a process take a lock, the processes an
-    ``flock`` on a small lock file (in the temp directory, named by the database file's device and inode, so
-    nothing is added beside the database). A writer that finds SQLite's lock taken otherwise sleeps in
+    ``flock`` on a small lock file (in a private directory of the user in the temp directory, see
+    :func:`lock_directory`, named by the database file's device and inode, so nothing is added beside the
+    database). A writer that finds SQLite's lock taken otherwise sleeps in
     SQLite's busy handler, whose naps grow to 100 ms whatever the holder does: under a few dozen concurrent
     writers some wait seconds while the lock sits idle. In the queue each writer goes on the moment the one
     before it commits. Processes that do not use the gate (MLflow, the sqlite3 shell) still meet SQLite's own
@@ -124,7 +136,7 @@ class WriterGate:
 
     def __init__(self, database: str, timeout: float) -> None:
         st = os.stat(database)
-        self._path = Path(tempfile.gettempdir()) / "tureen-sqlite-locks" / f"{st.st_dev}-{st.st_ino}.lock"
+        self._path = lock_directory() / f"{st.st_dev}-{st.st_ino}.lock"
         self._timeout = timeout
         self._thread_lock = threading.Lock()
         self._local = threading.local()
@@ -135,10 +147,9 @@ class WriterGate:
         if self._fd is not None and self._pid == os.getpid():
             return self._fd
         try:  # after a fork the inherited descriptor shares the parent's lock: open our own
-            self._path.parent.mkdir(mode=0o1777, parents=True, exist_ok=True)
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            self._fd = _open_lock_file(self._path)
         except OSError:
-            self._fd = None  # no lock file (read-only temp dir...): SQLite's own lock alone, as before
+            self._fd = None  # no safe lock file (see lock_directory): SQLite's own lock alone, as before
         self._pid = os.getpid()
         return self._fd
 
@@ -179,6 +190,36 @@ class WriterGate:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         if self._local.locked:
             self._thread_lock.release()
+
+
+def lock_directory() -> Path:
+    """Where the writer gates' lock files live: ``tureen-sqlite-locks-<uid>`` in the temp directory, private to
+    the user (mode 0700). The temp directory is shared by every user, so the directory is trusted only when it
+    is a real directory (not a symlink) owned by this user and open to nobody else; otherwise the gate is not
+    used (SQLite's own lock still orders the writers). Writers of one database running as different users
+    therefore queue on SQLite's lock between them, never on a file another user could replace."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"tureen-sqlite-locks-{uid}"
+
+
+def _open_lock_file(path: Path) -> int:
+    import stat
+
+    folder = path.parent
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    uid = os.getuid() if hasattr(os, "getuid") else st.st_uid
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or stat.S_IMODE(st.st_mode) & 0o077:
+        raise PermissionError(f"{folder} is not a private directory of this user")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fst = os.fstat(fd)
+    if not stat.S_ISREG(fst.st_mode) or fst.st_uid != uid:
+        os.close(fd)
+        raise PermissionError(f"{path} is not a regular file of this user")
+    return fd
 
 
 def writer_gate(engine: Any) -> WriterGate | None:

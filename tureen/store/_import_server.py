@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Sequence
 
@@ -41,6 +42,30 @@ __all__ = ["import_server", "ServerSource"]
 _BULK_RUNS = 100  # MLflow's get-history-bulk takes at most 100 run ids ...
 _BULK_POINTS = 25_000  # ... and answers at most 25,000 points (more: per run, paged)
 _RUNS_PAGE = 1000
+_SEARCH_AHEAD = 3  # pages of runs asked for at once (MLflow's offset tokens)
+
+
+def _offset_of(token: str) -> int | None:
+    """The offset of an MLflow page token (base64 of ``{"offset": N}``), or None for any other token."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        got = json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    if isinstance(got, dict) and set(got) == {"offset"} and isinstance(got["offset"], int) \
+            and not isinstance(got["offset"], bool) and got["offset"] > 0:
+        return got["offset"]
+    return None
+
+
+def _offset_token(offset: int) -> str:
+    import base64
+    import json
+
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
 def _pages(fetch: Callable[[str | None], dict[str, Any]], key: str) -> Iterator[dict[str, Any]]:
@@ -111,17 +136,42 @@ class ServerSource:
                                                "order_by": ["attributes.start_time ASC"]})
 
     def run_pages(self, exp: ExperimentRecord) -> Iterator[list[_Stub]]:
-        """Pages of runs (every lifecycle stage) of one experiment, oldest first; the next page is asked for
-        while the caller works on this one."""
-        nxt: Future[Any] = self._pool.submit(self._search, exp.src_id, None)
-        while True:
-            out = nxt.result()
-            token = out.get("next_page_token")
-            if token:
-                nxt = self._pool.submit(self._search, exp.src_id, token)
-            yield [_Stub(r) for r in out.get("runs") or []]
-            if not token:
-                return
+        """Pages of runs (every lifecycle stage) of one experiment, oldest first, while the caller works on
+        the page before. MLflow's page tokens are offsets (``{"offset": N}``, base64): once the first page
+        shows that form, the next ``_SEARCH_AHEAD`` pages are asked for at once, so the server's workers
+        answer them side by side instead of one after the other; a page without a next token ends the
+        experiment (pages asked for beyond it are dropped). Any other token form is followed one page at a
+        time."""
+        out = self._search(exp.src_id, None)
+        token = out.get("next_page_token")
+        yield [_Stub(r) for r in out.get("runs") or []]
+        step = _offset_of(token) if token else None
+        if not token:
+            return
+        if not step:  # not MLflow's offset form: follow the tokens
+            nxt: Future[Any] = self._pool.submit(self._search, exp.src_id, token)
+            while True:
+                out = nxt.result()
+                token = out.get("next_page_token")
+                if token:
+                    nxt = self._pool.submit(self._search, exp.src_id, token)
+                yield [_Stub(r) for r in out.get("runs") or []]
+                if not token:
+                    return
+        ahead: deque[Future[Any]] = deque()
+        offset = step
+        try:
+            while True:
+                while len(ahead) < _SEARCH_AHEAD:
+                    ahead.append(self._pool.submit(self._search, exp.src_id, _offset_token(offset)))
+                    offset += step
+                out = ahead.popleft().result()
+                yield [_Stub(r) for r in out.get("runs") or []]
+                if not out.get("next_page_token"):
+                    return
+        finally:
+            for fut in ahead:
+                fut.cancel()
 
     def _bulk(self, key: str, chunk: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Every point of metric ``key`` of up to 100 runs: one bulk request, or per-run paging where the

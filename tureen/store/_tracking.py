@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any, Iterable, Sequence
@@ -29,6 +30,7 @@ from tureen.store._common import (
     check_max_results,
     current_user,
     experiment_id_of,
+    gc_paused,
     now_ms,
     to_uri,
 )
@@ -82,6 +84,8 @@ class TrackingSqlMixin:
     _attr_column: Any
     _sort_terms: Any
     _page: Any
+    _page_sql: Any
+    _page_rows: Any
     _compare: Any
     _kv_condition: Any
     _default_location: Any
@@ -291,57 +295,64 @@ class TrackingSqlMixin:
         return Run(info=info, data=RunData(tags=tag_map))
 
     def _runs_from_ids(self, conn: Any, run_ids: Sequence[str]) -> list[Run]:
+        """The runs of ``run_ids`` (in that order; ids that are not there are left out): one query for the
+        runs and one for each of their params, tags, latest metrics, outputs and inputs, whatever the count.
+        On SQLite the queries go to the driver as SQL compiled once (see ``SqlBase._page_rows``)."""
         if not run_ids:
             return []
         ids = list(run_ids)
-        bound = {"ids": ids}  # the statements are built once (SqlBase._build_statements): no per-call compiling
-        # .all() fetches in one DBAPI call: iterating a result row by row costs several times more
-        rows = {r.run_uuid: r for r in conn.execute(self._select_runs_of, bound).all()}
-        params: dict[str, dict[str, str]] = {i: {} for i in ids}
-        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
-        outputs: dict[str, list[LoggedModelOutput]] = {i: [] for i in ids}
-        for run_uuid, key, value in conn.execute(self._select_params_of, bound).all():
-            params[run_uuid][key] = value
-        for run_uuid, key, value in conn.execute(self._select_tags_of, bound).all():
-            tags[run_uuid][key] = value
-        nan = math.nan
-        for run_uuid, key, value, is_nan in conn.execute(self._select_latest_of, bound).all():
-            metrics[run_uuid][key] = nan if is_nan else value
-        # MLflow keeps a run's model outputs as RUN_OUTPUT -> MODEL_OUTPUT edges
-        for source_id, destination_id, step in conn.execute(self._select_outputs_of, bound).all():
-            outputs[source_id].append(LoggedModelOutput(destination_id, step))
-        inputs = self._run_inputs(conn, ids)
-        out = []
-        for i in ids:
-            row = rows.get(i)
-            if row is None:
-                continue
-            info = RunInfo(run_id=row.run_uuid, experiment_id=str(row.experiment_id), run_name=row.name,
-                           user_id=row.user_id, status=row.status, start_time=row.start_time, end_time=row.end_time,
-                           artifact_uri=row.artifact_uri, lifecycle_stage=row.lifecycle_stage)
-            out.append(Run(info=info, data=RunData(metrics=metrics[i], params=params[i], tags=tags[i]),
-                           inputs=inputs[i], outputs=RunOutputs(outputs[i])))
-        return out
+        ids_json = None
+        if self._page_sql is not None:
+            ids_json = json.dumps(ids)
+            if not conn.in_transaction():
+                conn.begin()  # the pieces are read in one transaction (one snapshot), as SQLAlchemy's would be
+        with gc_paused():
+            rows = {r[0]: r for r in self._page_rows(conn, "runs", ids, ids_json)}
+            params: dict[str, dict[str, str]] = {i: {} for i in ids}
+            tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+            metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+            outputs: dict[str, list[LoggedModelOutput]] = {i: [] for i in ids}
+            for run_uuid, key, value in self._page_rows(conn, "params", ids, ids_json):
+                params[run_uuid][key] = value
+            for run_uuid, key, value in self._page_rows(conn, "tags", ids, ids_json):
+                tags[run_uuid][key] = value
+            nan = math.nan
+            for run_uuid, key, value, is_nan in self._page_rows(conn, "latest", ids, ids_json):
+                metrics[run_uuid][key] = nan if is_nan else value
+            for source_id, destination_id, step in self._page_rows(conn, "outputs", ids, ids_json):
+                outputs[source_id].append(LoggedModelOutput(destination_id, step))
+            inputs = self._run_inputs(conn, ids, ids_json)
+            out = []
+            for i in ids:
+                row = rows.get(i)
+                if row is None:
+                    continue
+                run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, stage = row
+                info = RunInfo(run_id=run_uuid, experiment_id=str(experiment_id), run_name=name, user_id=user_id,
+                               status=status, start_time=start_time, end_time=end_time, artifact_uri=artifact_uri,
+                               lifecycle_stage=stage)
+                out.append(Run(info=info, data=RunData(metrics=metrics[i], params=params[i], tags=tags[i]),
+                               inputs=inputs[i], outputs=RunOutputs(outputs[i])))
+            return out
 
-    def _run_inputs(self, conn: Any, ids: list[str]) -> dict[str, RunInputs]:
+    def _run_inputs(self, conn: Any, ids: list[str], ids_json: str | None = None) -> dict[str, RunInputs]:
         """The dataset and model inputs of runs: one indexed query, a second one only for dataset tags."""
-        rows = conn.execute(self._select_inputs, {"ids": ids}).all()
+        rows = self._page_rows(conn, "inputs", ids, ids_json)
         if not rows:
             return {r: RunInputs() for r in ids}
         tags: dict[str, list[InputTag]] = {}
-        if any(r.source_type == "DATASET" for r in rows):
-            for tr in conn.execute(self._select_input_tags, {"ids": ids}).all():
-                tags.setdefault(tr.input_uuid, []).append(InputTag(tr.name, tr.value))
+        if any(r[0] == "DATASET" for r in rows):
+            for input_uuid, name, value in self._page_rows(conn, "input_tags", ids, ids_json):
+                tags.setdefault(input_uuid, []).append(InputTag(name, value))
         datasets: dict[str, list[DatasetInput]] = {r: [] for r in ids}
         model_inputs: dict[str, list[LoggedModelInput]] = {r: [] for r in ids}
-        for r in rows:
-            if r.source_type == "RUN_INPUT":
-                model_inputs[r.source_id].append(LoggedModelInput(r.destination_id))
-            elif r.name is not None:
-                datasets[r.destination_id].append(DatasetInput(
-                    Dataset(r.name, r.digest, r.dataset_source_type, r.dataset_source, r.dataset_schema,
-                            r.dataset_profile), tags.get(r.input_uuid, [])))
+        for (source_type, source_id, destination_id, input_uuid, name, digest, source_kind, source, schema,
+             profile) in rows:
+            if source_type == "RUN_INPUT":
+                model_inputs[source_id].append(LoggedModelInput(destination_id))
+            elif name is not None:
+                datasets[destination_id].append(DatasetInput(
+                    Dataset(name, digest, source_kind, source, schema, profile), tags.get(input_uuid, [])))
         return {r: RunInputs(datasets[r], model_inputs[r]) for r in ids}
 
     def get_run(self, run_id: str) -> Run:

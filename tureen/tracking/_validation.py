@@ -90,6 +90,7 @@ def validate_tag(key: Any, value: Any) -> tuple[str, str]:
 
 #: MLflow's SQL store clamps infinities to the largest double
 _DOUBLE_MAX = 1.7976931348623157e308
+_INFS = (float("inf"), float("-inf"))
 
 
 def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[str, float, bool, int, int]:
@@ -102,6 +103,15 @@ def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[st
         1.7976931348623157e+308
     """
     validate_key(key, "metric key")
+    vt = value.__class__
+    if (vt is float or vt is int) and timestamp.__class__ is int and timestamp >= 0 and step.__class__ is int:
+        # the usual point (exact builtin types, as JSON and Python give them): the checks below in one line
+        fvalue = float(value)
+        if fvalue != fvalue:
+            return key, 0.0, True, timestamp, step
+        if fvalue in _INFS:
+            fvalue = _DOUBLE_MAX if fvalue > 0 else -_DOUBLE_MAX
+        return key, fvalue, False, timestamp, step
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a number "
                                     f"(got {type(value).__name__})")
