@@ -39,18 +39,18 @@ _LAZY: dict[str, str] = {
 
 #: the fluent tracking API (``tureen.tracking.fluent``), re-exported here under MLflow's names
 _FLUENT_MODULE = "tureen.tracking.fluent"
-_FLUENT_NAMES = (
+_FLUENT_NAMES = (  # also ``tureen.tracking.fluent.__all__`` (with ``TrackingClient``): one list
     "set_tracking_uri", "get_tracking_uri", "is_tracking_uri_set", "set_registry_uri", "get_registry_uri",
     "create_experiment", "set_experiment", "get_experiment", "get_experiment_by_name", "delete_experiment",
     "search_experiments", "set_experiment_tag", "set_experiment_tags", "delete_experiment_tag",
-    "restore_experiment", "restore_run", "set_model_version_tag", "flush_artifact_async_logging", "start_run", "end_run", "active_run",
-    "last_active_run", "get_parent_run", "log_param", "log_params", "log_metric", "log_metrics", "set_tag",
-    "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure",
-    "log_image", "log_table", "load_table", "get_artifact_uri", "get_run", "delete_run", "search_runs",
-    "register_model", "search_registered_models", "search_model_versions", "log_input", "log_inputs",
-    "log_outputs", "list_run_infos", "list_experiments", "list_registered_models", "flush_async_logging",
-    "get_logged_model", "search_logged_models", "last_logged_model", "set_active_model", "get_active_model_id",
-    "initialize_logged_model", "create_external_model", "finalize_logged_model",
+    "restore_experiment", "restore_run", "set_model_version_tag", "flush_artifact_async_logging", "start_run",
+    "end_run", "active_run", "last_active_run", "get_parent_run", "log_param", "log_params", "log_metric",
+    "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict",
+    "log_figure", "log_image", "log_table", "load_table", "get_artifact_uri", "get_run", "delete_run",
+    "search_runs", "register_model", "search_registered_models", "search_model_versions", "log_input",
+    "log_inputs", "log_outputs", "list_run_infos", "list_experiments", "list_registered_models",
+    "flush_async_logging", "get_logged_model", "search_logged_models", "last_logged_model", "set_active_model",
+    "get_active_model_id", "initialize_logged_model", "create_external_model", "finalize_logged_model",
     "set_logged_model_tags", "delete_logged_model_tag", "ActiveRun",
 )
 

@@ -59,5 +59,5 @@ def test_demo_registers_promotes_and_serves(tmp_path):
 
     client = TrackingClient(f"sqlite:///{tmp_path / 'home' / 'tureen.db'}")
     versions = client.get_latest_versions("churn", stages=["Production"])
-    assert [v.version for v in versions] == ["1"] or [str(v.version) for v in versions] == ["1"]
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    assert [v.version for v in versions] == [1]
+    assert client.get_model_version_by_alias("churn", "champion").version == 1

@@ -66,13 +66,13 @@ def test_register_model_from_each_uri_kind(client):
     v2 = tureen.register_model(info.model_uri, "m")
     v3 = tureen.register_model("models:/m/1", "m2")
     v4 = tureen.register_model(f"runs:/{run.info.run_id}/plain", "m")
-    assert (v2.version, v3.version, v4.version) == ("2", "1", "3")
+    assert (v2.version, v3.version, v4.version) == (2, 1, 3)  # ints from a SQL store, as MLflow's
     assert v4.source == f"{run.info.artifact_uri}/plain" and v4.run_id == run.info.run_id
     assert resolve_model_uri("models:/m2/1") == resolve_model_uri("models:/m/1")
     with pytest.raises(ResourceNotFoundError, match="Models logged by this run: model"):
         tureen.register_model(f"runs:/{run.info.run_id}/nothing", "m")
     copied = client.copy_model_version("models:/m/2", "m3")
-    assert copied.version == "1" and resolve_model_uri("models:/m3/1") == resolve_model_uri("models:/m/2")
+    assert copied.version == 1 and resolve_model_uri("models:/m3/1") == resolve_model_uri("models:/m/2")
 
 
 def test_log_model_without_run_starts_one_and_explicit_run_id(client):

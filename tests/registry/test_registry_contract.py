@@ -7,6 +7,14 @@ import pytest
 from tureen.exceptions import InvalidParameterError, ResourceAlreadyExistsError, ResourceNotFoundError
 
 
+def _v(client, number: int):
+    """A version number as MLflow's client gives it: an int from a database store, a string over REST
+    (MLflow's protobuf carries it as a string)."""
+    from tureen.tracking.stores.rest import RestStore
+
+    return str(number) if isinstance(client._registry, RestStore) else number
+
+
 def _model_with_versions(client, name="churn", n=3):
     client.create_registered_model(name, tags={"team": "ml"}, description="d")
     run = client.create_run("0")
@@ -37,13 +45,13 @@ def test_invalid_model_names(client, name):
 
 def test_versions_are_numbered_and_never_reused(client):
     versions = _model_with_versions(client, n=3)
-    assert [v.version for v in versions] == ["1", "2", "3"]
+    assert [v.version for v in versions] == [_v(client, 1), _v(client, 2), _v(client, 3)]
     assert all(v.current_stage == "None" and v.status == "READY" for v in versions)
     client.delete_model_version("churn", 3)
     with pytest.raises(ResourceNotFoundError, match="version=3"):
         client.get_model_version("churn", "3")
     run = client.create_run("0")
-    assert client.create_model_version("churn", "file:///x", run_id=run.info.run_id).version == "4"
+    assert client.create_model_version("churn", "file:///x", run_id=run.info.run_id).version == _v(client, 4)
     client.update_model_version("churn", 4, description="four")
     assert client.get_model_version("churn", "4").description == "four"
     with pytest.raises(InvalidParameterError, match="integer"):
@@ -65,10 +73,11 @@ def test_stages_and_archive_existing(client):
     client.transition_model_version_stage("churn", "2", "Production")
     client.transition_model_version_stage("churn", "3", "PRODUCTION", archive_existing_versions=True)
     stages = {v.version: v.current_stage for v in client.search_model_versions("name = 'churn'")}
-    assert stages == {"1": "Archived", "2": "Archived", "3": "Production"}
+    assert stages == {_v(client, 1): "Archived", _v(client, 2): "Archived", _v(client, 3): "Production"}
     latest = client.get_latest_versions("churn")
-    assert [(v.version, v.current_stage) for v in latest] == [("3", "Production"), ("2", "Archived")]
-    assert [v.version for v in client.get_latest_versions("churn", ["Archived"])] == ["2"]
+    assert [(v.version, v.current_stage) for v in latest] == [(_v(client, 3), "Production"),
+                                                               (_v(client, 2), "Archived")]
+    assert [v.version for v in client.get_latest_versions("churn", ["Archived"])] == [_v(client, 2)]
     with pytest.raises(InvalidParameterError, match="stage"):
         client.transition_model_version_stage("churn", "1", "Prod")
     with pytest.raises(InvalidParameterError, match="archive_existing_versions"):
@@ -78,25 +87,17 @@ def test_stages_and_archive_existing(client):
     assert {v.current_stage for v in rm.latest_versions} == {"Production", "Archived"}
 
 
-def _v(client, number: int):
-    """An alias's version as MLflow's client gives it: an int from a database store, a string over REST
-    (MLflow's protobuf carries it as a string)."""
-    from tureen.tracking.stores.rest import RestStore
-
-    return str(number) if isinstance(client._registry, RestStore) else number
-
-
 def test_aliases_and_their_history(client):
     _model_with_versions(client, n=2)
     client.set_registered_model_alias("churn", "champion", "1")
     client.set_registered_model_alias("churn", "champion", 2)  # moves it
     client.set_registered_model_alias("churn", "challenger", "1")
-    assert client.get_model_version_by_alias("churn", "champion").version == "2"
+    assert client.get_model_version_by_alias("churn", "champion").version == _v(client, 2)
     aliases = client.get_registered_model("churn").aliases
     assert aliases == {"challenger": _v(client, 1), "champion": _v(client, 2)}
     assert {type(v) for v in aliases.values()} == {type(_v(client, 1))}
     assert client.get_model_version("churn", "2").aliases == ["champion"]
-    assert client.get_model_version_by_alias("churn", "LATEST").version == "2"
+    assert client.get_model_version_by_alias("churn", "LATEST").version == _v(client, 2)
     for reserved in ("latest", "Latest", "v1", "V12"):
         with pytest.raises(InvalidParameterError, match="reserved"):
             client.set_registered_model_alias("churn", reserved, "1")
@@ -162,14 +163,30 @@ def test_search_registered_models_and_versions(client):
     with pytest.raises(InvalidParameterError, match="Invalid attribute key"):
         client.search_registered_models("description = 'x'")
     found = client.search_model_versions("name = 'iris' AND version_number >= 2")
-    assert [(v.name, v.version) for v in found] == [("iris", "2")]
+    assert [(v.name, v.version) for v in found] == [("iris", _v(client, 2))]
     ordered = client.search_model_versions("name LIKE 'iris%'", order_by=["name DESC", "version_number ASC"])
-    assert [(v.name, v.version) for v in ordered] == [("iris-v2", "1"), ("iris-v2", "2"), ("iris", "1"),
-                                                      ("iris", "2")]
+    assert [(v.name, v.version) for v in ordered] == [("iris-v2", _v(client, 1)), ("iris-v2", _v(client, 2)),
+                                                      ("iris", _v(client, 1)), ("iris", _v(client, 2))]
     with pytest.raises(InvalidParameterError, match="integer"):
         client.search_model_versions("version_number = 1.5")
     with pytest.raises(InvalidParameterError, match="max_results"):
         client.search_registered_models(max_results=1001)
+
+
+def test_search_leaves_out_prompts_as_mlflow_does(client):
+    """MLflow's client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to its searches; MLflow's store then
+    matches every model without that tag (prompts, which carry it, are left out by default; a filter asking
+    for prompts gets them)."""
+    for name in ("churn", "iris"):
+        _model_with_versions(client, name=name, n=1)
+    client.create_registered_model("greeting", tags={"mlflow.prompt.is_prompt": "true"})
+    names = lambda models: [m.name for m in models]  # noqa: E731
+    not_prompt = "tags.`mlflow.prompt.is_prompt` != 'true'"
+    assert names(client.search_registered_models(not_prompt)) == ["churn", "iris"]
+    assert names(client.search_registered_models(f"name LIKE 'i%' AND {not_prompt}")) == ["iris"]
+    assert names(client.search_registered_models()) == ["churn", "iris"]
+    assert names(client.search_registered_models("tags.`mlflow.prompt.is_prompt` = 'true'")) == ["greeting"]
+    assert sorted(v.name for v in client.search_model_versions(not_prompt)) == ["churn", "iris"]
 
 
 def test_download_uri(client):

@@ -77,6 +77,11 @@ def test_tureen_client_against_mlflow_server(tmp_path, mlflow_server, mlflow_pyt
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen == {"pred": [0, 1], "params": {"C": "1.0"}, "metrics": {"acc": 0.75}}
     assert info.model_uri.startswith("models:/m-")
+    # a version from a runs:/ source, as typical scripts make it: MLflow's client sends no model_id with it
+    # (MLflow's server refuses a runs:/ source beside a model_id); versions are strings over REST
+    mv = client.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    assert (mv.version, mv.source, mv.model_id) == ("2", f"runs:/{run.info.run_id}/model", None)
+    assert client.get_registered_model("churn").aliases == {"champion": "1"}
 
 
 def test_mlflow_client_multipart_upload_through_tureen_server(tureen_app_server, tmp_path, mlflow_python):

@@ -63,3 +63,24 @@ def test_a_model_changed_on_the_server_after_logging_is_refused(remote, tmp_path
     mlmodel.write_text(mlmodel.read_text() + "\n# tampered\n")
     with pytest.raises(ModelIntegrityError):
         pyfunc.load_model("models:/churn@champion")
+
+
+def test_a_version_from_a_runs_uri_on_a_proxying_server(remote):
+    """``create_model_version(name, "runs:/…")`` against ``--serve-artifacts``: the server finds the run's
+    files through its own artifact destination (it used to reach for ``mlflow-artifacts:/`` over HTTP,
+    that is, itself); versions come back as strings, as MLflow's REST client gives them."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tureen import pyfunc
+    from tureen.flavors import sklearn as tsk
+    from tureen.tracking import TrackingClient, fluent
+
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    with fluent.start_run() as run:
+        tsk.log_model(LogisticRegression().fit(X, y), name="model")
+    client = TrackingClient()
+    client.create_registered_model("churn")
+    mv = client.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    assert mv.version == "1" and mv.source == f"runs:/{run.info.run_id}/model"
+    assert client.get_registered_model("churn").latest_versions[0].version == "1"
+    assert pyfunc.load_model("models:/churn/1").predict(np.array([[3.0]])).tolist() == [1]

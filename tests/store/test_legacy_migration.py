@@ -65,6 +65,6 @@ def test_a_0003_database_migrates_in_place_losslessly(tmp_path):
     assert store.get_model_version_download_uri("iris", "1") == lm.artifact_location
     assert [(h.alias, h.version) for h in store.get_registered_model_alias_history("iris")] == \
         [("champion", "2"), ("champion", "1"), ("old", "3"), ("old", None)]
-    assert store.create_model_version("iris", "file:///srv/models/iris4").version == "4"  # 3 stays taken
+    assert store.create_model_version("iris", "file:///srv/models/iris4").version == 4  # 3 stays taken
     assert store.create_experiment("after-migration") == "3"
     store.close()

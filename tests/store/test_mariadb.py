@@ -41,12 +41,12 @@ def test_the_store_works_on_mariadb(mariadb_uri, tmp_path):
     store.set_registered_model_tag("m", "t", "1")
     store.set_registered_model_tag("m", "t", "2")
     store.delete_model_version("m", "1")
-    assert store.get_model_version_by_alias("m", "prod").version == "2"
-    assert store.create_model_version("m", "file:///tmp/z").version == "3"
+    assert store.get_model_version_by_alias("m", "prod").version == 2
+    assert store.create_model_version("m", "file:///tmp/z").version == 3
     assert store.get_registered_model("m").tags == {"t": "2"}
     assert [h.version for h in store.get_registered_model_alias_history("m")] == ["2"]
     store.rename_registered_model("m", "m2")
-    assert store.get_model_version_by_alias("m2", "prod").version == "2"
+    assert store.get_model_version_by_alias("m2", "prod").version == 2
     store.close()
 
 

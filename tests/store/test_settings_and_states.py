@@ -130,8 +130,8 @@ def test_a_deleted_version_number_is_never_reused_and_mlflow_sees_it_deleted(tmp
     store.delete_model_version("m", "2")
     with pytest.raises(ResourceNotFoundError):
         store.get_model_version("m", "2")
-    assert store.create_model_version("m", "file:///tmp/m").version == "3"
-    assert [v.version for v in store.search_model_versions("name = 'm'")] == ["3", "1"]
+    assert store.create_model_version("m", "file:///tmp/m").version == 3
+    assert [v.version for v in store.search_model_versions("name = 'm'")] == [3, 1]
     with store._engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT current_stage FROM model_versions WHERE version = 2").scalar() \
             == "Deleted_Internal"

@@ -157,7 +157,7 @@ def test_one_database_for_mlflow_and_tureen(two_databases, mlflow_run, tmp_path,
     assert run.outputs.model_outputs and client.get_logged_model(run.outputs.model_outputs[0].model_id).status \
         == "LOGGED_MODEL_READY"
     mv = client.get_model_version_by_alias("theirs", "champion")
-    assert (mv.version, mv.current_stage) == ("1", "Production")
+    assert (mv.version, mv.current_stage) == (1, "Production")
     monkeypatch.setenv("TUREEN_TRACKING_URI", shared)
     monkeypatch.setenv("TUREEN_REGISTRY_URI", shared)
     served = pyfunc.load_model("models:/theirs@champion", allow_pickle=True)

@@ -310,7 +310,7 @@ def test_registry_pages_alias_and_stage(page, ui_data):
     Select(page.css("#alias-version")).select_by_value("2")
     page.css("#alias-form button").click()
     page.wait(lambda d: "@challenger" in d.find_element("css selector", "#aliases").text)
-    assert ui_data["client"].get_model_version_by_alias("churn-classifier", "challenger").version == "2"
+    assert ui_data["client"].get_model_version_by_alias("churn-classifier", "challenger").version == 2
     # stage transition of version 1
     row = page.css("#versions tr[data-version='1']")
     Select(row.find_element("css selector", "select[name=stage]")).select_by_value("Production")

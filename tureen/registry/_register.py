@@ -20,7 +20,7 @@ def _resolve_source(model_uri: str, client: Any) -> tuple[str, str | None, str |
     if model_uri.startswith("runs:"):
         run_id, path = parse_runs_uri(model_uri)
         run = client.get_run(run_id)
-        repo = get_artifact_repository(run.info.artifact_uri)
+        repo = getattr(client, "_artifact_repository", get_artifact_repository)(run.info.artifact_uri)
         local = getattr(repo, "local_path", None)
         from tureen.tracking._uri import has_mlmodel
 

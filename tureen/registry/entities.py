@@ -1,8 +1,9 @@
 """Model-registry entities, with MLflow's shapes and field names.
 
-``ModelVersion.version`` is a string of an integer (as in MLflow's REST API and Python client);
-``RegisteredModel.aliases`` maps alias -> version (an int from a database store, a string over REST, as
-in MLflow); ``ModelVersion.aliases`` lists the aliases pointing at that version.
+Versions are numbered as MLflow gives them: ``ModelVersion.version`` and the values of
+``RegisteredModel.aliases`` are ints from a database store (as from MLflow's SQL store) and strings over
+REST (as from MLflow's REST client: its protobuf carries them as strings); on the wire and in the CLI's JSON
+they are strings. ``ModelVersion.aliases`` lists the aliases pointing at that version.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class _Entity:
 @dataclass(frozen=True)
 class ModelVersion(_Entity):
     name: str
-    version: str
+    version: int | str
     creation_timestamp: int
     last_updated_timestamp: int
     current_stage: str = "None"
@@ -46,6 +47,10 @@ class ModelVersion(_Entity):
     aliases: list[str] = field(default_factory=list)
     model_id: str | None = None
 
+    def wire_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with the version as a string, as the REST protocol and the CLI's JSON carry it."""
+        return {**self.to_dict(), "version": str(self.version)}
+
 
 @dataclass(frozen=True)
 class RegisteredModel(_Entity):
@@ -57,6 +62,11 @@ class RegisteredModel(_Entity):
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, Any] = field(default_factory=dict)
+
+    def wire_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with every version as a string, as the REST protocol and the CLI's JSON carry them."""
+        return {**self.to_dict(), "latest_versions": [mv.wire_dict() for mv in self.latest_versions],
+                "aliases": {alias: str(version) for alias, version in self.aliases.items()}}
 
 
 @dataclass(frozen=True)

@@ -333,6 +333,7 @@ class _State:
                         client._registry_obj = get_store(s.registry_store_uri, s.artifact_root)
                     else:
                         client._registry_obj = client._store_obj
+                    client._artifact_repository = self.repo_for  # mlflow-artifacts:/ is this server's own
                     self._client = client
         return self._client
 

@@ -42,6 +42,26 @@ def _model_id_of(source: str | None) -> str | None:
     return None
 
 
+#: the tag MLflow marks prompts with (MLflow keeps prompts as registered models)
+_IS_PROMPT = "mlflow.prompt.is_prompt"
+
+
+def _without_prompts(clauses: list[Any], tags: Any, name_col: Any) -> tuple[list[Any], Any]:
+    """MLflow's rule for registry searches: unless the filter asks for prompts (``is_prompt = 'true'`` or
+    ``!= 'false'``), clauses on the prompt tag are dropped and every name tagged ``is_prompt = 'true'`` is left
+    out, so a model without the tag matches MLflow's client's ``is_prompt != 'true'``. Returns the clauses
+    to apply and the extra condition (``None`` when prompts were asked for)."""
+    for c in clauses:
+        if c.entity == "tag" and c.key == _IS_PROMPT:
+            value = str(c.value).lower()
+            if (c.op == "=" and value == "true") or (c.op == "!=" and value == "false"):
+                return clauses, None
+            break
+    kept = [c for c in clauses if not (c.entity == "tag" and c.key == _IS_PROMPT)]
+    prompts = select(tags.c.name).where(tags.c.key == _IS_PROMPT, tags.c.value == "true")
+    return kept, name_col.not_in(prompts)
+
+
 class RegistrySqlMixin:
     """Registry methods of the SQL store (see the module docstring)."""
 
@@ -178,8 +198,9 @@ class RegistrySqlMixin:
                                  order_by: list[str] | None = None, page_token: str | None = None) -> PagedList:
         check_max_results(max_results, SEARCH_MODELS_MAX, "search_registered_models")
         rm = s.registered_models
-        conds = []
-        for c in parse_filter(filter_string):
+        clauses, no_prompts = _without_prompts(parse_filter(filter_string), s.registered_model_tags, rm.c.name)
+        conds = [] if no_prompts is None else [no_prompts]
+        for c in clauses:
             if c.entity == "tag":
                 cond = self._kv_condition(s.registered_model_tags, s.registered_model_tags.c.name == rm.c.name, c)
             else:
@@ -218,7 +239,8 @@ class RegistrySqlMixin:
         for a in conn.execute(al.select().where(al.c.name.in_(names)).order_by(al.c.alias)):
             if (a.name, a.version) in aliases:
                 aliases[(a.name, a.version)].append(a.alias)
-        return [ModelVersion(name=r.name, version=str(r.version), creation_timestamp=r.creation_time,
+        return [ModelVersion(name=r.name, version=int(r.version),  # an int, as MLflow's SQL store gives
+                             creation_timestamp=r.creation_time,
                              last_updated_timestamp=r.last_updated_time, current_stage=r.current_stage,
                              description=r.description, user_id=r.user_id, source=r.source, run_id=r.run_id,
                              run_link=r.run_link, status=r.status, status_message=r.status_message,
@@ -393,7 +415,10 @@ class RegistrySqlMixin:
         check_max_results(max_results, SEARCH_VERSIONS_MAX, "search_model_versions")
         mv = s.model_versions
         conds = [mv.c.current_stage != s.STAGE_DELETED]
-        for c in parse_filter(filter_string):
+        clauses, no_prompts = _without_prompts(parse_filter(filter_string), s.model_version_tags, mv.c.name)
+        if no_prompts is not None:
+            conds.append(no_prompts)
+        for c in clauses:
             if c.entity == "tag":
                 t = s.model_version_tags
                 conds.append(self._kv_condition(t, and_(t.c.name == mv.c.name, t.c.version == mv.c.version), c))

@@ -18,6 +18,8 @@ def when(ms: int | None) -> str:
 
 
 def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "wire_dict"):  # registry entities: versions as strings, as on the wire
+        return value.wire_dict()
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     if isinstance(value, (list, tuple)):

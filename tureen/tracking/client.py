@@ -262,19 +262,21 @@ class TrackingClient:
     # ==================================================================================================
     # artifacts
     # ==================================================================================================
-    def _repo(self, run_id: str) -> Any:
+    def _artifact_repository(self, artifact_uri: str) -> Any:
+        """The repository behind a run's artifact URI. A tracking server replaces this with its own resolver,
+        which maps ``mlflow-artifacts:/`` to its destination (rather than calling itself over HTTP)."""
         from tureen.artifacts import get_artifact_repository
 
-        run = self.get_run(run_id)
-        return get_artifact_repository(run.info.artifact_uri)
+        return get_artifact_repository(artifact_uri)
+
+    def _repo(self, run_id: str) -> Any:
+        return self._artifact_repository(self.get_run(run_id).info.artifact_uri)
 
     def _writable_repo(self, run_id: str) -> Any:
-        from tureen.artifacts import get_artifact_repository
-
         run = self.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidParameterError(f"The run {run_id} must be in the 'active' state to log artifacts")
-        return get_artifact_repository(run.info.artifact_uri)
+        return self._artifact_repository(run.info.artifact_uri)
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         """Copy a local file (or a directory's files) into the run's artifacts."""
@@ -459,7 +461,8 @@ class TrackingClient:
         Creation is immediate: ``await_creation_for`` is accepted for MLflow's signature and has nothing to
         wait for. A ``runs:/<run>/<name>`` source is kept as given (as MLflow keeps it) and its files are found
         as :func:`tureen.register_model` finds them: the run's own artifacts, else the logged model ``<name>``
-        of that run (where MLflow 3's ``log_model`` puts them).
+        of that run (where MLflow 3's ``log_model`` puts them). As MLflow's client, it sends no ``model_id``
+        of its own beside a ``runs:/`` source.
         """
         storage = None
         if isinstance(source, str) and source.startswith("runs:/"):
@@ -472,11 +475,9 @@ class TrackingClient:
                 rid, _, path = source[len("runs:/"):].partition("/")
                 root = self.get_run(rid).info.artifact_uri.rstrip("/")
                 resolved, mid = (f"{root}/{path}" if path else root), None
-            if mid is not None:
-                lm = self.get_logged_model(mid)
-                storage, model_id = lm.artifact_location, model_id or mid
-            else:
-                storage = resolved
+            # the files' location only: as MLflow's client, no model_id goes with a runs:/ source (MLflow's
+            # server refuses the pair)
+            storage = self.get_logged_model(mid).artifact_location if mid is not None else resolved
         elif self._registry is not self._store and isinstance(source, str):
             # the logged model behind the source lives in the tracking database, not the registry's
             if source.startswith("models:/m-") and "/" not in source[len("models:/"):].strip("/"):

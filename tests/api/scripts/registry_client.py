@@ -26,11 +26,11 @@ latest = client.get_latest_versions("lin", stages=["Staging"])
 client.rename_registered_model("lin", "line")
 after = client.get_registered_model("line")
 client.delete_model_version("line", v1.version)
-remaining = [str(mv.version) for mv in client.search_model_versions("name = 'line'")]
+remaining = [mv.version for mv in client.search_model_versions("name = 'line'")]
 print(json.dumps({
-    # ModelVersion.version is an int in MLflow 3.17's client, a string in tureen (see the migrating doc)
-    "versions": [str(v1.version), str(v2.version)],
-    "champion": str(champion.version),
+    "versions": [v1.version, v2.version],  # ints from a SQL store, in both
+    "version_type": type(v1.version).__name__,
+    "champion": champion.version,
     "champion_aliases": champion.aliases,
     "aliases": rm.aliases,
     "alias_type": type(rm.aliases["champion"]).__name__,
@@ -41,7 +41,7 @@ print(json.dumps({
     "stages_by_version": {mv.version: mv.current_stage for mv in found},
     "n_found": len(found),
     "n_models": len(models),
-    "latest_staging": [str(mv.version) for mv in latest],
+    "latest_staging": [mv.version for mv in latest],
     "predict_alias": [round(v, 9) for v in loaded.predict([[3.0]]).tolist()],
     "predict_version": [round(v, 9) for v in by_version.predict([[4.0]]).tolist()],
     "renamed": after.name,
