@@ -108,3 +108,19 @@ def test_scored_through_spark_udf(saved, data):
     predict = spark_udf(spark, saved, result_type="double")
     got = [r.p for r in spark.createDataFrame(data[["a", "b"]]).withColumn("p", predict("a", "b")).collect()]
     assert got == want
+
+
+@pytest.mark.parametrize("rows", [1, 40, 1500])
+def test_pyfunc_answers_as_the_raw_transform_does(saved, data, rows):
+    """A small frame's double predictions come back through collect(), a large one's through toPandas(): either
+    way the Series equals the raw model's own transform, value for value, with its dtype and name."""
+    import pandas as pd
+
+    frame = pd.concat([data[["a", "b"]]] * (rows // len(data) + 1), ignore_index=True).head(rows)
+    frame.index = frame.index + 7  # the answer keeps the caller's index
+    got = pyfunc.load_model(saved).predict(frame)
+    raw = tspark.load_model(saved)
+    want = raw.transform(tspark.get_session().createDataFrame(frame)).select("prediction").toPandas()["prediction"]
+    assert got.dtype == want.dtype == "float64"
+    assert list(got.index) == list(frame.index)
+    assert got.tolist() == want.tolist()
