@@ -59,7 +59,7 @@ def test_a_0003_database_migrates_in_place_losslessly(tmp_path):
 
     model = store.get_registered_model("iris")
     assert (model.description, model.tags, model.aliases) == ("flowers", {"owner": "ann"}, {"champion": 1})  # ints, as MLflow's SQL store gives
-    assert {v.version: v.current_stage for v in model.latest_versions} == {"1": "Production", "2": "Staging"}
+    assert {v.version: v.current_stage for v in model.latest_versions} == {1: "Production", 2: "Staging"}
     v1 = store.get_model_version("iris", "1")
     assert (v1.description, v1.tags, v1.model_id, v1.run_id) == ("one", {"q": "1"}, lm.model_id, run.info.run_id)
     assert store.get_model_version_download_uri("iris", "1") == lm.artifact_location
