@@ -112,6 +112,7 @@ def test_the_fast_path_is_taken_and_only_when_it_may_be(app, monkeypatch):
     ({"key": "b", "value": 1.0, "timestamp": -1}, "Invalid timestamp -1"),
     ({"key": "../b", "value": 1.0, "timestamp": 1}, "Invalid metric key"),
     ({"key": "b", "timestamp": 1}, "metrics[1].value"),
+    ({"key": "b", "value": 10 ** 400, "timestamp": 1}, "too large"),  # an integer no double holds
 ])
 def test_a_bad_point_beside_good_ones_fails_the_whole_batch_by_name(app, bad, message):
     """Points of the usual shape skip the general coercion; anything else still gets its typed error, and a
@@ -141,3 +142,14 @@ def test_usual_and_unusual_points_are_stored_alike(app):
                      ).get_json()["metrics"]
     assert sorted((m["timestamp"], m["step"], m["value"]) for m in got) == [
         (1, 3, 2.0), (2, 0, 2.5), (3, 0, 1.7976931348623157e308), (4, 1, "NaN")]
+
+
+def test_log_metric_with_an_integer_no_double_holds_is_a_typed_error(app):
+    client = app.test_client()
+    run_id = client.post(f"{API}/runs/create", json={"experiment_id": "0"}).get_json()["run"]["info"]["run_id"]
+    r = client.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "a", "value": 10 ** 400,
+                                                    "timestamp": 1})
+    assert r.status_code == 400 and r.get_json()["error_code"] == "INVALID_PARAMETER_VALUE", r.data
+    assert "'value'" in r.get_json()["message"]
+    assert client.get(f"{API}/metrics/get-history", query_string={"run_id": run_id, "metric_key": "a"}
+                      ).get_json().get("metrics", []) == []

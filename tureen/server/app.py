@@ -139,7 +139,10 @@ def _coerce(name: str, kind: str, value: Any, from_query: bool) -> Any:
         if isinstance(value, bool):
             raise _bad_type(name, value)
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer no double holds
+                raise _bad_type(name, value) from None
         if isinstance(value, str):
             try:
                 return P.double_from_json(value)
@@ -848,12 +851,12 @@ def _metric_items(items: list[dict[str, Any]], run_id: str) -> list[Any]:
     out = []
     for i, m in enumerate(items):
         # the usual point, as MLflow's client sends it: checked by exact type, handed on as a tuple (the
-        # store validates it again); anything else takes the full path below with its typed errors
+        # store's validate_metric makes the value a double); anything else takes the full path below
         get = m.get
         key, value, ts, step, model_id = get("key"), get("value"), get("timestamp"), get("step", 0), get("model_id")
         if (key.__class__ is str and (value.__class__ is float or value.__class__ is int)
                 and ts.__class__ is int and step.__class__ is int and (model_id is None or model_id.__class__ is str)):
-            out.append((key, float(value), ts, step, model_id or None))
+            out.append((key, value, ts, step, model_id or None))
             continue
         key = _coerce(f"metrics[{i}].key", "str", m.get("key"), False)
         if key is None:

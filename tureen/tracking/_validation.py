@@ -6,7 +6,6 @@ broke; nothing is written before all checks of a call have passed.
 
 from __future__ import annotations
 
-import math
 import numbers
 import posixpath
 import re
@@ -105,31 +104,34 @@ def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[st
     validate_key(key, "metric key")
     vt = value.__class__
     if (vt is float or vt is int) and timestamp.__class__ is int and timestamp >= 0 and step.__class__ is int:
-        # the usual point (exact builtin types, as JSON and Python give them): the checks below in one line
-        fvalue = float(value)
-        if fvalue != fvalue:
-            return key, 0.0, True, timestamp, step
-        if fvalue in _INFS:
-            fvalue = _DOUBLE_MAX if fvalue > 0 else -_DOUBLE_MAX
-        return key, fvalue, False, timestamp, step
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a number "
-                                    f"(got {type(value).__name__})")
+        fvalue = _as_double(key, value)  # the usual point (exact builtin types, as JSON and Python give them)
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Number):
+            raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a number "
+                                        f"(got {type(value).__name__})")
+        fvalue = _as_double(key, value)  # a value that is no real number is named before the timestamp
+        if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+            raise InvalidParameterError(f"Invalid timestamp {timestamp!r} for metric {key!r}: it must be a "
+                                        "non-negative integer (milliseconds since the epoch)")
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise InvalidParameterError(f"Invalid step {step!r} for metric {key!r}: it must be an integer")
+        timestamp, step = int(timestamp), int(step)
+    if fvalue != fvalue:
+        return key, 0.0, True, timestamp, step
+    if fvalue in _INFS:
+        fvalue = _DOUBLE_MAX if fvalue > 0 else -_DOUBLE_MAX
+    return key, fvalue, False, timestamp, step
+
+
+def _as_double(key: str, value: Any) -> float:
     try:
-        fvalue = float(value)  # type: ignore[arg-type]
+        return float(value)
+    except OverflowError:
+        raise InvalidParameterError(f"Invalid value for metric {key!r}: a {type(value).__name__} too large for "
+                                    "a double") from None
     except (TypeError, ValueError):
         raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a real number") \
             from None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
-        raise InvalidParameterError(f"Invalid timestamp {timestamp!r} for metric {key!r}: it must be a "
-                                    "non-negative integer (milliseconds since the epoch)")
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise InvalidParameterError(f"Invalid step {step!r} for metric {key!r}: it must be an integer")
-    if math.isnan(fvalue):
-        return key, 0.0, True, int(timestamp), int(step)
-    if math.isinf(fvalue):
-        fvalue = _DOUBLE_MAX if fvalue > 0 else -_DOUBLE_MAX
-    return key, fvalue, False, int(timestamp), int(step)
 
 
 def validate_run_id(run_id: Any) -> str:
