@@ -13,14 +13,13 @@ def _resolve_source(model_uri: str, client: Any) -> tuple[str, str | None, str |
     """``(source, run_id, model_id)`` for a new version, as MLflow 3.x derives them."""
     from pathlib import Path
 
-    from tureen.artifacts import get_artifact_repository
     from tureen.registry._uri import lookup_version, parse_models_uri
     from tureen.tracking._uri import parse_runs_uri
 
     if model_uri.startswith("runs:"):
         run_id, path = parse_runs_uri(model_uri)
         run = client.get_run(run_id)
-        repo = getattr(client, "_artifact_repository", get_artifact_repository)(run.info.artifact_uri)
+        repo = client._artifact_repository(run.info.artifact_uri)
         local = getattr(repo, "local_path", None)
         from tureen.tracking._uri import has_mlmodel
 

@@ -8,6 +8,7 @@ uses (comparisons, key/value conditions, ordering, pages). Neither half calls th
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
@@ -405,12 +406,16 @@ class SqlBase:
 _IDS = object()
 
 
+@functools.cache
 def _sqlite_has_json_each() -> bool:
-    """Whether the SQLite library has the JSON functions (built in since 3.38; an older build may lack them)."""
+    """Whether the SQLite library has the JSON functions (built in since 3.38; an older build may lack them).
+    A property of the library: probed once per process, not per store."""
     import sqlite3
 
+    probe = sqlite3.connect(":memory:")
     try:
-        with sqlite3.connect(":memory:") as probe:
-            return probe.execute("SELECT value FROM json_each('[\"a\"]')").fetchall() == [("a",)]
+        return probe.execute("SELECT value FROM json_each('[\"a\"]')").fetchall() == [("a",)]
     except sqlite3.Error:
         return False
+    finally:
+        probe.close()

@@ -42,7 +42,6 @@ def has_mlmodel(repo: Any, path: str) -> bool:
 
 
 def resolve_runs_uri(uri: str, client: object | None = None) -> Path:
-    from tureen.artifacts import get_artifact_repository
     from tureen.artifacts._materialize import DIGEST_TAG, materialize
     from tureen.tracking.client import TrackingClient
 
@@ -54,7 +53,7 @@ def resolve_runs_uri(uri: str, client: object | None = None) -> Path:
         raise ResourceNotFoundError(f"Cannot resolve {uri!r}: no run with id {run_id!r} in the tracking store "
                                     f"{client.tracking_uri}") from None  # type: ignore[attr-defined]
     # 1. a model directory among the run's own artifacts
-    repo = getattr(client, "_artifact_repository", get_artifact_repository)(run.info.artifact_uri)
+    repo = client._artifact_repository(run.info.artifact_uri)  # type: ignore[attr-defined]
     local = getattr(repo, "local_path", None)
     if local is not None:
         candidate = Path(local()) / path if path else Path(local())
