@@ -175,12 +175,13 @@ def test_only_mlflow_offset_tokens_are_taken_as_offsets():
     import base64
     import json
 
-    from tureen.store._import_server import _offset_of, _offset_token
+    from tureen.store._import_server import _offset_of
+    from tureen.tracking._filter import encode_page_token
 
     def tok(obj: object) -> str:
         return base64.b64encode(json.dumps(obj).encode()).decode()
 
-    assert _offset_of(_offset_token(1000)) == 1000 and _offset_of(tok({"offset": 7})) == 7
+    assert _offset_of(encode_page_token(1000)) == 1000 and _offset_of(tok({"offset": 7})) == 7
     for other in (tok({"offset": 5, "after": [1, "x"]}), tok({"offset": -1}), tok({"offset": True}),
                   tok({"offset": "5"}), tok([5]), tok({"offset": 0}), "not base64!", base64.b64encode(b"\xff").decode()):
         assert _offset_of(other) is None, other

@@ -36,6 +36,7 @@ from tureen.store._import import (
     RunRecord,
     run_import,
 )
+from tureen.tracking._filter import encode_page_token
 
 __all__ = ["import_server", "ServerSource"]
 
@@ -59,13 +60,6 @@ def _offset_of(token: str) -> int | None:
             and not isinstance(got["offset"], bool) and got["offset"] > 0:
         return got["offset"]
     return None
-
-
-def _offset_token(offset: int) -> str:
-    import base64
-    import json
-
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
 def _pages(fetch: Callable[[str | None], dict[str, Any]], key: str) -> Iterator[dict[str, Any]]:
@@ -163,7 +157,7 @@ class ServerSource:
         try:
             while True:
                 while len(ahead) < _SEARCH_AHEAD:
-                    ahead.append(self._pool.submit(self._search, exp.src_id, _offset_token(offset)))
+                    ahead.append(self._pool.submit(self._search, exp.src_id, encode_page_token(offset)))
                     offset += step
                 out = ahead.popleft().result()
                 yield [_Stub(r) for r in out.get("runs") or []]
