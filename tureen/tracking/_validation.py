@@ -104,7 +104,11 @@ def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[st
     validate_key(key, "metric key")
     vt = value.__class__
     if (vt is float or vt is int) and timestamp.__class__ is int and timestamp >= 0 and step.__class__ is int:
-        fvalue = _as_double(key, value)  # the usual point (exact builtin types, as JSON and Python give them)
+        # the usual point (exact builtin types, as JSON and Python give them): float() inline, the hot path
+        try:
+            fvalue = float(value)
+        except OverflowError:
+            fvalue = _as_double(key, value)  # raises its typed error
     else:
         if isinstance(value, bool) or not isinstance(value, numbers.Number):
             raise InvalidParameterError(f"Invalid value {value!r} for metric {key!r}: it must be a number "
