@@ -6,12 +6,15 @@ MLflow runs in this venv's interpreter, in a subprocess, exchanging files and JS
 
 from __future__ import annotations
 
+import csv
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,59 @@ def ensure() -> Path:
         subprocess.run(cmd, check=True)
         # as in tureen's venv (Makefile): triton crashes a process that imported TensorFlow first
         subprocess.run([str(python()), "-m", "pip", "uninstall", "-y", "-q", "triton"], check=True)
+        saved = share_identical_files(_site_packages(python()), Path(sysconfig.get_paths()["purelib"]))
+        if saved:
+            print(f"MLflow peer: {saved / 2**30:.1f} GiB of files shared with {sys.prefix} by hard links",
+                  file=sys.stderr)
         stamp_file.write_text(_stamp())
     return python()
+
+
+def _site_packages(interpreter: Path) -> Path:
+    out = subprocess.run([str(interpreter), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout
+    return Path(out.strip())
+
+
+def share_identical_files(peer_site: Path, our_site: Path) -> int:
+    """Hard-link the peer's copy of every distribution installed identically in both venvs to ours.
+
+    Both venvs hold torch (a CUDA build of about 5 GB), TensorFlow and pyspark; CI's disk is not large
+    enough for every copy beside what the suite writes. A file is shared when the same version of its
+    distribution lists it in both venvs' ``RECORD`` with the same path, sha256 and size, it lies under
+    site-packages and both copies have that size. pip replaces files on upgrade and uninstall rather than
+    writing into them, so a later change in one venv never reaches the other. Returns the bytes saved
+    (0 when the venvs are on different filesystems).
+    """
+    if peer_site == our_site or not our_site.is_dir():
+        return 0
+    saved = 0
+    for record in sorted(peer_site.glob("*.dist-info/RECORD")):
+        try:
+            twin = our_site / record.parent.name / "RECORD"
+            ours_listed = set(twin.read_text(encoding="utf-8").splitlines()) if twin.is_file() else set()
+            listed = record.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for row in csv.reader(line for line in listed if line in ours_listed):
+            if len(row) != 3 or not row[1] or not row[2].isdigit() or ".." in Path(row[0]).parts:
+                continue
+            ours, theirs = our_site / row[0], peer_site / row[0]
+            try:
+                a, b = ours.lstat(), theirs.lstat()
+                if not (ours.is_file() and theirs.is_file()) or ours.is_symlink() or theirs.is_symlink():
+                    continue
+                if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) or not a.st_size == b.st_size == int(row[2]):
+                    continue
+                tmp = theirs.with_name(theirs.name + ".tureen-link")
+                os.link(ours, tmp)
+                os.replace(tmp, theirs)
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:  # not one filesystem: nothing to share
+                    return saved
+                continue
+            saved += b.st_size
+    return saved
 
 
 def run(code: str, *args: str, timeout: float = 300, cwd: str | os.PathLike[str] | None = None) -> Any:
