@@ -178,6 +178,104 @@ def test_copy_artifacts_streams_verifies_rewrites_and_resumes(made, tmp_path, ml
     assert not any(p.name.endswith(".tmp") for p in dest.rglob("*"))
 
 
+@pytest.mark.mlflow
+def test_copy_artifacts_copies_runs_imported_before_without_it(made, tmp_path, mlflow_run, monkeypatch):
+    """An import without --copy-artifacts, then one with it: the runs and logged model imported first get
+    their files copied (checked by SHA-256) and their locations repointed, one batch at a time (a kill in
+    between resumes), and a third import copies nothing."""
+    from tureen.store._import import import_file_store
+    from tureen.tracking import TrackingClient
+
+    root, info, source_view = made
+    dest = tmp_path / "dest-artifacts"
+    uri = f"sqlite:///{tmp_path / 'later.db'}"
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(dest))
+    first = import_file_store(root, uri)  # locations kept: the runs point into the file store
+    assert first.verified and first.runs_added == 2 and first.artifact_files == 0
+    client = TrackingClient(uri)
+    exp = client.get_experiment_by_name("lm-exp")
+    assert not exp.artifact_location.startswith(dest.as_uri())
+    assert client.get_run(info["runs"][0]).info.artifact_uri == source_view["runs"][info["runs"][0]]["artifact_uri"]
+
+    class Killed(Exception):
+        pass
+
+    def kill(done: int, _total: int) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):  # killed after the first batch (one run): that run is copied and repointed
+        import_file_store(root, uri, batch=1, progress=kill, copy_artifacts=True)
+    moved = [r for r in info["runs"] if client.get_run(r).info.artifact_uri.startswith(dest.as_uri())]
+    assert len(moved) == 1
+    resumed = import_file_store(root, uri, batch=1, copy_artifacts=True)
+    assert resumed.verified and resumed.runs_added == 0 and resumed.logged_models_added == 0
+    assert resumed.runs_relocated == 1 and resumed.logged_models_relocated == 1
+    assert resumed.artifacts_source_checksum == resumed.artifacts_copy_checksum
+    trainer_left = moved != [info["runs"][0]]  # the trainer run holds one file, the consumer none
+    assert resumed.artifact_files == 2 + trainer_left
+    assert resumed.artifact_bytes == 3_000_000 + len("flavors: {}\n") * (1 + trainer_left)
+    third = import_file_store(root, uri, copy_artifacts=True)
+    assert (third.runs_added, third.runs_relocated, third.logged_models_relocated, third.artifact_files,
+            third.verified) == (0, 0, 0, 0, True)
+
+    # the same state as a first import with --copy-artifacts: everything but the locations as MLflow read
+    # its file store, the locations in the destination's root (the experiment's too)
+    view = _step_as_the_file_store_reads_it(mlflow_run(_VIEW, uri, cwd=str(tmp_path)), info, source_view)
+    assert _without(view, "artifact_uri", "artifact_location") == _without(
+        source_view, "artifact_uri", "artifact_location")
+    assert client.get_experiment_by_name("lm-exp").artifact_location == f"{dest.as_uri()}/{exp.experiment_id}"
+    for rid in info["runs"]:
+        assert view["runs"][rid]["artifact_uri"] == f"{dest.as_uri()}/{exp.experiment_id}/{rid}/artifacts"
+    model = view["models"][info["model_id"]]["artifact_location"]
+    assert model == f"{dest.as_uri()}/{exp.experiment_id}/models/{info['model_id']}/artifacts"
+    src_model = Path(source_view["models"][info["model_id"]]["artifact_location"][len("file://"):])
+    assert _sha(Path(model[len("file://"):]) / "sub" / "weights.bin") == _sha(src_model / "sub" / "weights.bin")
+    trainer = Path(view["runs"][info["runs"][0]]["artifact_uri"][len("file://"):])
+    assert (trainer / "notes" / "MLmodel").read_text() == "flavors: {}\n"
+    assert not any(p.name.endswith(".tmp") for p in dest.rglob("*"))
+    assert TrackingClient(uri, registry_uri=uri).get_model_version("clf-reg", "1").source == \
+        f"models:/{info['model_id']}"
+
+
+def test_copy_artifacts_later_refuses_a_path_escaping_the_source_and_copies_nothing(tmp_path, monkeypatch):
+    """A store imported without --copy-artifacts (nothing read from its artifacts), then with it: a symlink
+    among one run's files is refused, and no file of that batch is copied, no run repointed."""
+    from tureen.store._import import import_file_store
+    from tureen.tracking import TrackingClient
+
+    dest = tmp_path / "dest"
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(dest))
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("do not copy")
+    root, bad = _tiny_store(tmp_path / "s")
+    good = bad.parent / ("a" * 32)  # listed before the bad run, with a file of its own
+    (good / "artifacts").mkdir(parents=True)
+    (good / "meta.yaml").write_text(f"run_id: {'a' * 32}\nstatus: 3\nstart_time: 1\n"
+                                    f"artifact_uri: {(good / 'artifacts').as_uri()}\n")
+    (good / "artifacts" / "fine.txt").write_text("fine")
+    (bad / "artifacts" / "zz-leak").symlink_to(secret / "key")  # after ok.txt in the bad run's listing
+    uri = f"sqlite:///{tmp_path / 's.db'}"
+    assert import_file_store(root, uri).verified
+
+    with pytest.raises(InvalidParameterError, match="symbolic link"):
+        import_file_store(root, uri, copy_artifacts=True)
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
+    client = TrackingClient(uri)
+    assert client.get_run("a" * 32).info.artifact_uri == (good / "artifacts").as_uri()
+    assert client.get_run("c" * 32).info.artifact_uri == (bad / "artifacts").as_uri()
+
+    (bad / "meta.yaml").write_text(f"run_id: {'c' * 32}\nstatus: 3\nstart_time: 1\n"  # '..' out of the store
+                                   f"artifact_uri: file://{bad}/artifacts/../../../../secret\n")
+    (bad / "artifacts" / "zz-leak").unlink()
+    uri = f"sqlite:///{tmp_path / 't.db'}"
+    assert import_file_store(root, uri).verified
+    with pytest.raises(InvalidParameterError, match="outside the source store"):
+        import_file_store(root, uri, copy_artifacts=True)
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
+    assert TrackingClient(uri).get_run("a" * 32).info.artifact_uri == (good / "artifacts").as_uri()
+
+
 def _tiny_store(tmp_path: Path, artifact_uri: str | None = None) -> tuple[Path, Path]:
     root = tmp_path / "mlruns"
     exp = root / "3"

@@ -239,6 +239,51 @@ print(json.dumps({"uri": run.info.artifact_uri, "lm": lm.artifact_location, "tex
     assert on_disk == {"blob.bin": seen["blob"], "w.bin": seen["w"]}
 
 
+@pytest.mark.mlflow
+def test_copy_artifacts_after_an_import_without_it_from_a_live_server(served, tmp_path, monkeypatch):
+    """Runs and logged models imported first with their server locations kept: a later import with
+    --copy-artifacts fetches their files (only theirs: nothing else is read again), repoints them, resumes
+    after a kill, and a third import copies nothing."""
+    import hashlib
+
+    from tureen.store._import_server import import_server
+    from tureen.tracking import TrackingClient
+
+    url, made = served
+    dest = tmp_path / "copies"
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(dest))
+    uri = f"sqlite:///{tmp_path / 'later.db'}"
+    assert import_server(url, uri, batch=3).verified
+    c = TrackingClient(uri)
+    assert c.get_run(made["runs"][0]).info.artifact_uri.startswith("mlflow-artifacts:")
+
+    class Killed(Exception):
+        pass
+
+    def die(done: int, total: int) -> None:
+        raise Killed()
+
+    with pytest.raises(Killed):  # killed after the first batch of 3 runs: those 3 are repointed
+        import_server(url, uri, batch=3, progress=die, copy_artifacts=True)
+    assert sum(c.get_run(r).info.artifact_uri.startswith(dest.as_uri()) for r in made["runs"]) == 3
+    resumed = import_server(url, uri, batch=3, copy_artifacts=True)
+    assert resumed.verified and resumed.runs_added == 0 and resumed.runs_relocated == 4
+    assert resumed.logged_models_relocated == 1
+    third = import_server(url, uri, batch=3, copy_artifacts=True)
+    assert (third.runs_relocated, third.logged_models_relocated, third.artifact_files, third.verified) == (
+        0, 0, 0, True)
+    eid = made["experiment_id"]
+    assert c.get_experiment(eid).artifact_location == f"{dest.as_uri()}/{eid}"
+    for rid in made["runs"]:
+        assert c.get_run(rid).info.artifact_uri == f"{dest.as_uri()}/{eid}/{rid}/artifacts"
+    lm = c.get_logged_model(made["model_id"])
+    assert lm.artifact_location == f"{dest.as_uri()}/{eid}/models/{made['model_id']}/artifacts"
+    run0 = Path(c.get_run(made["runs"][0]).info.artifact_uri[len("file://"):])
+    assert (run0 / "notes" / "a.txt").read_text() == "hello"
+    assert (run0 / "data" / "blob.bin").stat().st_size == 2_500_000
+    assert (Path(lm.artifact_location[len("file://"):]) / "sub" / "w.bin").stat().st_size == 1_200_000
+
+
 class _Hostile:
     """A fake tracking server over loopback whose artifact listing names ``path`` (an attack, not MLflow)."""
 
@@ -317,3 +362,24 @@ def test_copy_artifacts_refuses_paths_a_server_names_outside_the_root(listing, t
     assert not hostile.downloaded  # refused before anything was fetched or written
     assert not list((tmp_path / "dest").rglob("*x*")) and not (tmp_path / "outside.txt").exists()
     assert TrackingClient(uri).search_runs(["5"], run_view_type=3) == []  # the batch was not committed
+
+
+def test_copy_artifacts_later_refuses_a_path_a_server_names_outside_the_root(tmp_path, monkeypatch):
+    """A run imported without --copy-artifacts, then with it from a server naming ``../``: refused before
+    anything is fetched, and the run keeps the location it had."""
+    from tureen.exceptions import InvalidParameterError
+    from tureen.store._import_server import import_server
+    from tureen.tracking import TrackingClient
+
+    monkeypatch.setenv("TUREEN_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("TUREEN_ARTIFACT_ROOT", str(tmp_path / "dest"))
+    hostile = _Hostile({"": {"files": [{"path": "../../outside.txt", "is_dir": False}]}})
+    uri = f"sqlite:///{tmp_path / 'x.db'}"
+    try:
+        assert import_server(hostile.url, uri).runs_added == 1  # nothing listed without --copy-artifacts
+        with pytest.raises(InvalidParameterError, match="artifact path"):
+            import_server(hostile.url, uri, copy_artifacts=True)
+    finally:
+        hostile.close()
+    assert not hostile.downloaded and not (tmp_path / "dest").exists()
+    assert TrackingClient(uri).get_run("e" * 32).info.artifact_uri == "mlflow-artifacts:/5/x/artifacts"

@@ -11,7 +11,8 @@ import click
 @click.option("--batch", default=500, show_default=True, help="Runs per transaction (the unit of resuming).")
 @click.option("--copy-artifacts", is_flag=True, default=False,
               help="Copy every run's and logged model's artifacts into the target's artifact root (streamed, "
-                   "checked by SHA-256) and point the imported runs at the copies. Without it, artifact "
+                   "checked by SHA-256) and point the imported runs at the copies, including runs an "
+                   "earlier import without it left at their source locations. Without it, artifact "
                    "locations are kept as they are.")
 def import_command(source: str, uri: str | None, batch: int, copy_artifacts: bool) -> None:
     """Import SOURCE into a SQL store: an MLflow file store (a directory such as ./mlruns, or file:///…) or a
@@ -48,6 +49,9 @@ def import_command(source: str, uri: str | None, batch: int, copy_artifacts: boo
     if copy_artifacts:
         click.echo(f"artifacts copied: {summary.artifact_files} files, {summary.artifact_bytes} bytes  checksum "
                    f"source {summary.artifacts_source_checksum[:16]}  copies {summary.artifacts_copy_checksum[:16]}")
+        if summary.runs_relocated or summary.logged_models_relocated:
+            click.echo(f"imported before without copying, now copied and repointed: {summary.runs_relocated} "
+                       f"runs, {summary.logged_models_relocated} logged models")
     moved = {k: v for k, v in summary.experiment_ids.items() if k != v}
     if moved:
         click.echo("experiment ids given new numbers: " + ", ".join(f"{k} -> {v}" for k, v in moved.items()))

@@ -67,6 +67,8 @@ class ImportSummary:
     model_versions: int = 0
     artifact_files: int = 0
     artifact_bytes: int = 0
+    runs_relocated: int = 0  # runs imported before without copying, whose files this import copied
+    logged_models_relocated: int = 0
     experiment_ids: dict[str, str] = field(default_factory=dict)
     source_checksum: str = ""
     database_checksum: str = ""
@@ -181,10 +183,14 @@ class _Importer:
                     "last_update_time": rec.last_update_time}, rec.tags)
                 location = conn.execute(s.experiments.select().with_only_columns(s.experiments.c.artifact_location)
                                         .where(s.experiments.c.experiment_id == found)).scalar()
-                if made and self.copy:  # a new experiment of a copying import lives in the destination's root
-                    location = self.store._default_location(found)
-                    conn.execute(update(s.experiments).where(s.experiments.c.experiment_id == found)
-                                 .values(artifact_location=location))
+                # a copying import's experiment lives in the destination's root: a new one, and one an import
+                # without copying made before (it kept the source's location)
+                if self.copy and (made or rec.artifact_location and location == rec.artifact_location):
+                    default = self.store._default_location(found)
+                    if default != location:
+                        conn.execute(update(s.experiments).where(s.experiments.c.experiment_id == found)
+                                     .values(artifact_location=default))
+                        location = default
                 self.locations[found] = location or self.store._default_location(found)
                 ids[rec.src_id] = found
                 self.summary.experiments += 1
@@ -217,7 +223,11 @@ class _Importer:
                                                       .where(s.runs.c.run_uuid.in_(wanted))).all())
                         for stub in chunk:  # where a run imported before by a copying import has its files
                             self._moved(stub.artifact_uri, there.get(stub.run_id))
-                        load = chunk if self.src.reload_present else [x for x in chunk if x.run_id not in there]
+                        # a run imported before is read again only to copy its files (an import without
+                        # copying left it at the source's location), unless reading it is cheap
+                        load = chunk if self.src.reload_present else [
+                            x for x in chunk if x.run_id not in there
+                            or self.copy and x.artifact_uri and there[x.run_id] == x.artifact_uri]
                         pending.append((pool.submit(self.src.load_runs, load), eid, len(chunk)))
                         while len(pending) > 1:
                             self._write_runs(*pending.popleft(), total)
@@ -242,13 +252,21 @@ class _Importer:
             self._moved(r.row.get("artifact_uri"), there.get(r.run_id))
             self.run_ids.append(r.run_id)
             self._hash_run(r)
-        if self.copy:  # files first: a batch whose rows are committed has all its artifacts
-            for r in new:
-                self._copy(f"run {r.run_id}", self.src.run_artifacts(r), r.row, "artifact_uri",
-                           f"{self.locations[eid].rstrip('/')}/{r.run_id}/artifacts")
+        later: list[tuple[RunRecord, str]] = []  # (run imported before without copying, its source location)
+        if self.copy:  # files first: a batch whose rows are committed (or repointed) has all its artifacts
+            todo = [(r, f"{self.locations[eid].rstrip('/')}/{r.run_id}/artifacts") for r in records
+                    if r.run_id not in there or self._left_behind(r.row.get("artifact_uri"), there[r.run_id])]
+            todo = [(r, dest) for r, dest in todo if r.run_id not in there or dest != there[r.run_id]]
+            later = [(r, there[r.run_id]) for r, _ in todo if r.run_id in there]
+            self._copy_all([(f"run {r.run_id}", self.src.run_artifacts(r), r.row, "artifact_uri", dest)
+                            for r, dest in todo])
         if new:
             self._insert_runs(eid, new)
+        if later:
+            self._repoint(s.runs, s.runs.c.run_uuid, s.runs.c.artifact_uri,
+                          [(r.run_id, old, r.row["artifact_uri"]) for r, old in later])
         self.summary.runs_added += len(new)
+        self.summary.runs_relocated += len(later)
         self.summary.runs_seen += seen
         if self.progress is not None:
             self.progress(self.summary.runs_seen, max(total, self.summary.runs_seen))
@@ -330,15 +348,23 @@ class _Importer:
                     self._moved(m.row.get("artifact_location"), there.get(m.model_id))
                     self.model_ids.append(m.model_id)
                     self._hash_model(m)
+                later: list[tuple[ModelRecord, str]] = []
                 if self.copy:
-                    for m in new:
-                        dest = f"{self.locations[eid].rstrip('/')}/models/{m.model_id}/artifacts"
-                        self._copy(f"logged model {m.model_id}", self.src.model_artifacts(m), m.row,
-                                   "artifact_location", dest)
+                    todo = [(m, f"{self.locations[eid].rstrip('/')}/models/{m.model_id}/artifacts") for m in page
+                            if m.model_id not in there
+                            or self._left_behind(m.row.get("artifact_location"), there[m.model_id])]
+                    todo = [(m, dest) for m, dest in todo if m.model_id not in there or dest != there[m.model_id]]
+                    later = [(m, there[m.model_id]) for m, _ in todo if m.model_id in there]
+                    self._copy_all([(f"logged model {m.model_id}", self.src.model_artifacts(m), m.row,
+                                     "artifact_location", dest) for m, dest in todo])
                 if new:
                     self._insert_models(eid, new)
+                if later:
+                    self._repoint(lm, lm.c.model_id, lm.c.artifact_location,
+                                  [(m.model_id, old, m.row["artifact_location"]) for m, old in later])
                 self.summary.logged_models += len(page)
                 self.summary.logged_models_added += len(new)
+                self.summary.logged_models_relocated += len(later)
 
     def _hash_model(self, m: ModelRecord) -> None:
         items: set[tuple[Any, ...]] = set()
@@ -388,18 +414,39 @@ class _Importer:
         if old and stored and old != stored:
             self.moved[old] = stored
 
-    def _copy(self, where: str, files: Files, row: dict[str, Any], column: str, dest: str) -> None:
-        """Copy one run's or logged model's files to ``dest`` and point its row there."""
-        self._copy_files(where, files, dest)
-        self._moved(row.get(column), dest)
-        row[column] = dest
+    @staticmethod
+    def _left_behind(source: str | None, stored: str | None) -> bool:
+        """Whether a run or logged model in the database still points where the source keeps its files (an
+        import without copying kept the location): a copying import copies those too."""
+        return bool(source) and stored == source
 
-    def _copy_files(self, where: str, files: Files, dest: str) -> None:
-        from tureen.store._import_artifacts import ArtifactSink, safe_relative
+    def _copy_all(self, jobs: list[tuple[str, Files, dict[str, Any], str, str]]) -> None:
+        """Copy the files of a batch's runs (or logged models) and point their records at the copies. Every
+        listing is read and every path checked first: a path refused leaves nothing of the batch copied."""
+        from tureen.store._import_artifacts import safe_relative
+
+        listed = [(where, [(safe_relative(rel, where), chunks) for rel, chunks in files], row, column, dest)
+                  for where, files, row, column, dest in jobs]
+        for where, files, row, column, dest in listed:
+            self._copy_files(where, files, dest)
+            self._moved(row.get(column), dest)
+            row[column] = dest
+
+    def _repoint(self, table: Any, key: Any, column: Any, moves: list[tuple[str, str, str]]) -> None:
+        """Point rows imported before at their copies, in one transaction: ``(id, old location, copy)``;
+        a row whose location changed meanwhile is left as it is."""
+        from sqlalchemy import bindparam, update
+
+        with self.store._write() as conn:
+            conn.execute(update(table).where(key == bindparam("_id"), column == bindparam("_old"))
+                         .values({column.name: bindparam("_new")}),
+                         [{"_id": i, "_old": old, "_new": new} for i, old, new in moves])
+
+    def _copy_files(self, where: str, files: list[tuple[str, Callable[[], Iterator[bytes]]]], dest: str) -> None:
+        from tureen.store._import_artifacts import ArtifactSink
 
         sink = ArtifactSink(dest)
         for rel, chunks in files:
-            rel = safe_relative(rel, where)
             sent, written, size = sink.copy(rel, chunks)
             self.summary.artifact_files += 1
             self.summary.artifact_bytes += size
@@ -408,6 +455,8 @@ class _Importer:
 
     # -- registry ------------------------------------------------------------------------------------------
     def registry(self) -> None:
+        from sqlalchemy import update
+
         from tureen.store import _schema as s
 
         store = self.store
@@ -419,9 +468,16 @@ class _Importer:
                 if rows:
                     conn.execute(store._insert_ignore(s.registered_model_tags), rows)
                 for row, vtags in rm.versions:
+                    was = row
                     row = {**row, "source": _relocate(row.get("source"), self.moved),
                            "storage_location": _relocate(row.get("storage_location"), self.moved)}
                     conn.execute(store._insert_ignore(s.model_versions), [row])
+                    if self.copy:  # a version imported before, still under a location whose files moved
+                        mv = s.model_versions
+                        for col in ("source", "storage_location"):
+                            if was.get(col) and row[col] != was[col]:
+                                conn.execute(update(mv).where(mv.c.name == name, mv.c.version == row["version"],
+                                                              mv.c[col] == was[col]).values({col: row[col]}))
                     self.summary.model_versions += 1
                     rows = [{"name": name, "version": row["version"], "key": k, "value": v} for k, v in vtags]
                     if rows:
