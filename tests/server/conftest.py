@@ -44,14 +44,19 @@ class MlflowServer(str):
     process: subprocess.Popen
 
 
-def start_mlflow_server(mlflow_python: Path, template: Path, tmp: Path, workers: int = 1) -> Iterator[str]:
+def start_mlflow_server(mlflow_python: Path, template: Path | None, tmp: Path, workers: int = 1,
+                        backend_uri: str | None = None) -> Iterator[str]:
+    """The peer's ``mlflow server`` on a copy of the SQLite ``template`` (``tmp/mlflow.db``), or on
+    ``backend_uri`` as it is (a SQLite file or a PostgreSQL database made elsewhere)."""
     db = tmp / "mlflow.db"
-    shutil.copy(template, db)
+    if backend_uri is None:
+        shutil.copy(template, db)
+        backend_uri = f"sqlite:///{db}"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
     env["PATH"] = f"{mlflow_python.parent}:{env.get('PATH', '')}"
     log = open(tmp / "mlflow-server.log", "wb")
-    proc = subprocess.Popen([str(mlflow_python), "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+    proc = subprocess.Popen([str(mlflow_python), "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
                              "--artifacts-destination", str(tmp / "mlflow-artifacts"), "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True)

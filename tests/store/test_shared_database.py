@@ -258,3 +258,81 @@ def test_mlflow_server_serves_a_database_tureen_created_and_writes_into_it(tmp_p
     assert run.info.run_name == "their-run" and run.data.metrics == {"acc": 0.75}
     assert {r.info.run_id for r in back.search_runs([eid])} == {rid, theirs}
     back.close()
+
+
+_MLFLOW_CLIENT_THROUGH_ITS_SERVER = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import mlflow, mlflow.pyfunc
+from mlflow import MlflowClient
+url, rid = sys.argv[1], sys.argv[2]
+mlflow.set_tracking_uri(url); mlflow.set_registry_uri(url)
+c = MlflowClient()
+exp = c.get_experiment_by_name("from-tureen")
+runs = c.search_runs([exp.experiment_id], "params.alpha = '0.1' and metrics.acc > 0.7")
+history = c.get_metric_history(rid, "acc")
+mv = c.get_model_version_by_alias("tureen-model", "prod")
+model = mlflow.pyfunc.load_model("models:/tureen-model@prod")
+with mlflow.start_run(experiment_id=exp.experiment_id, run_name="their-run") as run:
+    mlflow.log_param("written_by", "mlflow")
+    mlflow.log_metrics({"acc": 0.25}, step=7, timestamp=1_900_000_000_000)
+c.set_registered_model_alias("tureen-model", "theirs", "1")
+print(json.dumps({"experiment_id": exp.experiment_id, "found": [r.info.run_id for r in runs],
+                  "history": [(m.step, m.value, m.timestamp) for m in history],
+                  "version": mv.version, "stage": mv.current_stage, "run_of_version": mv.run_id,
+                  "pred": [int(x) for x in model.predict([[0.0, 0.0], [1.0, 1.0]])], "their_run": run.info.run_id}))
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def tureen_made(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URI of an empty database (a SQLite file not yet there, or an empty PostgreSQL database): tureen
+    creates the schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'made.db'}"
+    from conftest_postgres import _admin
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"x_{uuid.uuid4().hex[:12]}"
+    _admin(server, f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@127.0.0.1:{server['port']}/{name}"
+
+
+def test_mlflow_server_on_a_database_tureen_created_serves_mlflows_client(tureen_made, tmp_path, monkeypatch,
+                                                                          mlflow_python, mlflow_run):
+    """The peer's ``mlflow server --backend-store-uri <tureen's database>`` on SQLite and PostgreSQL: MLflow's
+    own client, through that server, searches tureen's runs, reads a full metric history, resolves
+    ``models:/name@alias`` and loads the model with ``mlflow.pyfunc``; what it writes (a run, a metric, an
+    alias) tureen reads back from the database."""
+    import importlib.util
+
+    from tureen.tracking import TrackingClient
+    from tureen.tracking.stores import reset_stores
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent / "server"))
+    spec = importlib.util.spec_from_file_location("_server_conftest_shared", here.parent / "server" / "conftest.py")
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+
+    rid = _tureen_writes(tureen_made, tmp_path / "our-artifacts", monkeypatch)
+    reset_stores()
+    server = support.start_mlflow_server(mlflow_python, None, tmp_path, backend_uri=_peer_uri(tureen_made))
+    try:
+        seen = mlflow_run(_MLFLOW_CLIENT_THROUGH_ITS_SERVER, str(server), rid, cwd=str(tmp_path))
+    finally:
+        support.stop_process_group(server.process)
+    assert seen["found"] == [rid]
+    assert seen["history"] == [[i, pytest.approx(0.5 + i / 10), 1_800_000_000_000 + i] for i in range(4)]
+    assert (str(seen["version"]), seen["stage"], seen["run_of_version"]) == ("1", "Staging", rid)
+    assert seen["pred"] == [0, 1]
+
+    client = TrackingClient(tureen_made, registry_uri=tureen_made)
+    theirs = client.get_run(seen["their_run"])
+    assert theirs.info.run_name == "their-run" and theirs.info.status == "FINISHED"
+    assert theirs.data.params == {"written_by": "mlflow"} and theirs.data.metrics == {"acc": 0.25}
+    assert [(m.step, m.timestamp) for m in client.get_metric_history(theirs.info.run_id, "acc")] == [
+        (7, 1_900_000_000_000)]
+    assert {r.info.run_id for r in client.search_runs([seen["experiment_id"]])} == {rid, theirs.info.run_id}
+    assert client.get_registered_model("tureen-model").aliases == {"prod": 1, "theirs": 1}
+    reset_stores()
