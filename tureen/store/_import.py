@@ -13,7 +13,10 @@ logged models (MLflow 3) with their params, tags and metrics, the runs' model in
 models, versions, stages, aliases, descriptions and tags. Artifact locations are kept as they are, unless
 ``copy_artifacts``: then every file is streamed into the destination's artifact root, verified by SHA-256,
 and the locations (runs, logged models, experiments made by the import, model-version sources under them)
-are rewritten to the copies.
+are rewritten to the copies. A copying import after one that did not copy does the same for what the first
+one left at the source's locations (rows still pointing there): their files are copied and they are
+repointed, batch by batch, before which every listing of the batch is checked (a refused path copies
+nothing of it).
 
 Every write is insert-if-absent, in one transaction per batch of runs (after that batch's artifacts are
 copied), so an import is idempotent (a second one adds nothing) and resumable (after a kill, the next one
