@@ -235,6 +235,11 @@ def test_copy_artifacts_copies_runs_imported_before_without_it(made, tmp_path, m
     assert not any(p.name.endswith(".tmp") for p in dest.rglob("*"))
     assert TrackingClient(uri, registry_uri=uri).get_model_version("clf-reg", "1").source == \
         f"models:/{info['model_id']}"
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "later.db") as conn:  # the version's storage location moved with its model
+        (stored,) = conn.execute("SELECT storage_location FROM model_versions WHERE name = 'clf-reg'").fetchone()
+    assert stored == model
 
 
 def test_copy_artifacts_later_refuses_a_path_escaping_the_source_and_copies_nothing(tmp_path, monkeypatch):
