@@ -41,8 +41,10 @@ def python() -> Path:
 def ensure() -> Path:
     """Create (or reuse) the MLflow venv; return its interpreter. Safe to call from parallel processes."""
     VENV.parent.mkdir(parents=True, exist_ok=True)
+    # the lock lies beside the real directory: a worktree's .cache/mlflow-venv may be a symlink to a shared venv,
+    # and two checkouts locking beside their own links would install into it at once
     stamp_file = VENV / ".tureen-stamp"
-    with open(VENV.parent / ".mlflow-venv.lock", "w") as lock:
+    with open(VENV.resolve().parent / ".mlflow-venv.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp_file.exists() and stamp_file.read_text() == _stamp() and python().exists():
             return python()
