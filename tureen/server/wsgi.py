@@ -76,6 +76,17 @@ def prepare(settings: ServerSettings) -> None:
     reset_stores()
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn's ``post_fork`` hook, in each worker just after the fork: drop any store inherited from the
+    master, and turn on background WAL checkpoints for the SQLite stores this worker opens (each worker runs
+    its own checkpoint thread, started by its first write; the master never starts one)."""
+    from tureen.store._engine import enable_background_checkpoints
+    from tureen.tracking.stores import reset_stores
+
+    reset_stores()  # never share a connection pool inherited from the master
+    enable_background_checkpoints()
+
+
 def run(settings: ServerSettings) -> None:
     """Serve in the foreground until SIGINT/SIGTERM."""
     from gunicorn.app.base import BaseApplication
@@ -93,11 +104,6 @@ def run(settings: ServerSettings) -> None:
             host, port = lst.sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             print(READY_LINE.format(url=f"http://{shown}:{port}"), flush=True)
-
-    def post_fork(server: Any, worker: Any) -> None:
-        from tureen.tracking.stores import reset_stores
-
-        reset_stores()  # never share a connection pool inherited from the master
 
     class _Server(BaseApplication):
         def load_config(self) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from tureen.exceptions import InvalidParameterError, StoreUnavailableError, TureenError
 from tureen.store import _schema as s
 from tureen.store._common import to_uri
-from tureen.store._engine import make_engine, masked, writer_gate
+from tureen.store._engine import background_checkpointer, make_engine, masked, writer_gate
 from tureen.store._migrate import ensure_schema
 from tureen.tracking._config import default_artifact_root
 from tureen.tracking._filter import Clause, decode_page_token, encode_page_token
@@ -46,11 +46,16 @@ class SqlBase:
         #: tureen only opened has none and is never given any behind its owner's back
         self._side_tables = self._state.adopted
         self._gate = writer_gate(self._engine)
+        #: a server worker's background WAL checkpoint thread (SQLite files only; see tureen.store._engine)
+        self._checkpointer = background_checkpointer(self._engine)
         self._build_statements()
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
     def close(self) -> None:
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:
+            checkpointer.stop()
         self._engine.dispose()
 
     def _default_location(self, experiment_id: int) -> str:
@@ -87,6 +92,9 @@ class SqlBase:
             return
         with gate, self._translate_errors(), self._write_engine.begin() as conn:  # queue, then BEGIN IMMEDIATE
             yield conn
+        checkpointer = self._checkpointer
+        if checkpointer is not None:  # committed: the WAL grew; it is checkpointed off the request's path
+            checkpointer.note_write()
 
     def _build_statements(self) -> None:
         """Statements built once per store; upserts are spelled per dialect."""

@@ -7,6 +7,16 @@ larger page cache, a busy timeout so a writer waits for the lock instead of fail
 for write transactions: a deferred transaction that reads first and writes later can fail with "database is locked" *without*
 waiting when another process committed in between, so writers take the lock up front. ``LIKE`` is made
 case-sensitive to match MLflow on every backend.
+
+Checkpoints of a WAL database: by default SQLite copies the WAL back into the database inline, in the commit
+that crosses ``wal_autocheckpoint`` pages, so one request in every few dozen pays for the copy and its fsyncs
+(the tail of a 500-metric ``log_batch``). A ``tureen server`` worker instead calls
+:func:`enable_background_checkpoints` after gunicorn forks it: each SQLite file store of that process then gets
+a :class:`WalCheckpointer`, a daemon thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of
+its own, outside the writer gate, at most every :data:`_CHECKPOINT_INTERVAL` seconds and only after writes;
+the inline autocheckpoint stays as a backstop at a high page count. An embedded store (a user's own process,
+which may fork or exit at any moment) keeps the inline autocheckpoint alone: no thread is started behind a
+library user's back.
 """
 
 from __future__ import annotations
@@ -26,12 +36,187 @@ _ENGINES: "weakref.WeakSet[Any]" = weakref.WeakSet()
 #: WAL database (SQLite's default is 1000) and the page cache (negative: KiB; SQLite's default is 2 MiB)
 _WAL_AUTOCHECKPOINT = 10_000
 _CACHE_SIZE = -16_384
+#: with background checkpoints the inline autocheckpoint is only a backstop (a checkpoint thread that cannot
+#: keep up, or readers that keep it from finishing): ~80 MB of WAL at 4 KiB pages
+_WAL_AUTOCHECKPOINT_BACKSTOP = 20_000
+#: seconds between the end of one background checkpoint and the start of the next, at least
+_CHECKPOINT_INTERVAL = 0.2
+_CHECKPOINT_THREAD_NAME = "tureen-wal-checkpoint"
+
+#: set by :func:`enable_background_checkpoints` (a server worker, after the fork); engines made later get a
+#: checkpointer
+_background = False
+_CHECKPOINTERS: "weakref.WeakKeyDictionary[Any, WalCheckpointer]" = weakref.WeakKeyDictionary()
+_LIVE: "weakref.WeakSet[WalCheckpointer]" = weakref.WeakSet()
+#: SQLite connections a forked child inherited from its parent's checkpointers: kept referenced so they are
+#: never closed (nor used) in the child, where closing them could disturb the parent's locks
+_PARKED: list[Any] = []
 
 
 def _after_fork_in_child() -> None:
     # pooled connections must not be shared with a forked child; drop them without closing the parent's
     for engine in list(_ENGINES):
         engine.dispose(close=False)
+    # a checkpoint thread does not survive the fork, and its lock may have been held at that instant: every
+    # checkpointer starts afresh (new lock, no thread; a later write starts this process's own thread)
+    for checkpointer in list(_LIVE):
+        checkpointer._after_fork()
+
+
+def enable_background_checkpoints() -> None:
+    """Give every SQLite file store opened from now on in this process a background WAL checkpoint thread
+    (see :class:`WalCheckpointer`). Called by ``tureen server`` in each worker after the fork, never in the
+    master; an embedded store does not call it and keeps SQLite's inline autocheckpoint.
+
+    Example:
+        >>> enable_background_checkpoints()  # doctest: +SKIP
+    """
+    global _background
+    _background = True
+
+
+def background_checkpoints_enabled() -> bool:
+    """Whether :func:`enable_background_checkpoints` was called in this process (or a parent before a fork)."""
+    return _background
+
+
+class WalCheckpointer:
+    """A daemon thread that checkpoints one SQLite WAL database in the background.
+
+    :meth:`note_write` (called after each committed write) wakes it; it runs ``PRAGMA wal_checkpoint(PASSIVE)``
+    on a connection of its own, never more often than every ``interval`` seconds and only when there was a
+    write since the last one. A passive checkpoint takes no lock that writers or readers wait for: it copies
+    the frames no reader still needs and leaves the rest for the next one, and once everything is copied the
+    next writer starts the WAL over from its beginning. The thread is started by the first write of the
+    process it runs in; after a fork the child's copy is reset (see ``_after_fork_in_child``), so a thread
+    and its lock are always this process's own. :meth:`stop` ends the thread and closes its connection.
+    """
+
+    def __init__(self, database: str, interval: float = _CHECKPOINT_INTERVAL) -> None:
+        self.database = database
+        self.interval = interval
+        self._stopped = False
+        self.checkpoints = 0  # completed checkpoint calls (tests, diagnostics)
+        self._fresh()
+        _LIVE.add(self)
+
+    def _fresh(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._pending = False
+        self._idle = False
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self._last = 0.0
+        self._pid = os.getpid()
+
+    def _after_fork(self) -> None:
+        if self._conn is not None:
+            _PARKED.append(self._conn)
+        self._fresh()
+
+    @property
+    def running(self) -> bool:
+        """Whether this process's checkpoint thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._pid == os.getpid()
+
+    def note_write(self) -> None:
+        """A write was committed: checkpoint soon (starts the thread on the first call in this process)."""
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see (it always runs on os.fork)
+            self._after_fork()
+        with self._cond:
+            if self._stopped:
+                return
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=_CHECKPOINT_THREAD_NAME, daemon=True)
+                self._thread.start()
+            elif self._idle:
+                self._cond.notify()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (after the checkpoint it may be running) and close its connection."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+            thread = self._thread if self._pid == os.getpid() else None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        _LIVE.discard(self)
+
+    def _run(self) -> None:
+        import logging
+        import sqlite3
+
+        log = logging.getLogger(__name__)
+        cond = self._cond
+        try:
+            while True:
+                with cond:
+                    while not self._pending and not self._stopped:  # no write since the last checkpoint
+                        self._wait(None)
+                    # the pause after the last checkpoint: writes meanwhile only set _pending (no wake-ups)
+                    deadline = self._last + self.interval
+                    while not self._stopped and time.monotonic() < deadline:
+                        cond.wait(deadline - time.monotonic())
+                    if self._stopped:
+                        return
+                    self._pending = False
+                try:
+                    if self._conn is None:
+                        self._conn = sqlite3.connect(self.database, timeout=1.0, isolation_level=None,
+                                                     check_same_thread=False)
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                except sqlite3.Error as exc:  # e.g. the file went away: try afresh after the next write
+                    log.debug("background checkpoint of %s failed: %s", self.database, exc)
+                    self._close_connection()
+                self._last = time.monotonic()
+        finally:
+            if cond is self._cond:  # not a thread orphaned by a fork (its process is gone anyway)
+                self._close_connection()
+
+    def _wait(self, timeout: float | None) -> None:
+        # with the condition held: wait to be notified by note_write (or stop), or for ``timeout``
+        self._idle = True
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._idle = False
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+
+def background_checkpointer(engine: Any) -> WalCheckpointer | None:
+    """The background checkpointer of ``engine``: only for a SQLite file in WAL mode whose engine was made
+    after :func:`enable_background_checkpoints`; ``None`` for every other database (PostgreSQL, MySQL,
+    in-memory SQLite, a rollback-journal file) and in a process that did not enable them."""
+    checkpointer = _CHECKPOINTERS.get(engine)
+    if checkpointer is None:
+        return None
+    with engine.connect() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    if str(mode).lower() != "wal":
+        checkpointer.stop()
+        del _CHECKPOINTERS[engine]
+        return None
+    return checkpointer
+
+
+def _stop_all_checkpointers() -> None:
+    for checkpointer in list(_LIVE):
+        checkpointer.stop(timeout=1.0)
+
+
+import atexit  # noqa: E402 - beside the hook it registers
+
+atexit.register(_stop_all_checkpointers)
 
 
 if hasattr(os, "register_at_fork"):
@@ -73,6 +258,10 @@ def make_engine(uri: str) -> Any:
         if memory:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
+        background = _background and not memory and not database.startswith("file:")
+        autocheckpoint = _WAL_AUTOCHECKPOINT_BACKSTOP if background else _WAL_AUTOCHECKPOINT
+        if background:
+            _CHECKPOINTERS[engine] = WalCheckpointer(str(Path(database).expanduser().absolute()))
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -88,7 +277,8 @@ def make_engine(uri: str) -> Any:
                     cur.execute("PRAGMA synchronous=NORMAL")
                     # checkpoint every ~40 MB of WAL instead of 4 MB: a 500-point batch dirties hundreds of
                     # index pages, mostly the same ones batch after batch, which a rarer checkpoint copies once
-                    cur.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT}")
+                    # (with a background checkpointer, see WalCheckpointer, this is only its backstop)
+                    cur.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
                 cur.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA case_sensitive_like=ON")
