@@ -433,3 +433,27 @@ def test_chart_lines_are_the_same_on_postgresql_and_mariadb(ui_data, jagged, oth
 
     names = {ix["name"] for ix in inspect(store._engine).get_indexes("metrics")}
     assert "index_metrics_run_uuid_key_step" in names, names
+
+
+def test_logged_model_page_and_its_bad_input(http, ui_data):
+    mid = ui_data["logged_model"]
+    body = http.get(f"/logged-models/{mid}").get_data(as_text=True)
+    assert "churn-lm" in body and f"/runs/{ui_data['h_run']}" in body and "lm_acc" in body
+    listing = http.get(f"/logged-models/{mid}/artifacts").get_data(as_text=True)
+    assert "MLmodel" in listing and "requirements.txt" in listing
+    raw = http.get(f"/logged-models/{mid}/artifacts/raw", query_string={"path": "requirements.txt"})
+    assert raw.status_code == 200 and raw.data == b"scikit-learn==1.9.0\n" and raw.mimetype == "application/octet-stream"
+    unknown = "m-" + "0" * 32
+    for url in (f"/logged-models/{unknown}", f"/logged-models/{unknown}/artifacts",
+                f"/logged-models/{unknown}/artifacts/preview?path=MLmodel", "/logged-models/<script>"):
+        page = http.get(url)
+        assert page.status_code == 404 and page.mimetype == "text/html", url
+        assert "RESOURCE_DOES_NOT_EXIST" in page.get_data(as_text=True) and "Traceback" not in page.get_data(as_text=True)
+        as_json = http.get(url, headers={"Accept": "application/json"})
+        assert as_json.status_code == 404 and as_json.json["error_code"] == "RESOURCE_DOES_NOT_EXIST", url
+    for path in ("../../../../etc/passwd", "/etc/passwd", "a\x00b", ""):
+        for route in ("artifacts/preview", "artifacts/raw"):
+            resp = http.get(f"/logged-models/{mid}/{route}", query_string={"path": path})
+            assert resp.status_code == 400 and b"root:" not in resp.data, (route, path)
+    resp = http.get(f"/logged-models/{mid}/artifacts", query_string={"path": "../.."})
+    assert resp.status_code == 400
