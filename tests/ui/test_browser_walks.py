@@ -63,3 +63,78 @@ def test_run_page_links_parent_children_and_logged_model(page, ui_data):
     page.open("/logged-models/m-00000000000000000000000000000000")
     assert "RESOURCE_DOES_NOT_EXIST" in page.css("p.error").text
     assert all("status of 404" in e for e in page.console_errors())  # only the page's own status
+
+
+def test_experiment_rename_with_bad_names_is_refused_inline(page, ui_data):
+    c = ui_data["client"]
+    eid = c.create_experiment("rename-me")
+    c.create_experiment("taken-name")
+    page.open(f"/experiments/{eid}")
+
+    def try_name(name: str) -> str:
+        page.css("#exp-rename > summary").click()
+        box = page.css("#exp-rename-name")
+        box.clear()
+        box.send_keys(name, Keys.ENTER)
+        return page.wait(lambda d: d.find_elements("css selector", "#rename-error"))[0].text
+
+    assert "already exists" in try_name("taken-name")
+    assert page.css("h1").text.startswith("rename-me")  # nothing changed
+    assert page.css("#exp-rename").get_attribute("open") is not None  # the form stays open, the name kept
+    assert page.css("#exp-rename-name").get_attribute("value") == "taken-name"
+    assert page.css("#exp-rename-name").get_attribute("aria-invalid") == "true"
+    assert c.get_experiment(eid).name == "rename-me"
+    assert all("status of 400" in e for e in page.console_errors())  # only the refusal's own status
+    page.open(f"/experiments/{eid}")
+    assert "must not be empty" in try_name("   ")
+    assert c.get_experiment(eid).name == "rename-me"
+    assert page.css("h1").text.startswith("rename-me")
+    # a truly empty name is stopped by the browser itself (the field is required)
+    page.open(f"/experiments/{eid}")
+    page.css("#exp-rename > summary").click()
+    page.css("#exp-rename-name").clear()
+    page.css("#exp-rename button[type=submit]").click()
+    assert page.d.execute_script("return document.getElementById('exp-rename-name').validity.valueMissing")
+    assert c.get_experiment(eid).name == "rename-me"
+    page.shot("experiment-rename-error")
+    # after the refusals a good name goes through, and the page is the runs page again
+    box = page.css("#exp-rename-name")
+    box.send_keys("renamed-ok", Keys.ENTER)
+    page.wait(lambda d: d.find_element("css selector", "h1").text.startswith("renamed-ok"))
+    assert c.get_experiment(eid).name == "renamed-ok" and urlparse(page.d.current_url).path == f"/experiments/{eid}"
+    assert not page.all("#rename-error")
+    page.assert_clean()
+
+
+def test_compare_experiments_shows_each_runs_experiment(page, ui_data):
+    eid, other = ui_data["experiment_id"], ui_data["other_experiment"]
+    page.open("/")
+    for e in (eid, other):
+        page.css(f"#experiments input[name=experiment][value='{e}']").click()
+    page.css("#exp-form button[formaction$='/compare-experiments']").click()
+    page.wait(lambda d: urlparse(d.current_url).path == "/runs")
+    assert sorted(parse_qs(urlparse(page.d.current_url).query)["experiment"]) == sorted([eid, other])
+    headers = [th.text for th in page.all("#runs-table thead th")]
+    assert headers[2] == "Experiment"
+    rows = {}
+    for tr in page.all("#runs-table tbody tr"):
+        name = tr.find_element("css selector", "td.name a").text
+        link = tr.find_element("css selector", "td.exp a")
+        rows[name] = (link.text, link.get_attribute("href"))
+    churn = ("churn-model", f"{page.base}/experiments/{eid}")
+    assert rows["h-run"][1] == f"{page.base}/experiments/{other}" and rows["h-run"][0].startswith("hostile <script>")
+    assert rows["run-59"] == churn and rows["run-40"] == churn
+    assert {v for v in rows.values()} == {churn, rows["h-run"]}
+    page.assert_clean()
+    page.shot("compare-experiments")
+    # the column follows the table through a sort (an htmx swap) and leads to the experiment
+    [a for a in page.all("#runs-table thead a.sort") if a.text.startswith("Run")][0].click()
+    page.wait(lambda d: "sort=attr" in d.current_url)
+    page.settle()
+    assert [th.text for th in page.all("#runs-table thead th")][2] == "Experiment"
+    first = page.css("#runs-table tbody tr td.exp a")
+    assert first.get_attribute("href") == churn[1]  # by name, descending: sweep-parent first
+    first.click()
+    page.wait(lambda d: urlparse(d.current_url).path == f"/experiments/{eid}")
+    assert not page.all("#runs-table thead th.exp-col")  # one experiment: no column
+    page.assert_clean()

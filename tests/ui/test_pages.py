@@ -457,3 +457,22 @@ def test_logged_model_page_and_its_bad_input(http, ui_data):
             assert resp.status_code == 400 and b"root:" not in resp.data, (route, path)
     resp = http.get(f"/logged-models/{mid}/artifacts", query_string={"path": "../.."})
     assert resp.status_code == 400
+
+
+def test_experiment_rename_bad_names_change_nothing(http, ui_data):
+    c = ui_data["client"]
+    eid = c.create_experiment("rename-target")
+    for name, status, words in (("", 400, "must not be empty"), ("   ", 400, "must not be empty"),
+                                ("churn-model", 400, "already exists"), ("x" * 600, 400, "at most"),
+                                (HOSTILE, 200, None)):
+        resp = http.post(f"/experiments/{eid}/rename", data={"name": name, "next": f"/experiments/{eid}?n=25"})
+        if words is None:  # the hostile name is a valid one: renamed, and shown escaped
+            assert resp.status_code == 303
+            assert HOSTILE not in http.get(f"/experiments/{eid}").get_data(as_text=True)
+            continue
+        body = resp.get_data(as_text=True)
+        assert resp.status_code == status and resp.mimetype == "text/html", name
+        assert 'id="rename-error"' in body and words in body and "Traceback" not in body, name
+        assert f'name="next" value="/experiments/{eid}?n=25"' in body  # the forms post back to the view
+        assert c.get_experiment(eid).name == "rename-target"
+    assert http.post("/experiments/999999/rename", data={"name": "x"}).status_code == 404

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode, urlparse
 
-from tureen.exceptions import InvalidParameterError, ResourceNotFoundError, TureenError
+from tureen.exceptions import InvalidParameterError, ResourceAlreadyExistsError, ResourceNotFoundError, TureenError
 from tureen.server.ui import _data as d
 
 VIEWS = {"active": 1, "deleted": 2, "all": 3}
@@ -351,9 +351,18 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
 
     @bp.post("/experiments/<experiment_id>/rename")
     def experiment_rename(experiment_id: str) -> Any:
+        name = (request.form.get("name") or "").strip()
         try:
             need("experiment", experiment_id, "update")
-            client().rename_experiment(experiment_id, (request.form.get("name") or "").strip())
+            client().rename_experiment(experiment_id, name)
+        except (InvalidParameterError, ResourceAlreadyExistsError) as exc:
+            # a bad name (empty, too long, another experiment's): the runs page again, the rename form open
+            # with the refusal beside it; nothing was changed
+            resp = runs_view([experiment_id], rename={"error": exc.message, "value": name},
+                             here=safe_next(request.form.get("next"), url_for(".runs", experiment_id=experiment_id)))
+            if isinstance(resp, Response) and resp.status_code == 200:
+                resp.status_code = int(exc.http_status or 400)
+            return resp
         except TureenError as exc:
             return error_page(exc)
         return back(url_for(".runs", experiment_id=experiment_id))
@@ -399,7 +408,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return redirect(url_for(".experiments"), code=303)
         return runs_view(ids)
 
-    def runs_view(experiment_ids: list[str]) -> Any:
+    def runs_view(experiment_ids: list[str], rename: dict[str, str] | None = None, here: str | None = None) -> Any:
         c = client()
         try:
             for e in experiment_ids:
@@ -498,7 +507,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         ctx = dict(experiments=exps, experiment_ids=experiment_ids, st=st, rows=rows, cols=cols, error=error,
                    next_url=state_url(page=token) if token else None, first_url=state_url() if st.page else None,
                    state_url=state_url, col_url=col_url, sort_url=sort_url, more_keys=more_keys,
-                   server_ms=server_ms, here=request.full_path, extra=extra, base=base)
+                   server_ms=server_ms, here=here or request.full_path, extra=extra, base=base, rename=rename,
+                   exp_by_id={str(e.experiment_id): e for e in exps})
         template = "ui/_runs_view.html" if request.headers.get("HX-Request") and \
             request.headers.get("HX-Target") == "runs-view" else "ui/runs.html"
         resp = Response(render_template(template, **ctx))
