@@ -138,3 +138,116 @@ def test_compare_experiments_shows_each_runs_experiment(page, ui_data):
     page.wait(lambda d: urlparse(d.current_url).path == f"/experiments/{eid}")
     assert not page.all("#runs-table thead th.exp-col")  # one experiment: no column
     page.assert_clean()
+
+
+def _debiased_ema(ys: list[float], factor: float) -> list[float]:
+    """The smoothing written out here independently: acc_n = f*acc_{n-1} + (1-f)*y_n, shown as acc_n/(1-f^n)."""
+    out, acc = [], 0.0
+    for n, y in enumerate(ys, start=1):
+        acc = factor * acc + (1 - factor) * y
+        out.append(acc / (1 - factor ** n))
+    return out
+
+
+def _plot_data(page) -> list[list[float]]:
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-charts-ready')") == "1")
+    return page.d.execute_script("return document.querySelector('figure.chart')._plot.data")
+
+
+def test_chart_smoothing_and_x_axes_on_the_plots_data(page, ui_data):
+    rid = ui_data["runs"][0]  # loss = 1/(s+1) at steps 0..39, logged at 1_700_000_100_000 + 100*s ms
+    raw = [1.0 / (s + 1) for s in range(40)]
+    page.open(f"/charts?run={rid}&key=loss")
+    xs, ys = _plot_data(page)
+    assert xs == list(range(40)) and ys == pytest.approx(raw, rel=1e-12)
+    # smoothing through the slider: the plotted line is the debiased moving average
+    page.d.execute_script("var s = document.getElementById('chart-smooth'); s.value = '0.6';"
+                          "s.dispatchEvent(new Event('input', {bubbles: true}));"
+                          "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    assert page.css("#smooth-out").text == "0.6"
+    page.css("#chart-form button[type=submit]").click()
+    page.wait(lambda d: "smooth=0.6" in d.current_url)
+    xs, ys = _plot_data(page)
+    assert xs == list(range(40))
+    assert ys == pytest.approx(_debiased_ema(raw, 0.6), rel=1e-9)
+    assert ys[0] == pytest.approx(raw[0])  # debiased: the first point is the first value, not 0.4 of it
+    page.assert_clean()
+    # the factor is clamped to 0..0.99
+    page.open(f"/charts?run={rid}&key=loss&smooth=7")
+    _xs, ys = _plot_data(page)
+    assert page.css("#chart-smooth").get_attribute("value") == "0.99"
+    assert ys == pytest.approx(_debiased_ema(raw, 0.99), rel=1e-9)
+    page.open(f"/charts?run={rid}&key=loss&smooth=-3")
+    assert _plot_data(page)[1] == pytest.approx(raw, rel=1e-12)
+    # x axes: wall time and relative time, in seconds on the plot
+    Select(page.css("#chart-x")).select_by_value("time")
+    page.css("#chart-form button[type=submit]").click()
+    page.wait(lambda d: "x=time" in d.current_url)
+    xs, ys = _plot_data(page)
+    assert xs == pytest.approx([1_700_000_100 + s / 10 for s in range(40)], abs=1e-6)
+    assert page.d.execute_script("return document.querySelector('figure.chart')._plot.scales.x.time") is True
+    Select(page.css("#chart-x")).select_by_value("relative")
+    page.css("#chart-form button[type=submit]").click()
+    page.wait(lambda d: "x=relative" in d.current_url)
+    xs, ys = _plot_data(page)
+    start = ui_data["client"].get_run(rid).info.start_time
+    assert xs == pytest.approx([(1_700_000_100_000 + 100 * s - start) / 1000 for s in range(40)], abs=1e-6)
+    assert ys == pytest.approx(raw, rel=1e-12)
+    page.assert_clean()
+    page.shot("charts-relative")
+    # two runs with smoothing: each line smoothed on its own points only (the joined table's gaps skipped)
+    other = ui_data["runs"][1]  # starts 1 s later: its relative x values are shifted by a second
+    page.open(f"/charts?run={rid}&run={other}&key=loss&x=relative&smooth=0.5")
+    xs, a, b = _plot_data(page)
+    raw_b = [1.0 / (s + 1) + 0.001 for s in range(40)]
+    assert [v for v in a if v is not None] == pytest.approx(_debiased_ema(raw, 0.5), rel=1e-9)
+    assert [v for v in b if v is not None] == pytest.approx(_debiased_ema(raw_b, 0.5), rel=1e-9)
+    page.assert_clean()
+
+
+def _compare_ready(page) -> None:
+    page.wait(lambda d: d.execute_script("return document.body.getAttribute('data-compare-ready')") == "1")
+
+
+def test_compare_plot_choices_live_in_the_url(page, ui_data):
+    import json
+
+    runs = ui_data["runs"][40:45]
+    page.open("/compare?" + "&".join(f"run={r}" for r in runs))
+    _compare_ready(page)
+    default_axes = json.loads(page.css("#parallel").get_attribute("data-axes"))
+    assert "params.lr" in default_axes and "metrics.acc" in default_axes and len(default_axes) > 2
+    axes = Select(page.css("#pc-axes"))
+    axes.deselect_all()
+    axes.select_by_visible_text("params.lr")
+    axes.select_by_visible_text("metrics.acc")
+    Select(page.css("#sc-x")).select_by_visible_text("metrics.loss")
+    Select(page.css("#sc-y")).select_by_visible_text("params.depth")
+    query = parse_qs(urlparse(page.d.current_url).query)
+    assert query["pc"] == ["params.lr", "metrics.acc"] and query["sx"] == ["metrics.loss"]
+    assert query["sy"] == ["params.depth"] and query["run"] == runs
+    assert json.loads(page.css("#parallel").get_attribute("data-axes")) == ["params.lr", "metrics.acc"]
+
+    def check_kept() -> None:
+        _compare_ready(page)
+        assert json.loads(page.css("#parallel").get_attribute("data-axes")) == ["params.lr", "metrics.acc"]
+        assert [o.text for o in Select(page.css("#pc-axes")).all_selected_options] == ["params.lr", "metrics.acc"]
+        assert page.css("#scatter").get_attribute("data-x") == "metrics.loss"
+        assert page.css("#scatter").get_attribute("data-y") == "params.depth"
+        assert Select(page.css("#sc-x")).first_selected_option.text == "metrics.loss"
+        page.assert_clean()
+
+    page.d.refresh()
+    check_kept()
+    page.shot("compare-choices")
+    # the table's own links keep them too
+    page.css("#diff-toggle").click()
+    page.wait(lambda d: "diff=1" in d.current_url)
+    check_kept()
+    # names that are not keys of these runs (or are hostile) are ignored: the default plots, a clean console
+    page.open("/compare?" + "&".join(f"run={r}" for r in runs) + "&pc=%3Cscript%3Ewindow.__pwned%3D9%3C%2Fscript%3E"
+              "&pc=metrics.nope&sx=zzz&sy=")
+    _compare_ready(page)
+    assert json.loads(page.css("#parallel").get_attribute("data-axes")) == default_axes
+    assert page.css("#scatter").get_attribute("data-x") == "params.depth"  # the first parameter
+    page.assert_clean()

@@ -476,3 +476,35 @@ def test_experiment_rename_bad_names_change_nothing(http, ui_data):
         assert f'name="next" value="/experiments/{eid}?n=25"' in body  # the forms post back to the view
         assert c.get_experiment(eid).name == "rename-target"
     assert http.post("/experiments/999999/rename", data={"name": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("query, words", [("smooth=abc", "smooth must be a number"), ("smooth=nan", "smooth"),
+                                          ("smooth=inf", "smooth"), ("x=sideways", "Invalid x axis")])
+def test_bad_chart_page_controls_are_typed_errors(http, ui_data, query, words):
+    resp = http.get(f"/charts?run={ui_data['rich']}&key=loss&{query}")
+    assert resp.status_code == 400 and words in resp.get_data(as_text=True)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    as_json = http.get(f"/charts?run={ui_data['rich']}&key=loss&{query}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 400 and as_json.json["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_chart_smoothing_factor_is_clamped(http, ui_data):
+    import json
+    import re
+
+    for given, shown in (("7", 0.99), ("-3", 0.0), ("0.25", 0.25), ("", 0.0)):
+        body = http.get(f"/charts?run={ui_data['rich']}&key=loss&smooth={given}").get_data(as_text=True)
+        config = json.loads(re.search(r'<script type="application/json" id="chart-config">(.*?)</script>', body,
+                                      re.S).group(1))
+        assert config["smooth"] == shown, given
+
+
+def test_compare_plot_choices_are_carried_escaped_and_bounded(http, ui_data):
+    runs = ui_data["runs"][40:42]
+    q = {"run": runs, "pc": ["params.lr", HOSTILE], "sx": "x" * 5000, "sy": "metrics.acc"}
+    resp = http.get("/compare", query_string=q)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and HOSTILE not in body and "Traceback" not in body
+    assert 'name="pc" value="params.lr"' in body and 'name="sy" value="metrics.acc"' in body
+    assert "x" * 1001 not in body  # a long value is cut, not echoed whole
+    assert "pc=params.lr" in body.split('id="diff-toggle"')[0].rsplit("<a", 1)[-1]

@@ -802,11 +802,20 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         except TureenError as exc:
             return error_page(exc)
         keys = [k for k in request.args.getlist("key") if k in all_keys] or all_keys[:4]
-        x = request.args.get("x") if request.args.get("x") in ("step", "time", "relative") else "step"
+        x = request.args.get("x") or "step"
+        try:
+            if x not in ("step", "time", "relative"):
+                raise InvalidParameterError(f"Invalid x axis {x[:100]!r}: use step, time or relative")
+            smooth = _opt_float(request.args.get("smooth")) or 0.0
+        except ValueError:
+            return error_page(InvalidParameterError("smooth must be a number from 0 to 0.99"))
+        except TureenError as exc:
+            return error_page(exc)
+        smooth = round(min(0.99, max(0.0, smooth)), 4)  # the factor is clamped, as MLflow's slider is
         config = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id,
                             "start": r.info.start_time} for r in runs_],
                   "keys": keys, "x": x, "log": request.args.get("log") == "1",
-                  "smooth": _float(request.args.get("smooth"), 0.0), "points": 1500,
+                  "smooth": smooth, "points": 1500,
                   "api": url_for(".api_metrics")}
         return render_template("ui/charts.html", runs=runs_, all_keys=all_keys, keys=keys, x=x, config=config,
                                log=config["log"], smooth=config["smooth"])
@@ -911,11 +920,14 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                                     for v in vals]})
         data = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id[:8]} for r in runs_],
                 "dims": dims, "pc_max": 24}
-        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else [])
+        # the plots' choices (names of keys; the page's script ignores unknown ones) ride along the links
+        choices = [("pc", v[:1000]) for v in request.args.getlist("pc")[:MAX_COMPARE_DIMS]] + \
+            [(k, request.args[k][:1000]) for k in ("sx", "sy") if request.args.get(k)]
+        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else []) + choices
         diff_url = url_for(".compare") + "?" + urlencode(keep + ([] if only_diff else [("diff", "1")]))
         return render_template("ui/compare.html", runs=runs_, table=table, only_diff=only_diff, data=data,
                                diff_url=diff_url, total_rows=total_rows, total_dims=total_dims, q=q,
-                               run_ids=run_ids)
+                               run_ids=run_ids, choices=choices)
 
     # ------------------------------------------------------------------------------------------------
     # registry
@@ -1057,14 +1069,6 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                                run=run_, serve_cmd=serve_cmd, stages=STAGES, here=request.full_path)
 
     return bp
-
-
-def _float(text: Any, default: float) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return default
-    return value if math.isfinite(value) else default
 
 
 def _opt_float(text: Any) -> float | None:
