@@ -251,3 +251,60 @@ def test_compare_plot_choices_live_in_the_url(page, ui_data):
     assert json.loads(page.css("#parallel").get_attribute("data-axes")) == default_axes
     assert page.css("#scatter").get_attribute("data-x") == "params.depth"  # the first parameter
     page.assert_clean()
+
+
+def _kv(page, selector: str) -> dict[str, str]:
+    return {r.find_element("css selector", "th").text: r.find_element("css selector", "td").text
+            for r in page.all(f"{selector} tbody tr") if r.find_elements("css selector", "th")}
+
+
+def test_registry_descriptions_and_tags_edited_in_the_browser(page, ui_data):
+    from selenium.webdriver.support import expected_conditions as ec
+
+    c = ui_data["client"]
+    c.create_registered_model("walk-registry", tags={"old": "1"})
+    c.create_model_version("walk-registry", f"runs:/{ui_data['rich']}/model", run_id=ui_data["rich"])
+    page.open("/model?name=walk-registry")
+
+    def submit(button) -> None:
+        old = page.css("h1")
+        button.click()
+        page.wait(ec.staleness_of(old))  # the form posted and the page came back
+
+    # the model's description and tags
+    box = page.css("#model-desc")
+    box.send_keys("Churn model, <b>walk</b> edition")
+    submit(page.css("section[aria-labelledby=mdesc-h] button"))
+    assert page.css("#model-desc").get_attribute("value") == "Churn model, <b>walk</b> edition"
+    assert c.get_registered_model("walk-registry").description == "Churn model, <b>walk</b> edition"
+    tag_form = "section[aria-labelledby=mtags-h] form.inline"
+    page.css(f"{tag_form} input[name=key]").send_keys("owner")
+    page.css(f"{tag_form} input[name=value]").send_keys("growth <team>")
+    submit(page.css(f"{tag_form} button"))
+    assert _kv(page, "#model-tags") == {"old": "1", "owner": "growth <team>"}
+    submit(page.css("#model-tags button[aria-label='Remove tag old']"))
+    assert _kv(page, "#model-tags") == {"owner": "growth <team>"}
+    assert c.get_registered_model("walk-registry").tags == {"owner": "growth <team>"}
+    page.assert_clean()
+    page.shot("model-edited")
+    # a version's description and tags
+    page.css("#versions tr[data-version='1'] td a").click()
+    page.wait(lambda d: d.find_elements("css selector", "#ver-desc"))
+    page.css("#ver-desc").send_keys("first cut")
+    submit(page.css("section[aria-labelledby=vdesc-h] button"))
+    assert page.css("#ver-desc").get_attribute("value") == "first cut"
+    vtag_form = "section[aria-labelledby=vtags-h] form.inline"
+    for key, value in (("validated", "yes"), ("dataset", "iris")):
+        page.css(f"{vtag_form} input[name=key]").send_keys(key)
+        page.css(f"{vtag_form} input[name=value]").send_keys(value)
+        submit(page.css(f"{vtag_form} button"))
+    assert _kv(page, "#version-tags") == {"dataset": "iris", "validated": "yes"}
+    submit(page.css("#version-tags button[aria-label='Remove tag dataset']"))
+    assert _kv(page, "#version-tags") == {"validated": "yes"}
+    mv = c.get_model_version("walk-registry", "1")
+    assert mv.description == "first cut" and mv.tags == {"validated": "yes"}
+    # the model's versions table shows the version's new description
+    page.open("/model?name=walk-registry")
+    assert page.css("#versions tr[data-version='1'] td.trunc").text == "first cut"
+    page.assert_clean()
+    page.shot("model-version-edited")
