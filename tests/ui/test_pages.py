@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _ui_seed import HOSTILE
+from _ui_seed import HOSTILE, MLMODEL
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,19 @@ def test_tracking_server_serves_the_ui_with_proxied_artifacts(tmp_path):
     preview = http.get(f"/runs/{rid}/artifacts/preview", query_string={"path": "notes.txt"})
     assert preview.status_code == 200 and "proxied hello" in preview.get_data(as_text=True)
     assert http.get("/api/2.0/mlflow/experiments/get", query_string={"experiment_id": eid}).status_code == 200
+    # a logged model's page and its proxied files
+    lm = http.post("/api/2.0/mlflow/logged-models", json={"experiment_id": eid, "name": "served-lm",
+                                                          "source_run_id": rid}).json["model"]["info"]
+    loc = lm["artifact_uri"] if "artifact_uri" in lm else lm["artifact_location"]
+    assert loc.startswith("mlflow-artifacts:")
+    rest = loc.split("mlflow-artifacts:", 1)[1].lstrip("/")
+    assert http.put(f"/api/2.0/mlflow-artifacts/artifacts/{rest}/MLmodel", data=MLMODEL.encode()).status_code == 200
+    page = http.get(f"/logged-models/{lm['model_id']}").get_data(as_text=True)
+    assert "served-lm" in page and f"/runs/{rid}" in page
+    assert "MLmodel" in http.get(f"/logged-models/{lm['model_id']}/artifacts").get_data(as_text=True)
+    preview = http.get(f"/logged-models/{lm['model_id']}/artifacts/preview", query_string={"path": "MLmodel"})
+    assert preview.status_code == 200 and "sklearn" in preview.get_data(as_text=True)
+    assert f"/logged-models/{lm['model_id']}" in http.get(f"/runs/{rid}").get_data(as_text=True)
 
 
 def test_runs_table_pages_by_keyset_without_losing_or_repeating_runs(http, ui_data):
