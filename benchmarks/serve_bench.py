@@ -254,9 +254,10 @@ LABELS = {"mlflow": "MLflow", "before": "tureen sync (before)", "off": "tureen l
           "on": "tureen loop, batching on"}
 
 
-def start_servers(model: Path, tmp: Path, mpy: str) -> dict[str, Server]:
+def start_servers(model: Path, tmp: Path, mpy: str, extra_env: dict[str, str] | None = None) -> dict[str, Server]:
     env = clean_env()
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env or {})
     mbin = str(Path(mpy).parent)
     menv = clean_env()
     menv["PATH"] = mbin + os.pathsep + menv.get("PATH", "")
@@ -341,7 +342,16 @@ def main() -> None:
     parser.add_argument("--connections", default="1,8,32,64")
     parser.add_argument("--models", default="headline,numeric")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for tureen's servers only, e.g. TUREEN_SERVING_GC_FREEZE=false "
+                             "(repeatable; an A/B of one setting)")
     args = parser.parse_args()
+    extra_env = {}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            sys.exit(f"--server-env takes NAME=VALUE, got {item!r}")
+        extra_env[name] = value
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     conns = [int(c) for c in args.connections.split(",")]
@@ -354,7 +364,7 @@ def main() -> None:
     report: dict = {"_floor": built["floor"]}
     for name in args.models.split(","):
         model = tmp / name
-        servers = start_servers(model, tmp, mpy)
+        servers = start_servers(model, tmp, mpy, extra_env)
         try:
             res = measure(servers, tmp / f"{name}.bodies", conns, args.duration, args.repeat, tmp)
             bodies = (tmp / f"{name}.bodies").read_text().splitlines()

@@ -68,3 +68,12 @@ class Ballast(PythonModel):
 
     def predict(self, context, model_input, params=None):
         return np.full(len(model_input), self.tag)
+
+
+class GcProbe(PythonModel):
+    """Answers, for every row, how many objects the serving process holds in the collector's frozen generation."""
+
+    def predict(self, context, model_input, params=None):
+        import gc
+
+        return [gc.get_freeze_count()] * len(model_input)

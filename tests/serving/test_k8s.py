@@ -55,6 +55,10 @@ def test_cli_writes_valid_manifests_with_the_probes_and_a_non_root_pod(tmp_path)
     assert (predictor.pop("minReplicas"), predictor.pop("maxReplicas")) == (2, 10)
     assert predictor["containers"][0]["name"] == "kserve-container"
     _validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": predictor})
+    # its metadata is an ordinary ObjectMeta: validated as one on a core kind
+    _validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": isvc["metadata"]})
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert set(isvc) == {"apiVersion", "kind", "metadata", "spec"} and set(isvc["spec"]) == {"predictor"}
 
 
 def test_stdout_is_a_multi_document_yaml_that_validates():

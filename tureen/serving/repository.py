@@ -184,8 +184,17 @@ def _rss() -> int:
 
 
 def _trim() -> None:
-    """Give freed memory back to the system (glibc keeps it otherwise)."""
+    """Give freed memory back to the system (glibc keeps it otherwise).
+
+    An unloaded model may have been frozen (see :func:`tureen.serving.wsgi.freeze_loaded_heap`): its cycles are
+    collectable only once unfrozen, so the heap is unfrozen for this collection and what survives frozen again.
+    """
+    frozen = gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()
     gc.collect()
+    if frozen:
+        gc.freeze()
     try:
         import ctypes
 

@@ -165,9 +165,30 @@ def _gunicorn(settings: ServingSettings, metrics: Any, slots: int, load: Any, la
             self.cfg.set("when_ready", when_ready)
 
         def load(self) -> Any:
-            return load()
+            app = load()
+            if settings.gc_freeze:
+                freeze_loaded_heap()
+            return app
 
     _Server().run()
+
+
+def freeze_loaded_heap() -> int:
+    """Collect once, then move every surviving object into the permanent generation (``gc.freeze``).
+
+    Called once the model is loaded (in the master with preload, before any fork; in each worker without it).
+    Later collections skip the frozen objects, so a full collection no longer walks the model and its libraries
+    while a request waits. Returns how many objects are frozen.
+
+    Example:
+        >>> freeze_loaded_heap() > 0
+        True
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def fork_unsafe_flavors(model_dir: Any) -> list[str]:
