@@ -99,6 +99,18 @@ def seed(uri: str, work: Path) -> dict[str, Any]:
     c.set_registered_model_alias("churn-classifier", "champion", v1.version)
     c.create_registered_model("hostile-<img src=x onerror=window.__pwned=4>")
     hr = c.create_run(other, run_name="h-run")
+    # a logged model of that run, with params, tags, a metric recorded for it and its files
+    lm = c.create_logged_model(other, "churn-lm", source_run_id=hr.info.run_id, tags={"stage": "candidate"},
+                               params={"alpha": "0.5"}, model_type="classifier")
+    c.log_metric(hr.info.run_id, "lm_acc", 0.9, 1_700_000_000_000, 0, model_id=lm.model_id)
+    c.log_metric(hr.info.run_id, "lm_acc", 0.93, 1_700_000_000_500, 1, model_id=lm.model_id)
+    lm_dir = work / "lm-files"
+    lm_dir.mkdir()
+    (lm_dir / "MLmodel").write_text(MLMODEL)
+    (lm_dir / "requirements.txt").write_text("scikit-learn==1.9.0\n")
+    c.log_model_artifacts(lm.model_id, str(lm_dir))
+    c.finalize_logged_model(lm.model_id, "LOGGED_MODEL_READY")
     c.set_terminated(hr.info.run_id)
     return {"uri": uri, "experiment_id": eid, "other_experiment": other, "parent": parent.info.run_id, "runs": ids,
-            "rich": rich, "spiky": spiky, "client": c}
+            "rich": rich, "spiky": spiky, "client": c,
+            "h_run": hr.info.run_id, "logged_model": lm.model_id}

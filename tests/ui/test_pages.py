@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _ui_seed import HOSTILE
+from _ui_seed import HOSTILE, MLMODEL
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,19 @@ def test_tracking_server_serves_the_ui_with_proxied_artifacts(tmp_path):
     preview = http.get(f"/runs/{rid}/artifacts/preview", query_string={"path": "notes.txt"})
     assert preview.status_code == 200 and "proxied hello" in preview.get_data(as_text=True)
     assert http.get("/api/2.0/mlflow/experiments/get", query_string={"experiment_id": eid}).status_code == 200
+    # a logged model's page and its proxied files
+    lm = http.post("/api/2.0/mlflow/logged-models", json={"experiment_id": eid, "name": "served-lm",
+                                                          "source_run_id": rid}).json["model"]["info"]
+    loc = lm["artifact_uri"] if "artifact_uri" in lm else lm["artifact_location"]
+    assert loc.startswith("mlflow-artifacts:")
+    rest = loc.split("mlflow-artifacts:", 1)[1].lstrip("/")
+    assert http.put(f"/api/2.0/mlflow-artifacts/artifacts/{rest}/MLmodel", data=MLMODEL.encode()).status_code == 200
+    page = http.get(f"/logged-models/{lm['model_id']}").get_data(as_text=True)
+    assert "served-lm" in page and f"/runs/{rid}" in page
+    assert "MLmodel" in http.get(f"/logged-models/{lm['model_id']}/artifacts").get_data(as_text=True)
+    preview = http.get(f"/logged-models/{lm['model_id']}/artifacts/preview", query_string={"path": "MLmodel"})
+    assert preview.status_code == 200 and "sklearn" in preview.get_data(as_text=True)
+    assert f"/logged-models/{lm['model_id']}" in http.get(f"/runs/{rid}").get_data(as_text=True)
 
 
 def test_runs_table_pages_by_keyset_without_losing_or_repeating_runs(http, ui_data):
@@ -433,3 +446,78 @@ def test_chart_lines_are_the_same_on_postgresql_and_mariadb(ui_data, jagged, oth
 
     names = {ix["name"] for ix in inspect(store._engine).get_indexes("metrics")}
     assert "index_metrics_run_uuid_key_step" in names, names
+
+
+def test_logged_model_page_and_its_bad_input(http, ui_data):
+    mid = ui_data["logged_model"]
+    body = http.get(f"/logged-models/{mid}").get_data(as_text=True)
+    assert "churn-lm" in body and f"/runs/{ui_data['h_run']}" in body and "lm_acc" in body
+    listing = http.get(f"/logged-models/{mid}/artifacts").get_data(as_text=True)
+    assert "MLmodel" in listing and "requirements.txt" in listing
+    raw = http.get(f"/logged-models/{mid}/artifacts/raw", query_string={"path": "requirements.txt"})
+    assert raw.status_code == 200 and raw.data == b"scikit-learn==1.9.0\n" and raw.mimetype == "application/octet-stream"
+    unknown = "m-" + "0" * 32
+    for url in (f"/logged-models/{unknown}", f"/logged-models/{unknown}/artifacts",
+                f"/logged-models/{unknown}/artifacts/preview?path=MLmodel", "/logged-models/<script>"):
+        page = http.get(url)
+        assert page.status_code == 404 and page.mimetype == "text/html", url
+        assert "RESOURCE_DOES_NOT_EXIST" in page.get_data(as_text=True) and "Traceback" not in page.get_data(as_text=True)
+        as_json = http.get(url, headers={"Accept": "application/json"})
+        assert as_json.status_code == 404 and as_json.json["error_code"] == "RESOURCE_DOES_NOT_EXIST", url
+    for path in ("../../../../etc/passwd", "/etc/passwd", "a\x00b", ""):
+        for route in ("artifacts/preview", "artifacts/raw"):
+            resp = http.get(f"/logged-models/{mid}/{route}", query_string={"path": path})
+            assert resp.status_code == 400 and b"root:" not in resp.data, (route, path)
+    resp = http.get(f"/logged-models/{mid}/artifacts", query_string={"path": "../.."})
+    assert resp.status_code == 400
+
+
+def test_experiment_rename_bad_names_change_nothing(http, ui_data):
+    c = ui_data["client"]
+    eid = c.create_experiment("rename-target")
+    for name, status, words in (("", 400, "must not be empty"), ("   ", 400, "must not be empty"),
+                                ("churn-model", 400, "already exists"), ("x" * 600, 400, "at most"),
+                                (HOSTILE, 200, None)):
+        resp = http.post(f"/experiments/{eid}/rename", data={"name": name, "next": f"/experiments/{eid}?n=25"})
+        if words is None:  # the hostile name is a valid one: renamed, and shown escaped
+            assert resp.status_code == 303
+            assert HOSTILE not in http.get(f"/experiments/{eid}").get_data(as_text=True)
+            continue
+        body = resp.get_data(as_text=True)
+        assert resp.status_code == status and resp.mimetype == "text/html", name
+        assert 'id="rename-error"' in body and words in body and "Traceback" not in body, name
+        assert f'name="next" value="/experiments/{eid}?n=25"' in body  # the forms post back to the view
+        assert c.get_experiment(eid).name == "rename-target"
+    assert http.post("/experiments/999999/rename", data={"name": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("query, words", [("smooth=abc", "smooth must be a number"), ("smooth=nan", "smooth"),
+                                          ("smooth=inf", "smooth"), ("x=sideways", "Invalid x axis")])
+def test_bad_chart_page_controls_are_typed_errors(http, ui_data, query, words):
+    resp = http.get(f"/charts?run={ui_data['rich']}&key=loss&{query}")
+    assert resp.status_code == 400 and words in resp.get_data(as_text=True)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    as_json = http.get(f"/charts?run={ui_data['rich']}&key=loss&{query}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 400 and as_json.json["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_chart_smoothing_factor_is_clamped(http, ui_data):
+    import json
+    import re
+
+    for given, shown in (("7", 0.99), ("-3", 0.0), ("0.25", 0.25), ("", 0.0)):
+        body = http.get(f"/charts?run={ui_data['rich']}&key=loss&smooth={given}").get_data(as_text=True)
+        config = json.loads(re.search(r'<script type="application/json" id="chart-config">(.*?)</script>', body,
+                                      re.S).group(1))
+        assert config["smooth"] == shown, given
+
+
+def test_compare_plot_choices_are_carried_escaped_and_bounded(http, ui_data):
+    runs = ui_data["runs"][40:42]
+    q = {"run": runs, "pc": ["params.lr", HOSTILE], "sx": "x" * 5000, "sy": "metrics.acc"}
+    resp = http.get("/compare", query_string=q)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and HOSTILE not in body and "Traceback" not in body
+    assert 'name="pc" value="params.lr"' in body and 'name="sy" value="metrics.acc"' in body
+    assert "x" * 1001 not in body  # a long value is cut, not echoed whole
+    assert "pc=params.lr" in body.split('id="diff-toggle"')[0].rsplit("<a", 1)[-1]

@@ -161,6 +161,31 @@ def metric_summary(client: Any, run: Any) -> list[dict[str, Any]]:
     return out
 
 
+def logged_model_metrics(client: Any, model_id: str) -> list[dict[str, Any]]:
+    """The metrics recorded for a logged model (``log_metric(..., model_id=)``): for each key, the value at
+    the latest step (then time), with the run and dataset it came from. Stores without the SQL tables
+    (a REST store) answer an empty list."""
+    store = _store(client)
+    if not hasattr(store, "_read"):
+        return []
+    from sqlalchemy import select
+
+    from tureen.store import _schema as s
+
+    t = s.logged_model_metrics
+    latest: dict[str, Any] = {}
+    with store._read() as conn:  # noqa: SLF001
+        rows = conn.execute(select(t.c.metric_name, t.c.metric_value, t.c.metric_step, t.c.metric_timestamp_ms,
+                                   t.c.run_id, t.c.dataset_name)
+                            .where(t.c.model_id == model_id).limit(100_000)).all()
+    for r in rows:
+        cur = latest.get(r.metric_name)
+        if cur is None or (r.metric_step, r.metric_timestamp_ms) > (cur.metric_step, cur.metric_timestamp_ms):
+            latest[r.metric_name] = r
+    return [{"key": k, "value": float("nan") if r.metric_value is None else r.metric_value, "step": r.metric_step,
+             "run_id": r.run_id, "dataset": r.dataset_name} for k, r in sorted(latest.items())]
+
+
 def child_runs(client: Any, experiment_id: str, parent_ids: Sequence[str], limit: int = 500) -> dict[str, list[str]]:
     """Parent run id -> ids of its child runs (``mlflow.parentRunId`` tag), for the given parents."""
     if not parent_ids:

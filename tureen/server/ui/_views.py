@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode, urlparse
 
-from tureen.exceptions import InvalidParameterError, ResourceNotFoundError, TureenError
+from tureen.exceptions import InvalidParameterError, ResourceAlreadyExistsError, ResourceNotFoundError, TureenError
 from tureen.server.ui import _data as d
 
 VIEWS = {"active": 1, "deleted": 2, "all": 3}
@@ -254,7 +254,9 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
 
     def error_page(exc: TureenError) -> Any:
         status = int(getattr(exc, "http_status", 500) or 500)
-        if (request.endpoint or "").rpartition(".")[2].startswith("api_"):  # the JSON endpoints, any prefix
+        wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json" \
+            and request.accept_mimetypes["application/json"] > request.accept_mimetypes["text/html"]
+        if (request.endpoint or "").rpartition(".")[2].startswith("api_") or wants_json:  # JSON endpoints, any prefix
             return jsonify({"error_code": exc.error_code, "message": exc.message}), status
         return render_template("ui/error.html", error=exc), status
 
@@ -349,9 +351,18 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
 
     @bp.post("/experiments/<experiment_id>/rename")
     def experiment_rename(experiment_id: str) -> Any:
+        name = (request.form.get("name") or "").strip()
         try:
             need("experiment", experiment_id, "update")
-            client().rename_experiment(experiment_id, (request.form.get("name") or "").strip())
+            client().rename_experiment(experiment_id, name)
+        except (InvalidParameterError, ResourceAlreadyExistsError) as exc:
+            # a bad name (empty, too long, another experiment's): the runs page again, the rename form open
+            # with the refusal beside it; nothing was changed
+            resp = runs_view([experiment_id], rename={"error": exc.message, "value": name},
+                             here=safe_next(request.form.get("next"), url_for(".runs", experiment_id=experiment_id)))
+            if isinstance(resp, Response) and resp.status_code == 200:
+                resp.status_code = int(exc.http_status or 400)
+            return resp
         except TureenError as exc:
             return error_page(exc)
         return back(url_for(".runs", experiment_id=experiment_id))
@@ -397,7 +408,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return redirect(url_for(".experiments"), code=303)
         return runs_view(ids)
 
-    def runs_view(experiment_ids: list[str]) -> Any:
+    def runs_view(experiment_ids: list[str], rename: dict[str, str] | None = None, here: str | None = None) -> Any:
         c = client()
         try:
             for e in experiment_ids:
@@ -496,7 +507,8 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         ctx = dict(experiments=exps, experiment_ids=experiment_ids, st=st, rows=rows, cols=cols, error=error,
                    next_url=state_url(page=token) if token else None, first_url=state_url() if st.page else None,
                    state_url=state_url, col_url=col_url, sort_url=sort_url, more_keys=more_keys,
-                   server_ms=server_ms, here=request.full_path, extra=extra, base=base)
+                   server_ms=server_ms, here=here or request.full_path, extra=extra, base=base, rename=rename,
+                   exp_by_id={str(e.experiment_id): e for e in exps})
         template = "ui/_runs_view.html" if request.headers.get("HX-Request") and \
             request.headers.get("HX-Target") == "runs-view" else "ui/runs.html"
         resp = Response(render_template(template, **ctx))
@@ -622,31 +634,62 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             return error_page(exc)
         return back(url_for(".run", run_id=run_id))
 
-    @bp.get("/runs/<run_id>/artifacts")
-    def artifacts(run_id: str) -> Any:
+    # -- the artifact browser, of a run or of a logged model ---------------------------------------------
+    # ``owner`` is ("run", run_id) or ("model", model_id); the repository, the permission check and the
+    # URLs the templates link to follow from it.
+    def art_urls(owner: tuple[str, str]) -> dict[str, str]:
+        kind, oid = owner
+        if kind == "run":
+            return {"tree": url_for(".artifacts", run_id=oid), "preview": url_for(".artifact_preview", run_id=oid),
+                    "raw": url_for(".artifact_raw", run_id=oid), "back": url_for(".run", run_id=oid),
+                    "back_label": "Back to the run"}
+        return {"tree": url_for(".logged_model_artifacts", model_id=oid),
+                "preview": url_for(".logged_model_artifact_preview", model_id=oid),
+                "raw": url_for(".logged_model_artifact_raw", model_id=oid),
+                "back": url_for(".logged_model", model_id=oid), "back_label": "Back to the logged model"}
+
+    def owner_repo(owner: tuple[str, str]) -> Any:
+        """The artifact repository of ``owner`` after the read permission check."""
+        kind, oid = owner
+        c = client()
+        if kind == "run":
+            need_runs([oid], "read")
+            return d._repo(c, oid, artifact_repo)
+        lm = c.get_logged_model(oid)
+        need("experiment", lm.experiment_id, "read")
+        return d.open_repo(lm.artifact_location, artifact_repo)
+
+    def owner_file(owner: tuple[str, str], path: str, limit: int = d.PREVIEW_LIMIT) -> tuple[bytes, int, bool]:
+        from tureen.artifacts.local import check_relative_path
+
+        repo = owner_repo(owner)  # the permission check first
+        rel = check_relative_path(path)
+        if not rel:
+            raise InvalidParameterError("Give the path of an artifact file")
+        return d.read_repo_file(repo, rel, limit)
+
+    def artifact_tree(owner: tuple[str, str]) -> Any:
         """One directory of the artifact tree (an htmx partial; a page of its own without JavaScript)."""
         from tureen.artifacts.local import check_relative_path
 
         try:
-            need_runs([run_id], "read")
+            repo = owner_repo(owner)  # the permission check first
             path = check_relative_path(request.args.get("path") or "")
-            files = d._repo(client(), run_id, artifact_repo).list_artifacts(path or None)
+            files = repo.list_artifacts(path or None)
         except TureenError as exc:
             return error_page(exc)
-        return render_template("ui/_artifacts.html", run_id=run_id, path=path, files=files,
+        return render_template("ui/_artifacts.html", art=art_urls(owner), path=path, files=files,
                                partial=bool(request.headers.get("HX-Request")))
 
-    @bp.get("/runs/<run_id>/artifacts/preview")
-    def artifact_preview(run_id: str) -> Any:
+    def artifact_preview_of(owner: tuple[str, str]) -> Any:
         path = request.args.get("path") or ""
         try:
-            need_runs([run_id], "read")
-            data, size, truncated = d.artifact_bytes(client(), run_id, path, resolver=artifact_repo)
+            data, size, truncated = owner_file(owner, path)
         except TureenError as exc:
             return error_page(exc)
         kind = d.preview_kind(path)
-        ctx: dict[str, Any] = {"run_id": run_id, "path": path, "size": size, "truncated": truncated, "kind": kind,
-                               "partial": bool(request.headers.get("HX-Request"))}
+        ctx: dict[str, Any] = {"art": art_urls(owner), "path": path, "size": size, "truncated": truncated,
+                               "kind": kind, "partial": bool(request.headers.get("HX-Request"))}
         text = None if kind == "image" else d.decode_text(data)
         if kind != "image" and text is None:
             kind = ctx["kind"] = "binary"
@@ -664,8 +707,7 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             folder = path.rpartition("/")[0]
             for extra in ("requirements.txt", "python_env.yaml", "conda.yaml"):
                 try:
-                    raw, _s, _t = d.artifact_bytes(client(), run_id, f"{folder}/{extra}" if folder else extra,
-                                                   64_000, resolver=artifact_repo)
+                    raw, _s, _t = owner_file(owner, f"{folder}/{extra}" if folder else extra, 64_000)
                     ctx.setdefault("extras", []).append((extra, d.decode_text(raw) or ""))
                 except TureenError:
                     continue
@@ -673,14 +715,13 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
             ctx["text"] = text
         return render_template("ui/_preview.html", **ctx)
 
-    @bp.get("/runs/<run_id>/artifacts/raw")
-    def artifact_raw(run_id: str) -> Any:
+    def artifact_raw_of(owner: tuple[str, str]) -> Any:
         """The bytes of an artifact: images inline, everything else as a download (never rendered as HTML)."""
+        from urllib.parse import quote
+
         path = request.args.get("path") or ""
         try:
-            need_runs([run_id], "read")
-            data, size, truncated = d.artifact_bytes(client(), run_id, path, limit=50_000_000,
-                                                      resolver=artifact_repo)
+            data, size, truncated = owner_file(owner, path, limit=50_000_000)
         except TureenError as exc:
             return error_page(exc)
         if truncated:
@@ -691,10 +732,57 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         mime = d.IMAGE_TYPES.get(suffix)
         resp = Response(data, mimetype=mime or "application/octet-stream")
         if mime is None:
-            resp.headers["Content-Disposition"] = "attachment; filename*=UTF-8''" + \
-                __import__("urllib.parse").parse.quote(name)
+            resp.headers["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(name)
         resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return resp
+
+    @bp.get("/runs/<run_id>/artifacts")
+    def artifacts(run_id: str) -> Any:
+        return artifact_tree(("run", run_id))
+
+    @bp.get("/runs/<run_id>/artifacts/preview")
+    def artifact_preview(run_id: str) -> Any:
+        return artifact_preview_of(("run", run_id))
+
+    @bp.get("/runs/<run_id>/artifacts/raw")
+    def artifact_raw(run_id: str) -> Any:
+        return artifact_raw_of(("run", run_id))
+
+    # ------------------------------------------------------------------------------------------------
+    # a logged model (MLflow 3's ``m-…`` models): its facts, params, metrics, tags and files
+    # ------------------------------------------------------------------------------------------------
+    @bp.get("/logged-models/<model_id>")
+    def logged_model(model_id: str) -> Any:
+        c = client()
+        try:
+            lm = c.get_logged_model(model_id)
+            need("experiment", lm.experiment_id, "read")
+            exp = c.get_experiment(lm.experiment_id)
+            source = None
+            if lm.source_run_id:
+                try:
+                    source = c.get_run(lm.source_run_id)
+                except ResourceNotFoundError:
+                    source = None
+            metrics = d.logged_model_metrics(c, model_id)
+        except TureenError as exc:
+            return error_page(exc)
+        user_tags = {k: v for k, v in sorted(lm.tags.items()) if not k.startswith("mlflow.")}
+        system_tags = {k: v for k, v in sorted(lm.tags.items()) if k.startswith("mlflow.")}
+        return render_template("ui/logged_model.html", lm=lm, exp=exp, source=source, metrics=metrics,
+                               user_tags=user_tags, system_tags=system_tags, art=art_urls(("model", model_id)))
+
+    @bp.get("/logged-models/<model_id>/artifacts")
+    def logged_model_artifacts(model_id: str) -> Any:
+        return artifact_tree(("model", model_id))
+
+    @bp.get("/logged-models/<model_id>/artifacts/preview")
+    def logged_model_artifact_preview(model_id: str) -> Any:
+        return artifact_preview_of(("model", model_id))
+
+    @bp.get("/logged-models/<model_id>/artifacts/raw")
+    def logged_model_artifact_raw(model_id: str) -> Any:
+        return artifact_raw_of(("model", model_id))
 
     # ------------------------------------------------------------------------------------------------
     # metric charts
@@ -714,11 +802,20 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
         except TureenError as exc:
             return error_page(exc)
         keys = [k for k in request.args.getlist("key") if k in all_keys] or all_keys[:4]
-        x = request.args.get("x") if request.args.get("x") in ("step", "time", "relative") else "step"
+        x = request.args.get("x") or "step"
+        try:
+            if x not in ("step", "time", "relative"):
+                raise InvalidParameterError(f"Invalid x axis {x[:100]!r}: use step, time or relative")
+            smooth = _opt_float(request.args.get("smooth")) or 0.0
+        except ValueError:
+            return error_page(InvalidParameterError("smooth must be a number from 0 to 0.99"))
+        except TureenError as exc:
+            return error_page(exc)
+        smooth = round(min(0.99, max(0.0, smooth)), 4)  # the factor is clamped, as MLflow's slider is
         config = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id,
                             "start": r.info.start_time} for r in runs_],
                   "keys": keys, "x": x, "log": request.args.get("log") == "1",
-                  "smooth": _float(request.args.get("smooth"), 0.0), "points": 1500,
+                  "smooth": smooth, "points": 1500,
                   "api": url_for(".api_metrics")}
         return render_template("ui/charts.html", runs=runs_, all_keys=all_keys, keys=keys, x=x, config=config,
                                log=config["log"], smooth=config["smooth"])
@@ -823,11 +920,14 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                                     for v in vals]})
         data = {"runs": [{"id": r.info.run_id, "name": r.info.run_name or r.info.run_id[:8]} for r in runs_],
                 "dims": dims, "pc_max": 24}
-        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else [])
+        # the plots' choices (names of keys; the page's script ignores unknown ones) ride along the links
+        choices = [("pc", v[:1000]) for v in request.args.getlist("pc")[:MAX_COMPARE_DIMS]] + \
+            [(k, request.args[k][:1000]) for k in ("sx", "sy") if request.args.get(k)]
+        keep = [("run", r) for r in run_ids] + ([("q", q)] if q else []) + choices
         diff_url = url_for(".compare") + "?" + urlencode(keep + ([] if only_diff else [("diff", "1")]))
         return render_template("ui/compare.html", runs=runs_, table=table, only_diff=only_diff, data=data,
                                diff_url=diff_url, total_rows=total_rows, total_dims=total_dims, q=q,
-                               run_ids=run_ids)
+                               run_ids=run_ids, choices=choices)
 
     # ------------------------------------------------------------------------------------------------
     # registry
@@ -969,14 +1069,6 @@ def make_blueprint(client_factory: Callable[[], Any], artifact_repo: Callable[[s
                                run=run_, serve_cmd=serve_cmd, stages=STAGES, here=request.full_path)
 
     return bp
-
-
-def _float(text: Any, default: float) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return default
-    return value if math.isfinite(value) else default
 
 
 def _opt_float(text: Any) -> float | None:

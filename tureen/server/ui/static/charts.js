@@ -25,17 +25,24 @@
       });
     });
   }
-  function smooth(ys, alpha) {
-    if (!alpha) return ys;
-    var out = new Array(ys.length), last = null;
+  // Smoothing as MLflow's charts do it: an exponential moving average whose start is debiased (the running
+  // average begins at zero, so each value is divided by 1 - factor^n, n = the points seen so far); the factor
+  // is clamped to 0..0.99; missing points stay gaps and do not count.
+  function clampFactor(f) { f = Number(f); return isFinite(f) ? Math.min(0.99, Math.max(0, f)) : 0; }
+  function smooth(ys, factor) {
+    factor = clampFactor(factor);
+    if (!factor) return ys;
+    var out = new Array(ys.length), acc = 0, n = 0;
     for (var i = 0; i < ys.length; i++) {
       var y = ys[i];
-      if (y == null) { out[i] = null; continue; }
-      last = last == null ? y : last * alpha + y * (1 - alpha);
-      out[i] = last;
+      if (y == null || !isFinite(y)) { out[i] = y == null ? null : y; continue; }
+      acc = acc * factor + (1 - factor) * y;
+      n++;
+      out[i] = acc / (1 - Math.pow(factor, n));
     }
     return out;
   }
+  window.__tureenSmooth = smooth;  // the tests compare the plot's data with it and with their own sums
   function table(body, grid) {
     var xs = body.x.map(toX), ys = body.y.slice();
     if (body.downsampled && xs.length > 1 && grid.hi != null) {

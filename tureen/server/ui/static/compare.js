@@ -27,7 +27,26 @@
   // the parallel plot draws the first axes only (the server puts those that differ first): a few dozen axes
   // stay readable, and hundreds would cost the main thread more than the 200 ms a frame may take
   var PC_MAX = data.pc_max || 24;
-  var pdims = dims.slice(0, PC_MAX), pscales = scales.slice(0, PC_MAX);
+  // the chosen axes and the scatter's X/Y live in the URL (pc= repeated, sx=, sy=: the keys' names), so a
+  // reload or a shared link shows the same plots; names that are not keys of these runs are ignored
+  var query = new URLSearchParams(location.search), byName = {};
+  dims.forEach(function (d, i) { byName[d.name] = i; });
+  function known(name) { return Object.prototype.hasOwnProperty.call(byName, name); }
+  var pcIdx = [];
+  query.getAll("pc").forEach(function (n) { if (known(n) && pcIdx.indexOf(byName[n]) < 0) pcIdx.push(byName[n]); });
+  pcIdx.sort(function (a, b) { return a - b; });
+  if (!pcIdx.length) pcIdx = dims.slice(0, PC_MAX).map(function (d, i) { return i; });
+  pcIdx = pcIdx.slice(0, PC_MAX);
+  var pdims, pscales;
+  function choosePc(idx) {
+    pcIdx = idx.slice(0, PC_MAX);
+    pdims = pcIdx.map(function (i) { return dims[i]; });
+    pscales = pcIdx.map(function (i) { return scales[i]; });
+    document.getElementById("parallel").setAttribute("data-axes", JSON.stringify(pdims.map(function (d) { return d.name; })));
+  }
+  choosePc(pcIdx);
+  var pcSel = document.getElementById("pc-axes");
+  dims.forEach(function (d, i) { var o = new Option(d.name, String(i)); o.selected = pcIdx.indexOf(i) >= 0; pcSel.add(o); });
   var colorSel = document.getElementById("pc-color");
   var numericIdx = [];
   dims.forEach(function (d, i) { if (d.numeric) numericIdx.push(i); });
@@ -105,13 +124,15 @@
   var sx = document.getElementById("sc-x"), sy = document.getElementById("sc-y");
   dims.forEach(function (d, i) { sx.add(new Option(d.name, String(i))); sy.add(new Option(d.name, String(i))); });
   var firstParam = dims.findIndex(function (d) { return d.name.indexOf("params.") === 0; });
-  sx.value = String(firstParam >= 0 ? firstParam : 0);
-  sy.value = String(metricIdx.length ? metricIdx[0] : Math.min(1, dims.length - 1));
+  sx.value = String(known(query.get("sx")) ? byName[query.get("sx")] : firstParam >= 0 ? firstParam : 0);
+  sy.value = String(known(query.get("sy")) ? byName[query.get("sy")] : metricIdx.length ? metricIdx[0] : Math.min(1, dims.length - 1));
   function drawScatter() {
-    var c = setup(document.getElementById("scatter")), ctx = c.ctx, pad = 56;
+    var canvas = document.getElementById("scatter");
+    var c = setup(canvas), ctx = c.ctx, pad = 56;
     ctx.clearRect(0, 0, c.w, c.h);
     var xi = Number(sx.value), yi = Number(sy.value);
     if (!dims.length) return;
+    canvas.setAttribute("data-x", dims[xi].name); canvas.setAttribute("data-y", dims[yi].name);
     var xs = scales[xi], ys = scales[yi];
     ctx.strokeStyle = "#cbd5e1"; ctx.lineWidth = 1;
     ctx.strokeRect(pad, 16, c.w - pad - 16, c.h - pad - 16);
@@ -139,7 +160,39 @@
       document.body.setAttribute("data-compare-ready", "1");
     });
   });
+  // the choices go into the page's URL (replaced, not pushed: a choice is not a page to go back to), and into
+  // the links and forms that lead to this page again
+  function rewrite(q) {
+    ["pc", "sx", "sy"].forEach(function (k) { q.delete(k); });
+    pcIdx.forEach(function (i) { q.append("pc", dims[i].name); });
+    if (dims.length) { q.set("sx", dims[Number(sx.value)].name); q.set("sy", dims[Number(sy.value)].name); }
+    return q;
+  }
+  function saveChoices() {
+    history.replaceState(null, "", location.pathname + "?" + rewrite(new URLSearchParams(location.search)).toString());
+    var toggle = document.getElementById("diff-toggle");
+    if (toggle) {
+      var u = new URL(toggle.href, location.href);
+      toggle.href = u.pathname + "?" + rewrite(u.searchParams).toString();
+    }
+    var form = document.getElementById("compare-filter");
+    if (form) {
+      form.querySelectorAll("input.js-choice").forEach(function (el) { el.remove(); });
+      rewrite(new URLSearchParams()).forEach(function (v, k) {
+        var el = document.createElement("input");
+        el.type = "hidden"; el.name = k; el.value = v; el.className = "js-choice"; form.appendChild(el);
+      });
+    }
+  }
+  pcSel.addEventListener("change", function () {
+    var idx = [];
+    Array.prototype.forEach.call(pcSel.selectedOptions, function (o) { idx.push(Number(o.value)); });
+    brush = {};
+    choosePc(idx);
+    saveChoices(); drawParallel();
+  });
   colorSel.addEventListener("change", drawParallel);
-  sx.addEventListener("change", drawScatter); sy.addEventListener("change", drawScatter);
+  sx.addEventListener("change", function () { saveChoices(); drawScatter(); });
+  sy.addEventListener("change", function () { saveChoices(); drawScatter(); });
   window.addEventListener("resize", function () { drawParallel(); drawScatter(); });
 })();
