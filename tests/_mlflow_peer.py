@@ -23,6 +23,10 @@ VENV = Path(os.environ.get("TUREEN_MLFLOW_VENV", ROOT / ".cache" / "mlflow-venv"
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
 REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn", "skops", "xgboost-cpu", "lightgbm", "torch", "tensorflow-cpu",
                 "psycopg2-binary", "pymysql",  # MLflow on PostgreSQL and MySQL (tests/store)
+                "psycopg[binary]",  # psycopg 3, for postgresql+psycopg:// URIs on the peer's side
+                # MLflow's Lightning autolog imports pytorch_lightning even for lightning's Trainer; its Keras
+                # autolog (mlflow.tensorflow) writes TensorBoard logs (tests/autolog/test_keras_lightning.py)
+                "lightning", "pytorch-lightning", "tensorboard",
                 "matplotlib", "statsmodels", "spacy", "onnx", "onnxruntime",
                 # MLflow imports pyspark.ml.connect on every Spark save; without its gRPC extras pyspark exits
                 "pyspark[connect]"]

@@ -167,3 +167,68 @@ def test_params_defaults_widening_and_errors():
 def test_params_without_schema_are_refused():
     with pytest.raises(SchemaEnforcementError, match="declares no params"):
         enforce_params({"k": 1}, None)
+
+
+# string columns already holding strings skip the per-column check; answers and errors are the full check's
+STRING_FRAMES = {
+    "str": lambda: pd.DataFrame({"t": pd.Series(["a", "b"], dtype="str")}),
+    "str with NaN": lambda: pd.DataFrame({"t": pd.Series(["a", None], dtype="str")}),
+    "string[python] with NA": lambda: pd.DataFrame({"t": pd.array(["a", None], dtype="string[python]")}),
+    "string[python]": lambda: pd.DataFrame({"t": pd.array(["a", "b"], dtype="string[python]")}),
+    "object of str": lambda: pd.DataFrame({"t": pd.Series(["a", "b"], dtype=object)}),
+    "object with None": lambda: pd.DataFrame({"t": pd.Series(["a", None], dtype=object)}),
+    "object with NaN": lambda: pd.DataFrame({"t": pd.Series(["a", np.nan], dtype=object)}),
+    "object with int": lambda: pd.DataFrame({"t": pd.Series(["a", 3], dtype=object)}),
+    "object with bytes": lambda: pd.DataFrame({"t": pd.Series(["a", b"x"], dtype=object)}),
+    "int": lambda: pd.DataFrame({"t": [1, 2]}),
+    "empty object": lambda: pd.DataFrame({"t": pd.Series([], dtype=object)}),
+}
+
+
+def _outcome(df, schema):
+    try:
+        out = enforce_schema(df, schema)
+    except SchemaEnforcementError as exc:
+        return "error", exc.problems
+    return ("same" if out is df else "copy"), out.to_dict("list")
+
+
+@pytest.mark.parametrize("required", [True, False])
+@pytest.mark.parametrize("name", list(STRING_FRAMES))
+def test_string_fast_path_answers_and_errors_equal_the_full_check(name, required, monkeypatch):
+    import tureen.models.enforce as enforce
+
+    def schema():
+        return Schema([ColSpec("string", "t", required=required), ColSpec("double", "x")])
+
+    def frame():
+        df = STRING_FRAMES[name]()
+        return df.assign(x=np.arange(len(df), dtype="float64"))
+
+    fast = _outcome(frame(), schema())
+    monkeypatch.setattr(enforce, "_already_conforms", lambda data, schema: False)
+    full = _outcome(frame(), schema())
+    assert repr(fast) == repr(full)  # repr: NaN == NaN
+
+
+@pytest.mark.parametrize("name", ["str", "string[python]", "object of str", "empty object"])
+def test_string_columns_of_strings_are_passed_through_without_the_column_check(name, monkeypatch):
+    import tureen.models.enforce as enforce
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the per-column check ran")
+
+    monkeypatch.setattr(enforce, "_convert_column", refuse)
+    df = STRING_FRAMES[name]().assign(n=lambda d: np.arange(len(d), dtype="int64"))
+    schema = Schema([ColSpec("string", "t"), ColSpec("long", "n")])
+    assert enforce_schema(df, schema) is df
+    assert enforce_schema(df, schema) is df  # also once the column names are remembered
+
+
+def test_a_required_string_column_with_missing_values_is_still_refused():
+    schema = Schema([ColSpec("string", "t")])
+    for df in (STRING_FRAMES["str with NaN"](), STRING_FRAMES["object with None"]()):
+        with pytest.raises(SchemaEnforcementError, match="missing values in a required string column"):
+            enforce_schema(df, schema)
+    with pytest.raises(SchemaEnforcementError, match="values of type int"):
+        enforce_schema(STRING_FRAMES["object with int"](), schema)

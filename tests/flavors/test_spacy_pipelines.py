@@ -168,3 +168,52 @@ def test_inspect_shows_what_describe_reads(ner_model):
     info = describe_model(str(ner_model))
     assert info["described"] == {"spacy": {"language": "en", "pipeline": ["ner"]}}
     assert info["needs_pickle"] == {"spacy": False}
+
+
+SEEN: list[str] = []
+
+
+def _register_test_components():
+    from spacy.language import Language
+
+    if "tureen_test_record" not in Language.factories:
+        @Language.component("tureen_test_record")
+        def record(doc):  # remembers every text the pipeline runs on
+            SEEN.append(doc.text)
+            return doc
+
+    if "tureen_test_refuse_warm" not in Language.factories:
+        @Language.component("tureen_test_refuse_warm")
+        def refuse(doc):  # fails on the warm-up text only
+            if "warm" in doc.text:
+                raise ValueError("no warm texts here")
+            return doc
+
+
+def test_one_warm_up_prediction_runs_at_load(tmp_path):
+    _register_test_components()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tureen_test_record")
+    tspacy.save_model(nlp, tmp_path / "m", input_example=["hi there"])
+    SEEN.clear()
+    model = pyfunc.load_model(tmp_path / "m", allow_pickle=True)
+    assert SEEN == [tspacy.WARM_UP_TEXT]
+    assert model.predict(pd.DataFrame({"text": ["hi there"]}))["tokens"][0] == ["hi", "there"]
+    assert SEEN == [tspacy.WARM_UP_TEXT, "hi there"]
+    SEEN.clear()
+    tspacy.load_model(tmp_path / "m", allow_pickle=True)  # the native model: no prediction made
+    assert SEEN == []
+
+
+def test_a_failing_warm_up_is_logged_and_the_model_loads(tmp_path, caplog):
+    import logging
+
+    _register_test_components()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tureen_test_refuse_warm")
+    tspacy.save_model(nlp, tmp_path / "m", input_example=["hi there"])
+    with caplog.at_level(logging.INFO, logger="tureen.flavors.spacy"):
+        model = pyfunc.load_model(tmp_path / "m", allow_pickle=True)
+    assert any("warm-up prediction failed" in r.getMessage() and "no warm texts" in r.getMessage()
+               for r in caplog.records)
+    assert model.predict(["cold text"])["tokens"][0] == ["cold", "text"]

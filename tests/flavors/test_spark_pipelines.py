@@ -124,3 +124,109 @@ def test_pyfunc_answers_as_the_raw_transform_does(saved, data, rows):
     assert got.dtype == want.dtype == "float64"
     assert list(got.index) == list(frame.index)
     assert got.tolist() == want.tolist()
+
+
+# ------------------------------------------------------------------------------------------------
+# the Java pipeline path (one JVM call per transform) and its fallback; the warm-up prediction at load
+
+
+def _frame(data, rows=40):
+    import pandas as pd
+
+    return pd.concat([data[["a", "b"]]] * (rows // len(data) + 1), ignore_index=True).head(rows)
+
+
+def _raw_answer(model, frame):
+    return model.transform(tspark.get_session().createDataFrame(frame)).select("prediction").toPandas()["prediction"]
+
+
+def test_a_pipeline_of_java_stages_is_transformed_as_one_java_pipeline(saved, data):
+    model = pyfunc.load_model(saved)
+    impl = model._impl
+    assert impl._java_stages is not None and impl._java is not None  # built by the warm-up at load
+    frame = _frame(data)
+    assert model.predict(frame).tolist() == _raw_answer(model.get_raw_model(), frame).tolist()
+
+
+def test_params_changed_on_the_raw_stages_are_honoured(saved, data):
+    model = pyfunc.load_model(saved)
+    frame = _frame(data)
+    before = model.predict(frame).tolist()
+    lr = model.get_raw_model().stages[-1]
+    lr.setThreshold(0.999)  # nearly everything becomes class 0
+    after = model.predict(frame).tolist()
+    assert after == _raw_answer(model.get_raw_model(), frame).tolist()
+    assert after != before and sum(after) < sum(before)
+    lr.setThreshold(0.5)
+    assert model.predict(frame).tolist() == before
+
+
+def test_nested_pipelines_take_the_java_path_with_the_same_answers(data):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    spark = tspark.get_session()
+    inner = Pipeline(stages=[VectorAssembler(inputCols=["a", "b"], outputCol="raw_features"),
+                             StandardScaler(inputCol="raw_features", outputCol="features")])
+    fitted = Pipeline(stages=[inner, LogisticRegression(maxIter=5)]).fit(spark.createDataFrame(data))
+    assert isinstance(fitted.stages[0], PipelineModel)
+    impl = tspark._SparkPredictor(fitted)
+    assert impl._java_stages is not None and len(impl._java_stages) == 3
+    frame = _frame(data, 7)
+    assert impl.predict(frame).tolist() == _raw_answer(fitted, frame).tolist()
+
+
+def test_a_python_stage_falls_back_to_sparks_own_transform(data):
+    from pyspark.ml import Pipeline, Transformer
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.sql import functions as F
+
+    class Doubler(Transformer):  # a stage written in Python: no Java object behind it
+        def _transform(self, dataset):
+            return dataset.withColumn("a", F.col("a") * 2.0)
+
+    spark = tspark.get_session()
+    fitted = Pipeline(stages=[Doubler(), VectorAssembler(inputCols=["a", "b"], outputCol="features"),
+                              LogisticRegression(maxIter=5)]).fit(spark.createDataFrame(data))
+    impl = tspark._SparkPredictor(fitted)
+    assert impl._java_stages is None
+    frame = _frame(data, 9)
+    got = impl.predict(frame)
+    assert impl._java is None
+    assert got.tolist() == _raw_answer(fitted, frame).tolist()
+
+
+def test_warm_up_frame_is_made_from_the_signature():
+    from tureen.models.signature import ColSpec, ModelSignature, Schema, SparkMLVector
+
+    sig = ModelSignature(Schema([ColSpec("double", "x"), ColSpec("long", "n"), ColSpec("string", "s"),
+                                 ColSpec("boolean", "flag", required=False)]))
+    frame = tspark._warm_up_frame(sig)
+    assert list(frame.columns) == ["x", "n", "s", "flag"] and len(frame) == 1
+    assert [str(t) for t in frame.dtypes] == ["float64", "int64", "object", "bool"]
+    assert tspark._warm_up_frame(None) is None
+    assert tspark._warm_up_frame(ModelSignature(Schema([ColSpec(SparkMLVector(), "v")]))) is None
+    assert tspark._warm_up_frame(ModelSignature(Schema([ColSpec("double")]))) is None
+
+
+def test_a_failing_warm_up_is_logged_and_the_model_loads(data, tmp_path, caplog):
+    import logging
+
+    import pandas as pd
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import StringIndexer, VectorAssembler
+
+    spark = tspark.get_session()
+    frame = data.assign(c=["x" if i % 2 else "y" for i in range(len(data))])
+    fitted = Pipeline(stages=[StringIndexer(inputCol="c", outputCol="ci", handleInvalid="error"),
+                              VectorAssembler(inputCols=["a", "b", "ci"], outputCol="features"),
+                              LogisticRegression(maxIter=5)]).fit(spark.createDataFrame(frame))
+    tspark.save_model(fitted, tmp_path / "m", input_example=frame[["a", "b", "c"]].head(3))
+    with caplog.at_level(logging.INFO, logger="tureen.flavors.spark"):
+        model = pyfunc.load_model(tmp_path / "m")  # the warm-up's text is a label the indexer never saw
+    assert any("warm-up prediction failed" in r.getMessage() for r in caplog.records)
+    rows = pd.DataFrame({"a": [0.5], "b": [-0.5], "c": ["x"]})
+    assert model.predict(rows).tolist() == _raw_answer(fitted, rows).tolist()

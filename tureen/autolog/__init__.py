@@ -30,6 +30,8 @@ INTEGRATIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "sklearn": ("tureen.autolog._sklearn", ("sklearn",), "sklearn"),
     "xgboost": ("tureen.autolog._xgboost", ("xgboost",), "xgboost"),
     "lightgbm": ("tureen.autolog._lightgbm", ("lightgbm",), "lightgbm"),
+    # both Keras spellings patch keras.Model.fit and hook on keras' import (TensorFlow is imported inside it)
+    "tensorflow": ("tureen.autolog._tensorflow", ("keras",), "tensorflow"),
     "keras": ("tureen.autolog._keras", ("keras",), "tensorflow"),
     "pytorch": ("tureen.autolog._lightning", ("lightning", "pytorch_lightning"), "pytorch"),
     "statsmodels": ("tureen.autolog._statsmodels", ("statsmodels",), "statsmodels"),
@@ -63,7 +65,8 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         registered_model_name: register every logged model as a new version of this name.
         extra_tags: tags added to every run autologging creates.
         exclude_flavors: integrations to leave alone (``"sklearn"``, ``"xgboost"``, ``"lightgbm"``,
-            ``"keras"``, ``"pytorch"``).
+            ``"tensorflow"``, ``"keras"``, ``"pytorch"``, ``"statsmodels"``). Keras fits are recorded by
+            ``"tensorflow"`` when TensorFlow is installed (MLflow's ``opt_*`` spelling), else by ``"keras"``.
 
     Raises:
         InvalidParameterError: an unknown name in ``exclude_flavors``.
@@ -96,10 +99,28 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
             continue  # configured explicitly with tureen.flavors.<flavor>.autolog(): keep that
         if not any(_installed(m) for m in modules):
             continue
+        if name in _KERAS_SPELLINGS and not _keras_spelling_wanted(name):
+            continue
         hook = _make_hook(name, impl, args)
         _UNIVERSAL_HOOKS[name] = hook
         for module in modules:
             _patch.when_imported(module, hook)
+
+
+#: MLflow's two autologgers of keras.Model.fit; mlflow.autolog() records a fit once, as the TensorFlow one
+#: does when TensorFlow is installed, else as the Keras one
+_KERAS_SPELLINGS = ("tensorflow", "keras")
+
+
+def _keras_spelling_wanted(name: str) -> bool:
+    from tureen.autolog import _patch
+
+    other = _KERAS_SPELLINGS[1 - _KERAS_SPELLINGS.index(name)]
+    if _patch.is_enabled(other) and other in _patch._EXPLICIT:
+        return False  # the user turned the other spelling on: it records these fits
+    if name == "tensorflow":
+        return _installed("tensorflow")
+    return "tensorflow" not in _UNIVERSAL_HOOKS
 
 
 def _make_hook(name: str, impl: str, args: dict[str, Any]) -> Callable[[Any], None]:

@@ -1,15 +1,34 @@
 """Keras 3 autologging: ``keras.Model.fit`` (``tf.keras`` is Keras 3 with TensorFlow 2.16+).
 
-Recorded as MLflow 3.x's ``mlflow.keras.autolog`` does: the ``fit()`` arguments (minus the data, callbacks
-and ``verbose``) and ``batch_size``, the optimizer config as ``optimizer_<key>``, the epoch logs as metrics
-(step = epoch; or every ``log_every_n_steps`` optimizer steps), evaluation logs as ``validation_<name>``,
-``model_summary.txt``, the datasets, and the model (``.keras`` file). With an ``EarlyStopping`` callback its
-settings are params, and ``stopped_epoch``/``restored_epoch`` plus the restored epoch's metrics are logged.
+MLflow has two spellings of it, and so has tureen; both patch the same ``fit`` and differ in what they
+record. This module is the shared machinery and ``mlflow.keras.autolog``'s spelling
+(:func:`tureen.flavors.keras.autolog`); :mod:`tureen.autolog._tensorflow` is ``mlflow.tensorflow.autolog``'s
+(:func:`tureen.flavors.tensorflow.autolog`, also what ``tureen.autolog()`` turns on when TensorFlow is
+installed, as ``mlflow.autolog()`` does).
+
+Both record the ``fit()`` arguments (minus the data, callbacks and ``verbose``) and ``batch_size``, the
+optimizer config, the epoch logs as metrics (step = epoch; or every ``log_every_n_steps`` optimizer steps),
+evaluation logs as ``validation_<name>``, ``model_summary.txt``, the datasets and the model (``.keras`` file).
+
+=====================  =============================  ===============================================
+                       ``keras`` spelling             ``tensorflow`` spelling
+=====================  =============================  ===============================================
+optimizer config       ``optimizer_<key>``            ``opt_<key>``
+run tag                ``mlflow.autologging=keras``   ``mlflow.autologging=tensorflow``
+``EarlyStopping``      not looked at                  its settings as params; when it stopped the
+                                                      training ``stopped_epoch``, and with restored
+                                                      weights ``restored_epoch`` and that epoch's
+                                                      metrics again at step ``stopped_epoch + 1``
+=====================  =============================  ===============================================
+
+Arguments given to ``fit()`` by position are recorded like keyword ones in both spellings (MLflow's keras
+spelling drops them and records their defaults instead: ``docs/migrating-from-mlflow.md``).
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from tureen.autolog import _patch
@@ -18,11 +37,27 @@ from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as
 from tureen.autolog._patch import disable_autologging, safe_patch
 from tureen.exceptions import InvalidParameterError
 
-__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS"]
+__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS", "Spelling", "KERAS"]
 
 FLAVOR_NAME = "keras"
 TESTED_VERSIONS = ("3.0.0", "3.15.1")
 _UNLOGGED = ["self", "x", "y", "callbacks", "validation_data", "verbose"]
+#: both spellings patch keras.Model.fit: a fit seen by one of them is not logged again by the other
+SESSION_KEY = "keras.fit"
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """What one of MLflow's two Keras autologgers records differently from the other."""
+
+    flavor: str  # the integration name, and the run's mlflow.autologging tag
+    optimizer_prefix: str  # optimizer config keys become <prefix><key> params
+    early_stopping: bool  # record EarlyStopping settings and results
+    flavor_module: str  # the tureen flavor whose log_model logs the trained model
+
+
+KERAS = Spelling(flavor=FLAVOR_NAME, optimizer_prefix="optimizer_", early_stopping=False,
+                 flavor_module="tureen.flavors.keras")
 
 
 def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, log_models: bool = True,
@@ -30,7 +65,7 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
             disable: bool = False, exclusive: bool = False, disable_for_unsupported_versions: bool = False,
             silent: bool = False, registered_model_name: str | None = None,
             extra_tags: dict[str, Any] | None = None) -> None:
-    """Turn on (or off) autologging for Keras 3 ``Model.fit``.
+    """Turn on (or off) autologging for Keras 3 ``Model.fit``, recorded as ``mlflow.keras.autolog`` does.
 
     Args:
         log_every_epoch: log the epoch logs at each epoch end (step = epoch).
@@ -38,24 +73,40 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
             ``log_every_epoch=False``).
         (others): as :func:`tureen.autolog`.
 
+    Raises:
+        InvalidParameterError: both or neither of ``log_every_epoch`` and ``log_every_n_steps`` given.
+
     Example:
-        >>> import tureen.flavors.tensorflow  # doctest: +SKIP
-        >>> tureen.flavors.tensorflow.autolog()  # doctest: +SKIP
+        >>> import tureen.flavors.keras  # doctest: +SKIP
+        >>> tureen.flavors.keras.autolog()  # doctest: +SKIP
     """
-    if log_every_epoch and log_every_n_steps is not None:
-        raise InvalidParameterError("log_every_n_steps must be None when log_every_epoch=True")
-    if not log_every_epoch and not log_every_n_steps:
-        raise InvalidParameterError("Give log_every_n_steps=N (a positive integer) when log_every_epoch=False")
-    config = dict(log_every_epoch=log_every_epoch, log_every_n_steps=log_every_n_steps, log_models=log_models,
-                  log_model_signatures=log_model_signatures, log_input_examples=log_input_examples,
-                  log_datasets=log_datasets, exclusive=exclusive, silent=silent,
-                  registered_model_name=registered_model_name, extra_tags=extra_tags)
+    config = _config(log_every_epoch=log_every_epoch, log_every_n_steps=log_every_n_steps, log_models=log_models,
+                     log_model_signatures=log_model_signatures, log_input_examples=log_input_examples,
+                     log_datasets=log_datasets, exclusive=exclusive, silent=silent,
+                     registered_model_name=registered_model_name, extra_tags=extra_tags)
     keras = _patch.start(FLAVOR_NAME, "keras", "Keras autologging", config, disable=disable,
                          disable_for_unsupported_versions=disable_for_unsupported_versions,
                          tested=TESTED_VERSIONS)
-    if keras is None:
-        return
-    safe_patch(FLAVOR_NAME, keras.Model, "fit", _patched_fit, training=True, session_key="keras.fit")
+    if keras is not None:
+        patch_fit(keras, KERAS)
+
+
+def _config(**config: Any) -> dict[str, Any]:
+    """The checked configuration of either spelling."""
+    if config["log_every_epoch"] and config["log_every_n_steps"] is not None:
+        raise InvalidParameterError("log_every_n_steps must be None when log_every_epoch=True")
+    if not config["log_every_epoch"] and not config["log_every_n_steps"]:
+        raise InvalidParameterError("Give log_every_n_steps=N (a positive integer) when log_every_epoch=False")
+    return config
+
+
+def patch_fit(keras: Any, spelling: Spelling) -> None:
+    """Patch ``keras.Model.fit`` to record as ``spelling`` says (the integration's config is in place)."""
+
+    def patched(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _patched_fit(spelling, original, self, *args, **kwargs)
+
+    safe_patch(spelling.flavor, keras.Model, "fit", patched, training=True, session_key=SESSION_KEY)
 
 
 def _batch_size(arguments: dict[str, Any]) -> Any:
@@ -69,21 +120,18 @@ def _batch_size(arguments: dict[str, Any]) -> Any:
     return None
 
 
-def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
+def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any], spelling: Spelling) -> Any:
     every_epoch = cfg.get("log_every_epoch", True)
     every_n = cfg.get("log_every_n_steps")
+    prefix = spelling.optimizer_prefix
 
-    safe = guarded(FLAVOR_NAME)
+    safe = guarded(spelling.flavor)
 
     class TureenCallback(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.epoch_logs: dict[int, dict[str, float]] = {}
-
         @safe
         def on_train_begin(self, logs: Any = None) -> None:
             config = self.model.optimizer.get_config()
-            logger.log_params({f"optimizer_{k}": v for k, v in config.items()})
+            logger.log_params({f"{prefix}{k}": v for k, v in config.items()})
             logger.flush()
             lines: list[str] = []
             self.model.summary(print_fn=lambda line, *a, **k: lines.append(line))
@@ -91,10 +139,7 @@ def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
 
         @safe
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if logs is None:
-                return
-            self.epoch_logs[epoch] = {k: float(v) for k, v in logs.items()}
-            if every_epoch:
+            if every_epoch and logs is not None:
                 logger.log_metrics(logs, step=epoch)
 
         @safe
@@ -113,47 +158,71 @@ def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     return TureenCallback()
 
 
-def _patched_fit(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+def _early_stopping_params(early: Any) -> dict[str, Any]:
+    return dict(monitor=early.monitor, min_delta=early.min_delta, patience=early.patience, baseline=early.baseline,
+                restore_best_weights=early.restore_best_weights)
+
+
+def _log_early_stopping_results(logger: RunLogger, model: Any, early: Any, history: Any) -> None:
+    """``stopped_epoch`` when the callback stopped the training; with restored weights, the epoch they come
+    from (the first epoch with the best monitored value) and its logs again, at step ``stopped_epoch + 1``."""
+    if not getattr(model, "stop_training", False):
+        return
+    stopped = int(early.stopped_epoch)
+    logger.log_metrics({"stopped_epoch": stopped})
+    if not early.restore_best_weights or getattr(early, "best_weights", None) is None:
+        return
+    logs = getattr(history, "history", None) or {}
+    epochs = list(getattr(history, "epoch", None) or [])
+    monitored = logs.get(early.monitor)
+    if not monitored or not epochs or early.best not in monitored:
+        return
+    restored = epochs[0] + monitored.index(early.best)
+    logger.log_metrics({"restored_epoch": restored})
+    if restored in epochs:
+        index = epochs.index(restored)
+        logger.log_metrics({k: values[index] for k, values in logs.items() if index < len(values)}, step=stopped + 1)
+
+
+def _patched_fit(spelling: Spelling, original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+    import importlib
+
     import keras
 
+    flavor = spelling.flavor
     run_id = _patch.active_run_id()
-    cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
+    cfg = _patch._CONFIGS.get(flavor, {})
     bound = inspect.signature(original).bind(self, *args, **kwargs)
     arguments = bound.arguments
-    logger = RunLogger(FLAVOR_NAME, run_id)
+    logger = RunLogger(flavor, run_id)
     params = fn_args_as_params(original, (self, *args), kwargs, _UNLOGGED)
     batch_size = _batch_size(arguments)
     if batch_size is not None:
         params["batch_size"] = batch_size
     callbacks = list(arguments.get("callbacks") or [])
-    early = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
-    if early is not None:
-        params.update(monitor=early.monitor, min_delta=early.min_delta, patience=early.patience,
-                      baseline=early.baseline, restore_best_weights=early.restore_best_weights)
+    early = None
+    if spelling.early_stopping:
+        early = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+        if early is not None:
+            params.update(_early_stopping_params(early))
     logger.log_params(params)
     logger.flush()
     x, y = arguments.get("x"), arguments.get("y")
     if x is not None:
-        log_dataset(FLAVOR_NAME, run_id, x, y, context="train")
+        log_dataset(flavor, run_id, x, y, context="train")
     val = arguments.get("validation_data")
     if isinstance(val, (tuple, list)) and val:
-        log_dataset(FLAVOR_NAME, run_id, val[0], val[1] if len(val) > 1 else None, context="eval")
+        log_dataset(flavor, run_id, val[0], val[1] if len(val) > 1 else None, context="eval")
     try:
         rows: Any = head(x)
     except Exception as exc:  # noqa: BLE001
         rows = exc
-    callback = _make_callback(keras, logger, cfg)
-    callbacks.append(callback)
+    callbacks.append(_make_callback(keras, logger, cfg, spelling))
     arguments["callbacks"] = callbacks
     history = original(*bound.args, **bound.kwargs)
     with disable_autologging():
-        if early is not None and early.stopped_epoch > 0:
-            stopped = early.stopped_epoch
-            restored = max(0, stopped - max(1, early.patience)) if early.restore_best_weights else None
-            logger.log_metrics({"stopped_epoch": stopped, **({"restored_epoch": restored} if restored is not None
-                                                               else {})})
-            if restored is not None and restored in callback.epoch_logs:
-                logger.log_metrics(callback.epoch_logs[restored], step=stopped + 1)
+        if early is not None:
+            _log_early_stopping_results(logger, self, early, history)
         logger.flush()
         if cfg.get("log_models", True):
             def get_rows() -> Any:
@@ -161,10 +230,9 @@ def _patched_fit(original: Callable[..., Any], self: Any, *args: Any, **kwargs: 
                     raise rows
                 return rows
 
-            example, signature = example_and_signature(FLAVOR_NAME, get_rows, lambda a: self(a, training=False),
+            example, signature = example_and_signature(flavor, get_rows, lambda a: self(a, training=False),
                                                        cfg.get("log_input_examples", False),
                                                        cfg.get("log_model_signatures", True))
-            from tureen.flavors import tensorflow as tf_flavor
-
-            log_model(FLAVOR_NAME, tf_flavor.log_model, self, signature=signature, input_example=example)
+            flavor_module = importlib.import_module(spelling.flavor_module)
+            log_model(flavor, flavor_module.log_model, self, signature=signature, input_example=example)
     return history

@@ -4,7 +4,8 @@ Recorded as MLflow 3.x's ``mlflow.pytorch.autolog`` does for Lightning: ``epochs
 the optimizer's defaults (``lr``, ``betas``, ...) as params, ``trainer.callback_metrics`` at the end of
 every ``log_every_n_epoch``-th epoch (step = epoch; optionally step metrics every ``log_every_n_step``
 global steps), the ``Mode`` tag (``training``; ``testing`` after ``trainer.test``), ``model_summary.txt``,
-``EarlyStopping`` settings and results, and the model, with a signature taken from the first training
+``EarlyStopping`` settings (``min_delta`` as given: Lightning stores it negated in ``"min"`` mode) and, when it
+stopped the training, its results, and the model, with a signature taken from the first training
 batch. The model is saved as a ``torch.export`` program when it exports with that batch (then the first rows
 of that batch are stored as its example), else as a pickle (what MLflow always does).
 """
@@ -130,7 +131,7 @@ def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
             early = next((c for c in trainer.callbacks if isinstance(c, pl.callbacks.EarlyStopping)), None)
             if early is not None:
                 params.update(monitor=early.monitor, mode=early.mode, patience=early.patience,
-                              min_delta=abs(float(early.min_delta)), stopped_epoch=early.stopped_epoch)
+                              min_delta=_given_min_delta(early), stopped_epoch=early.stopped_epoch)
             logger.log_params(params)
             logger.flush()
             try:
@@ -209,16 +210,35 @@ def _patched_fit(pl: Any) -> Callable[..., Any]:
         with disable_autologging():
             early = next((c for c in self.callbacks if isinstance(c, pl.callbacks.EarlyStopping)), None)
             if early is not None:
-                metrics: dict[str, Any] = {"stopped_epoch": early.stopped_epoch, "wait_count": early.wait_count}
-                if early.best_score is not None:
-                    metrics["best_score"] = float(early.best_score)
-                logger.log_metrics(metrics)
+                logger.log_metrics(_early_stopping_metrics(early))
             logger.flush()
             if cfg.get("log_models", True):
                 _log_lightning_model(self.lightning_module, callback.first_batch)
         return result
 
     return patched
+
+
+def _given_min_delta(early: Any) -> float:
+    """The ``min_delta`` the user gave: Lightning flips its sign in ``"min"`` mode (MLflow records the flipped
+    value, ``-0.01`` for ``min_delta=0.01``)."""
+    value = float(early.min_delta)
+    return -value if early.mode == "min" else value
+
+
+def _early_stopping_metrics(early: Any) -> dict[str, Any]:
+    """What MLflow records of an ``EarlyStopping`` after the fit: nothing unless it stopped the training
+    (``stopped_epoch`` is 0 until it does); then ``stopped_epoch``, ``restored_epoch`` (``stopped_epoch -
+    max(1, patience)``, MLflow's estimate of the best epoch), ``best_score`` and ``wait_count``."""
+    stopped = int(early.stopped_epoch)
+    if stopped == 0:
+        return {}
+    metrics: dict[str, Any] = {"stopped_epoch": stopped, "restored_epoch": stopped - max(1, int(early.patience))}
+    if getattr(early, "best_score", None) is not None:
+        metrics["best_score"] = float(early.best_score)
+    if hasattr(early, "wait_count"):
+        metrics["wait_count"] = early.wait_count
+    return metrics
 
 
 def _log_lightning_model(module: Any, first_batch: tuple[Any, Any] | None) -> None:

@@ -463,43 +463,58 @@ def _default_device(torch: Any) -> str:
 
 
 class _TorchPyfunc(Predictor):
-    """pyfunc implementation: arrays/DataFrames -> tensors -> the module (eval, no_grad) -> numpy."""
+    """pyfunc implementation: arrays/DataFrames -> tensors -> the module (eval, gradients off) -> numpy."""
 
     def __init__(self, model: Any, device: str, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__(model)
+        torch = _torch()
+        self._torch_mod = torch
         self.pytorch_model = model
         self.device = device
         self.batch_size = max(1, int(batch_size))
-        self._dtype = _floating_dtype(_torch(), model) if hasattr(model, "parameters") else None
+        self._dtype = _floating_dtype(torch, model) if hasattr(model, "parameters") else None
+        # a plain CPU device needs no .to(device) per call (tensors from numpy are on the CPU already)
+        self._on_cpu = torch.device(device).type == "cpu"
+        # grad mode is per thread in torch: switching it off and back around the call (rather than entering
+        # a no_grad context manager per call) is safe when several threads predict at once, and cheaper
+        self._set_grad = getattr(torch._C, "_set_grad_enabled", None) or torch.set_grad_enabled
 
     def _tensor(self, torch: Any, value: Any) -> Any:
         import numpy as np
 
         if isinstance(value, torch.Tensor):
             t = value
-        else:
-            arr = np.asarray(value)
-            if arr.dtype.kind not in "biuf":
-                raise SchemaEnforcementError(f"The pytorch model takes numeric tensors; got values of dtype "
-                                             f"{arr.dtype}", [f"non-numeric input dtype {arr.dtype}"])
-            if not (arr.flags.writeable and arr.flags.c_contiguous):
-                arr = np.array(arr, copy=True)
-            t = torch.from_numpy(arr)
-        if t.is_floating_point() and self._dtype is not None and t.dtype != self._dtype:
+            if self._dtype is not None and t.dtype != self._dtype and t.is_floating_point():
+                t = t.to(self._dtype)
+            return t.to(self.device)
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise SchemaEnforcementError(f"The pytorch model takes numeric tensors; got values of dtype "
+                                         f"{arr.dtype}", [f"non-numeric input dtype {arr.dtype}"])
+        if not (arr.flags.writeable and arr.flags.c_contiguous):
+            arr = np.array(arr, copy=True)  # from_numpy shares memory: never with a read-only or strided view
+        t = torch.from_numpy(arr)  # no copy
+        if self._dtype is not None and t.dtype != self._dtype and t.is_floating_point():
             t = t.to(self._dtype)
-        return t.to(self.device)
+        # from_numpy's tensors are on the CPU: moved only for another device (reading t.device costs more
+        # than the move's no-op check)
+        return t if self._on_cpu else t.to(self.device)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
 
-        torch = _torch()
+        torch = self._torch_mod
         if params and "device" in params:
             raise InvalidParameterError("device is chosen at load time: pyfunc.load_model(uri, "
                                         "model_config={'device': 'cuda'})")
         index = None
-        if type(data).__name__ == "DataFrame":
+        if isinstance(data, np.ndarray):
+            inputs = [data]
+        elif type(data).__name__ == "DataFrame":
             index = data.index
             try:
+                # one float32 array of the frame's values (a fresh copy unless the frame is float32
+                # already; _tensor copies only a read-only or strided view)
                 inputs = [data.to_numpy(dtype=np.float32)]
             except (ValueError, TypeError) as exc:
                 raise SchemaEnforcementError(f"The DataFrame cannot be read as a float32 tensor: {exc}",
@@ -512,16 +527,20 @@ class _TorchPyfunc(Predictor):
             inputs = [data]
         tensors = [self._tensor(torch, x) for x in inputs]
         n = tensors[0].shape[0] if tensors[0].dim() else 1
+        kwargs = params or {}
+        size = self.batch_size
         outputs = []
-        with torch.no_grad():
-            for start in range(0, max(n, 1), self.batch_size):
-                chunk = [t[start:start + self.batch_size] if t.dim() else t for t in tensors]
-                try:
-                    out = self.pytorch_model(*chunk, **(params or {}))
-                except (RuntimeError, TypeError, ValueError, IndexError, AssertionError) as exc:
-                    raise SchemaEnforcementError(f"The input does not fit the pytorch model: "
-                                                 f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
-                outputs.append(out)
+        was_enabled = torch.is_grad_enabled()
+        self._set_grad(False)
+        try:
+            if n <= size:  # one batch: the tensors as they are, no slicing
+                outputs.append(self._call(tensors, kwargs))
+            else:
+                for start in range(0, n, size):
+                    outputs.append(self._call([t[start:start + size] if t.dim() else t for t in tensors],
+                                              kwargs))
+        finally:
+            self._set_grad(was_enabled)
         result = _to_numpy(torch, outputs)
         if index is not None and isinstance(result, np.ndarray) and result.ndim <= 2:
             import pandas as pd
@@ -529,20 +548,34 @@ class _TorchPyfunc(Predictor):
             return pd.DataFrame(result, index=index)
         return result
 
+    def _call(self, chunk: list[Any], kwargs: dict[str, Any]) -> Any:
+        try:
+            return self.pytorch_model(*chunk, **kwargs) if kwargs else self.pytorch_model(*chunk)
+        except (RuntimeError, TypeError, ValueError, IndexError, AssertionError) as exc:
+            raise SchemaEnforcementError(f"The input does not fit the pytorch model: "
+                                         f"{str(exc).strip().splitlines()[0]}", [str(exc)]) from None
+
 
 def _to_numpy(torch: Any, outputs: list[Any]) -> Any:
     import numpy as np
 
     first = outputs[0]
     if isinstance(first, torch.Tensor):
-        return np.concatenate([o.detach().cpu().numpy() for o in outputs]) if len(outputs) > 1 \
-            else first.detach().cpu().numpy()
+        return np.concatenate([_array(o) for o in outputs]) if len(outputs) > 1 else _array(first)
     if isinstance(first, dict):
         return {k: _to_numpy(torch, [o[k] for o in outputs]) for k in first}
     if isinstance(first, (tuple, list)):
         return [_to_numpy(torch, [o[i] for o in outputs]) for i in range(len(first))]
     raise SchemaEnforcementError(f"The pytorch model returned {type(first).__name__}; pyfunc needs tensors "
                                  "(or tuples/dicts of tensors)")
+
+
+def _array(t: Any) -> Any:
+    """A tensor's values as numpy (sharing memory where torch can)."""
+    try:  # a CPU tensor outside autograd (what a prediction with gradients off returns): no detach, no move
+        return t.numpy()
+    except (RuntimeError, TypeError):  # it requires grad, or it lives on another device
+        return t.detach().cpu().numpy()
 
 
 def _warm_up(impl: _TorchPyfunc, schema: Any) -> None:

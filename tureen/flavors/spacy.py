@@ -252,7 +252,9 @@ class SpacyFlavor(Flavor):
             raise ModelFormatError(f"The spaCy pipeline {data.name} cannot be loaded: {text}") from None
 
     def predictor(self, raw: Any, **context: Any) -> Predictor:
-        return _SpacyPredictor(raw)
+        impl = _SpacyPredictor(raw)
+        _warm_up(impl)
+        return impl
 
     def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
         """Whether the pipeline's config runs third-party code (spaCy's own format has no pickle)."""
@@ -377,6 +379,25 @@ class _SpacyPredictor(Predictor):
             self._cats_index = (labels, pd.Index(labels, dtype=object))
         return pd.DataFrame(values.reshape(len(docs), len(labels)), columns=self._cats_index[1], index=index,
                             copy=False)
+
+
+#: the text of the throwaway prediction made at load
+WARM_UP_TEXT = "A short text to warm the pipeline up."
+
+
+def _warm_up(impl: _SpacyPredictor) -> None:
+    """One throwaway prediction at load, so that the pipeline's one-time set-up (its model's first forward
+    pass, lazily built tables, pandas' first frame) happens there rather than in the first request. A failure
+    is logged and the model loads all the same: the warm-up never decides whether a model is usable."""
+    import pandas as pd
+
+    try:
+        impl.predict(pd.DataFrame({"text": [WARM_UP_TEXT]}))
+    except Exception as exc:  # noqa: BLE001 - any pipeline's error: reported, never raised
+        import logging
+
+        logging.getLogger(__name__).info("The spaCy pipeline's warm-up prediction failed (the model loads "
+                                         "all the same): %s: %s", type(exc).__name__, exc)
 
 
 FLAVOR = SpacyFlavor()

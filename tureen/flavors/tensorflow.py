@@ -163,7 +163,7 @@ class TensorFlowFlavor(Flavor):
     extra = "tensorflow"
     #: TensorFlow's runtime deadlocks in children forked after a SavedModel was loaded: servers load per worker
     fork_safe = False
-    autolog_module = "tureen.autolog._keras"
+    autolog_module = "tureen.autolog._tensorflow"
 
     def save_model(self, model: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Save a ``tf.Module`` (SavedModel in ``tf2model/``) or a Keras 3 model (the ``keras`` flavor).
