@@ -214,13 +214,14 @@ def test_an_offset_only_token_counts_matching_runs_not_all_runs(many_runs):
 
 # -- background WAL checkpoints (a server worker's) ---------------------------------------------------------
 def _wal_restarts(db) -> int:
-    """The WAL header's checkpoint sequence number: SQLite adds one each time a writer starts the WAL over
-    from its beginning, which it does only after a checkpoint copied every frame back (SQLite's file format,
-    "the WAL header", bytes 12-15, big-endian)."""
+    """The WAL header's salt-1: SQLite adds one to it each time a writer starts the WAL over from its
+    beginning, which it does only after a checkpoint copied every frame back (SQLite's file format, "the WAL
+    header", bytes 16-19, big-endian). Compare values modulo 2**32 (its first value is random). The header's
+    checkpoint sequence number (bytes 12-15) would not do: each connection writes its own count there."""
     import struct
 
     with open(f"{db}-wal", "rb") as f:
-        return struct.unpack(">I", f.read(16)[12:16])[0]
+        return struct.unpack(">I", f.read(20)[16:20])[0]
 
 
 def _checkpoint_threads() -> list[str]:
@@ -270,7 +271,7 @@ def test_with_the_thread_the_wal_is_checkpointed_and_started_over_after_writes(t
         if thread:
             assert _checkpoint_threads() == [_engine._CHECKPOINT_THREAD_NAME]
             assert store._checkpointer.checkpoints >= 4
-            assert _wal_restarts(db) >= restarts + 4
+            assert (_wal_restarts(db) - restarts) % 2**32 >= 4
             assert max(sizes) <= 2 * sizes[0]
         else:
             assert _checkpoint_threads() == []
@@ -410,7 +411,7 @@ def test_a_fork_while_the_parent_thread_holds_its_lock_leaves_the_child_a_workin
                 time.sleep(0.3)
             _batch(store, run_id, 5)
             return {"threads": _checkpoint_threads(), "checkpoints": checkpointer.checkpoints - done,
-                    "restarts": _wal_restarts(db) - start}
+                    "restarts": (_wal_restarts(db) - start) % 2**32}
 
         with checkpointer._cond:  # held across the fork, as the parent's thread might hold it
             got = _in_child(child)
@@ -499,7 +500,7 @@ def test_a_real_server_checkpoints_in_its_workers_and_not_in_its_master(tmp_path
         for i in range(1, 9):
             time.sleep(0.8)  # ample for the thread's 0.2 s pause and its checkpoint, even on a loaded machine
             call(server.url, "runs/log-batch", {"run_id": run_id, "metrics": metrics(i)})
-        assert _wal_restarts(db) >= start + 3, server.stderr_path.read_text()[-2000:]
+        assert (_wal_restarts(db) - start) % 2**32 >= 3, server.stderr_path.read_text()[-2000:]
         assert os.listdir(f"/proc/{server.pid}/task") == [str(server.pid)]
         assert len(server.worker_pids()) == 2
     with sqlite3.connect(db) as conn:
