@@ -122,10 +122,29 @@ class Page:
         return path
 
     def wait(self, condition: Any, timeout: float = 10) -> Any:
-        from selenium.common.exceptions import StaleElementReferenceException
+        """Wait until ``condition(driver)`` is truthy. An element the page swapped out while the condition read
+        it (htmx replaced the node) counts as "not yet": chromedriver reports that either as a stale element or
+        as an inspector error naming a node that no longer belongs to the document."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        def checked(driver: Any) -> Any:
+            try:
+                return condition(driver)
+            except StaleElementReferenceException:
+                return False
+            except WebDriverException as e:
+                if "does not belong to the document" in (e.msg or ""):
+                    return False
+                raise
+
+        return WebDriverWait(self.d, timeout).until(checked)
+
+    def texts(self, selector: str) -> list[str]:
+        """The visible text of every element matching ``selector``, read in one script (so a swap in the middle
+        cannot leave the list half old, half new)."""
+        return list(self.d.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())", selector))
 
     def settle(self) -> None:
         """Wait until no htmx request is in flight (and the swap after it is done)."""

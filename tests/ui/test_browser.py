@@ -54,7 +54,7 @@ def test_experiments_search_create_delete_restore(page):
 
 
 def _run_names(page) -> list[str]:
-    return [a.text for a in page.all("#runs-table tbody tr td.name a")]
+    return page.texts("#runs-table tbody tr td.name a")
 
 
 def test_runs_page_renders_nested_and_pages(page, ui_data):
