@@ -281,11 +281,19 @@ class _Connection(asyncio.Protocol):
         if self.closing or not self.pending:
             return
         req = self.pending.popleft()
-        self.busy = True
         if self.paused and len(self.pending) < _MAX_PIPELINED // 2:
             self.paused = False
             self.transport.resume_reading()
-        self.server.handle(req)
+        if req.model:
+            # queued first, then busy: a batch that looks at this connection in between (from the dispatcher
+            # thread) waits for the request it will find queued; busy first would let it close without it,
+            # and the request would then wait out the next batch's window. The answer is written by this
+            # (the loop) thread, so it cannot come before ``busy`` is set.
+            self.server.handle(req)
+            self.busy = True
+        else:
+            self.busy = True  # answered at once, in this thread: respond() clears it
+            self.server.handle(req)
 
     def respond(self, req: Request, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         """Write one answer (in the loop thread), then start on the next pipelined request."""
