@@ -132,3 +132,13 @@ def run(code: str, *args: str, timeout: float = 300, cwd: str | os.PathLike[str]
 
 if __name__ == "__main__":
     print(ensure())
+
+
+def both_at_once(theirs, ours):
+    """Run the MLflow side and the tureen side of a comparison (two zero-argument callables, each running its
+    own process on its own database) at the same time; returns (ours, theirs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        theirs_f, ours_f = pool.submit(theirs), pool.submit(ours)
+        return ours_f.result(), theirs_f.result()

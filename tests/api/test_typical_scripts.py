@@ -90,11 +90,7 @@ def test_script_gives_mlflows_results(script: Path, tmp_path: Path):
     if need and not _peer_has(need[0]):
         ours = _run(sys.executable, ported, tmp_path / "tureen", ours=True)
         pytest.skip(f"the MLflow peer venv has no {need[0]}: tureen's side ran, no MLflow figures to compare")
-    # the two sides are separate processes on separate databases: run at once, they take one side's time
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        theirs_f = pool.submit(_run, str(_mlflow_peer.ensure()), source, tmp_path / "mlflow", ours=False)
-        ours_f = pool.submit(_run, sys.executable, ported, tmp_path / "tureen", ours=True)
-        ours, theirs = ours_f.result(), theirs_f.result()
+    ours, theirs = _mlflow_peer.both_at_once(
+        lambda: _run(str(_mlflow_peer.ensure()), source, tmp_path / "mlflow", ours=False),
+        lambda: _run(sys.executable, ported, tmp_path / "tureen", ours=True))
     assert ours == theirs

@@ -381,13 +381,8 @@ def _both_sides(source: str, tmp_path, needs: tuple[str, ...]) -> tuple[list, li
         missing = [m for m in needs if subprocess.run([peer, "-c", f"import {m}"], capture_output=True).returncode]
         pytest.skip(f"the MLflow peer venv has no {', '.join(missing)} (tests/_mlflow_peer.py REQUIREMENTS lists "
                     f"it: rerun `make mlflow-peer`)")
-    # the two sides are separate processes on separate databases: run at once, they take one side's time
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        theirs_f = pool.submit(_run_script, peer, source, tmp_path / "mlflow", ours=False)
-        ours_f = pool.submit(_run_script, "", source, tmp_path / "tureen", ours=True)
-        ours, theirs = ours_f.result(), theirs_f.result()
+    ours, theirs = _mlflow_peer.both_at_once(lambda: _run_script(peer, source, tmp_path / "mlflow", ours=False),
+                                             lambda: _run_script("", source, tmp_path / "tureen", ours=True))
     assert len(ours) == len(theirs)
     return ours, theirs
 

@@ -25,8 +25,9 @@ def batched(shapes_model):
         yield s
 
 
-def _metric(url: str, name: str) -> float:
-    text = requests.get(f"{url}/metrics", timeout=30).text
+def _metric(url: str, name: str, via=requests) -> float:
+    """One sample of /metrics; ``via`` a Session reads it on that session's keep-alive connection."""
+    text = via.get(f"{url}/metrics", timeout=30).text
     for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[-1])
@@ -199,20 +200,14 @@ def test_a_batch_holding_every_busy_connections_request_is_predicted_without_wai
     sessions = [requests.Session() for _ in range(4)]
     watch = requests.Session()  # one idle keep-alive connection reads /metrics: never waited for
 
-    def metric(name: str) -> float:
-        for line in watch.get(f"{long_window.url}/metrics", timeout=30).text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        return 0.0
-
     def post(i, **params):
         return sessions[i].post(f"{long_window.url}/invocations", json=_split(_rows(i, 1), **params), timeout=30)
 
-    assert metric("tureen_batch_queue_seconds_count") >= 0  # the watch connection is open (and answered)
+    assert watch.get(f"{long_window.url}/ping", timeout=30).status_code == 200  # its connection, open from now on
     warm = _concurrently([lambda i=i: post(i) for i in (1, 2, 3)])
     assert [r.status_code for r in warm] == [200] * 3
     names = ('tureen_batch_queue_seconds_bucket{le="1.0"}', "tureen_batch_queue_seconds_count")
-    before = [metric(n) for n in names]
+    before = [_metric(long_window.url, n, watch) for n in names]
 
     def closing_client():
         return sessions[0].post(f"{long_window.url}/invocations", json=_split(_rows(0, 1), sleep=0.5),
@@ -225,7 +220,7 @@ def test_a_batch_holding_every_busy_connections_request_is_predicted_without_wai
     answers = _concurrently([closing_client] + [lambda i=i: looping(i) for i in (1, 2, 3)])
     assert [r.status_code for r in answers] == [200] * 4
     assert [r.json() for r in answers] == [{"predictions": [20 * i]} for i in range(4)]
-    quick, count = (metric(n) - b for n, b in zip(names, before))
+    quick, count = (_metric(long_window.url, n, watch) - b for n, b in zip(names, before))
     assert count == 4
     assert quick == 4  # every request's predict began within 1 s of its arrival
     for s in sessions + [watch]:
