@@ -47,10 +47,10 @@ def _installed(module: str) -> bool:
 
 
 def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
-            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            log_datasets: bool = True, log_traces: bool = True, disable: bool = False, exclusive: bool = False,
             disable_for_unsupported_versions: bool = False, silent: bool = False,
-            registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None,
-            exclude_flavors: list[str] | None = None) -> None:
+            extra_tags: dict[str, Any] | None = None, exclude_flavors: list[str] | None = None,
+            registered_model_name: str | None = None) -> None:
     """Turn autologging on (or off) for every installed framework.
 
     Args:
@@ -58,15 +58,18 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         log_model_signatures: infer a signature from the training input and the model's output.
         log_models: log the trained model as the run's model ``model``.
         log_datasets: record training/evaluation datasets (name, digest, schema) where the store keeps them.
+        log_traces: accepted for MLflow's signature and has no effect: MLflow records GenAI traces with it,
+            and tracing is outside tureen's scope.
         disable: restore every patched function and stop autologging everywhere.
         exclusive: never log into runs the user started (such fits run unpatched).
         disable_for_unsupported_versions: leave off frameworks whose version is outside the tested range.
         silent: no warnings from autologging.
-        registered_model_name: register every logged model as a new version of this name.
         extra_tags: tags added to every run autologging creates.
         exclude_flavors: integrations to leave alone (``"sklearn"``, ``"xgboost"``, ``"lightgbm"``,
             ``"tensorflow"``, ``"keras"``, ``"pytorch"``, ``"statsmodels"``). Keras fits are recorded by
             ``"tensorflow"`` when TensorFlow is installed (MLflow's ``opt_*`` spelling), else by ``"keras"``.
+        registered_model_name: register every logged model as a new version of this name (tureen's own,
+            after MLflow's parameters: MLflow takes it per flavor only).
 
     Raises:
         InvalidParameterError: an unknown name in ``exclude_flavors``.
@@ -149,3 +152,5 @@ class _CallableModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallableModule
+#: ``inspect.signature(tureen.autolog)`` is the function's whether the name is bound to it or to this package
+__signature__ = inspect.signature(autolog)

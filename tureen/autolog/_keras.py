@@ -54,16 +54,19 @@ class Spelling:
     optimizer_prefix: str  # optimizer config keys become <prefix><key> params
     early_stopping: bool  # record EarlyStopping settings and results
     flavor_module: str  # the tureen flavor whose log_model logs the trained model
+    save_options: tuple[str, ...] = ()  # config entries handed to that log_model as keyword arguments
+    checkpoints: bool = False  # the checkpoint* parameters (checkpoints logged during training)
 
 
 KERAS = Spelling(flavor=FLAVOR_NAME, optimizer_prefix="optimizer_", early_stopping=False,
-                 flavor_module="tureen.flavors.keras")
+                 flavor_module="tureen.flavors.keras", save_options=("save_exported_model", "save_model_kwargs"))
 
 
 def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, log_models: bool = True,
-            log_model_signatures: bool = True, log_input_examples: bool = False, log_datasets: bool = True,
-            disable: bool = False, exclusive: bool = False, disable_for_unsupported_versions: bool = False,
-            silent: bool = False, registered_model_name: str | None = None,
+            log_model_signatures: bool = True, save_exported_model: bool = False, log_datasets: bool = True,
+            log_input_examples: bool = False, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            registered_model_name: str | None = None, save_model_kwargs: dict[str, Any] | None = None,
             extra_tags: dict[str, Any] | None = None) -> None:
     """Turn on (or off) autologging for Keras 3 ``Model.fit``, recorded as ``mlflow.keras.autolog`` does.
 
@@ -71,10 +74,15 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
         log_every_epoch: log the epoch logs at each epoch end (step = epoch).
         log_every_n_steps: instead, log the batch logs every n optimizer steps (needs
             ``log_every_epoch=False``).
+        save_exported_model: log the model as an exported SavedModel (``data/model/``, a ``serve``
+            endpoint with the signature's inputs) instead of a ``.keras`` file; needs a signature
+            (``log_model_signatures=True``) and TensorFlow. Loading it passes the unsafe gate.
+        save_model_kwargs: keyword arguments for ``keras.Model.save`` when the ``.keras`` file is written.
         (others): as :func:`tureen.autolog`.
 
     Raises:
-        InvalidParameterError: both or neither of ``log_every_epoch`` and ``log_every_n_steps`` given.
+        InvalidParameterError: both or neither of ``log_every_epoch`` and ``log_every_n_steps`` given;
+            ``save_model_kwargs`` not a dict.
 
     Example:
         >>> import tureen.flavors.keras  # doctest: +SKIP
@@ -83,7 +91,8 @@ def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None, 
     config = _config(log_every_epoch=log_every_epoch, log_every_n_steps=log_every_n_steps, log_models=log_models,
                      log_model_signatures=log_model_signatures, log_input_examples=log_input_examples,
                      log_datasets=log_datasets, exclusive=exclusive, silent=silent,
-                     registered_model_name=registered_model_name, extra_tags=extra_tags)
+                     registered_model_name=registered_model_name, extra_tags=extra_tags,
+                     save_exported_model=save_exported_model, save_model_kwargs=save_model_kwargs)
     keras = _patch.start(FLAVOR_NAME, "keras", "Keras autologging", config, disable=disable,
                          disable_for_unsupported_versions=disable_for_unsupported_versions,
                          tested=TESTED_VERSIONS)
@@ -97,6 +106,11 @@ def _config(**config: Any) -> dict[str, Any]:
         raise InvalidParameterError("log_every_n_steps must be None when log_every_epoch=True")
     if not config["log_every_epoch"] and not config["log_every_n_steps"]:
         raise InvalidParameterError("Give log_every_n_steps=N (a positive integer) when log_every_epoch=False")
+    for name in ("save_model_kwargs", "saved_model_kwargs", "keras_model_kwargs"):
+        if config.get(name) is not None and not isinstance(config[name], dict):
+            raise InvalidParameterError(f"{name} must be a dict of keyword arguments or None, got {config[name]!r}")
+    if not isinstance(config.get("save_exported_model", False), bool):
+        raise InvalidParameterError(f"save_exported_model must be True or False, got {config['save_exported_model']!r}")
     return config
 
 
@@ -156,6 +170,54 @@ def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any], spelling:
                 logger.log_metrics({f"validation_{k}": v for k, v in logs.items()})
 
     return TureenCallback()
+
+
+def _make_checkpoint_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
+    """Checkpoints as MLflow's Keras autologging logs them (:mod:`tureen.autolog._checkpoint`): ``.h5`` files,
+    the full model (``Model.save``) or its weights (``Model.save_weights``), at epoch ends or every
+    ``checkpoint_save_freq`` batches."""
+    from tureen.autolog._checkpoint import Checkpointer
+
+    checkpointer = Checkpointer(logger.flavor, logger.client, logger.run_id, cfg, ".h5")
+    safe = guarded(logger.flavor)
+
+    class TureenCheckpointCallback(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = 0
+            self.global_step = 0
+            self.last_saved_step = 0
+            self.last_batch = 0
+
+        def _save(self, path: str) -> None:
+            if checkpointer.weights_only:
+                self.model.save_weights(path, overwrite=True)
+            else:
+                self.model.save(path, overwrite=True)
+
+        def _due(self, logs: Any) -> None:
+            metrics = {k: float(v) for k, v in (logs or {}).items()}
+            checkpointer.maybe_save(self.epoch, self.global_step, metrics, self._save)
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+
+        @safe
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            # batch numbers restart each epoch, and with steps_per_execution > 1 this runs every few batches
+            self.global_step += batch + 1 if batch <= self.last_batch else batch - self.last_batch
+            self.last_batch = batch
+            freq = checkpointer.save_freq
+            if freq != "epoch" and self.global_step - self.last_saved_step >= freq:
+                self._due(logs)
+                self.last_saved_step = self.global_step
+
+        @safe
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if checkpointer.save_freq == "epoch":
+                self._due(logs)
+
+    return TureenCheckpointCallback()
 
 
 def _early_stopping_params(early: Any) -> dict[str, Any]:
@@ -218,6 +280,8 @@ def _patched_fit(spelling: Spelling, original: Callable[..., Any], self: Any, *a
     except Exception as exc:  # noqa: BLE001
         rows = exc
     callbacks.append(_make_callback(keras, logger, cfg, spelling))
+    if spelling.checkpoints and cfg.get("checkpoint", True):
+        callbacks.append(_make_checkpoint_callback(keras, logger, cfg))
     arguments["callbacks"] = callbacks
     history = original(*bound.args, **bound.kwargs)
     with disable_autologging():
@@ -234,5 +298,6 @@ def _patched_fit(spelling: Spelling, original: Callable[..., Any], self: Any, *a
                                                        cfg.get("log_input_examples", False),
                                                        cfg.get("log_model_signatures", True))
             flavor_module = importlib.import_module(spelling.flavor_module)
-            log_model(flavor, flavor_module.log_model, self, signature=signature, input_example=example)
+            options = {k: cfg[k] for k in spelling.save_options if cfg.get(k) is not None}
+            log_model(flavor, flavor_module.log_model, self, signature=signature, input_example=example, **options)
     return history

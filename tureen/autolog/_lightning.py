@@ -31,16 +31,28 @@ def autolog(log_every_n_epoch: int = 1, log_every_n_step: int | None = None, log
             log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
             disable_for_unsupported_versions: bool = False, silent: bool = False,
             registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None,
-            log_model_signatures: bool = True) -> None:
+            checkpoint: bool = True, checkpoint_monitor: str | None = "val_loss", checkpoint_mode: str = "min",
+            checkpoint_save_best_only: bool = True, checkpoint_save_weights_only: bool = False,
+            checkpoint_save_freq: str | int = "epoch", log_model_signatures: bool = True) -> None:
     """Turn on (or off) autologging for PyTorch Lightning ``Trainer.fit``.
 
     Args:
         log_every_n_epoch: log epoch metrics every n epochs.
         log_every_n_step: also log step metrics every n global steps (``None``: off).
+        checkpoint: log model checkpoints during training (``checkpoints/``, see ``docs/autolog.md``).
+        checkpoint_monitor: the logged metric that decides which checkpoint is the best.
+        checkpoint_mode: ``"min"`` or ``"max"``: whether a lower or a higher monitored value is better.
+        checkpoint_save_best_only: keep one checkpoint, replaced when the monitored metric improves
+            (``checkpoints/latest_checkpoint.pth``); else one per epoch or per ``checkpoint_save_freq`` steps.
+        checkpoint_save_weights_only: checkpoint the weights only, without optimizer and loop states
+            (``Trainer.save_checkpoint(weights_only=True)``).
+        checkpoint_save_freq: ``"epoch"``, or a number of global steps between checkpoints.
         (others): as :func:`tureen.autolog` (``log_datasets`` has no effect: Lightning's data loaders
             are not recorded, as in MLflow).
 
     Raises:
+        InvalidParameterError: a ``log_every_*`` that is not a positive integer; a ``checkpoint*`` value
+            MLflow would not act on (``checkpoint_save_freq="hourly"``).
         MissingDependencyError: neither ``lightning`` nor ``pytorch_lightning`` is installed.
 
     Example:
@@ -48,6 +60,8 @@ def autolog(log_every_n_epoch: int = 1, log_every_n_step: int | None = None, log
         >>> tureen.flavors.pytorch.autolog(log_every_n_epoch=2)  # doctest: +SKIP
     """
     import importlib.util
+
+    from tureen.autolog._checkpoint import checkpoint_config
 
     if not isinstance(log_every_n_epoch, int) or log_every_n_epoch < 1:
         raise InvalidParameterError(f"log_every_n_epoch must be a positive integer, got {log_every_n_epoch!r}")
@@ -57,7 +71,9 @@ def autolog(log_every_n_epoch: int = 1, log_every_n_step: int | None = None, log
                   log_datasets=log_datasets, exclusive=exclusive, silent=silent,
                   registered_model_name=registered_model_name, extra_tags=extra_tags,
                   log_model_signatures=log_model_signatures,
-                  disable_for_unsupported_versions=disable_for_unsupported_versions)
+                  disable_for_unsupported_versions=disable_for_unsupported_versions,
+                  **checkpoint_config(checkpoint, checkpoint_monitor, checkpoint_mode, checkpoint_save_best_only,
+                                      checkpoint_save_weights_only, checkpoint_save_freq))
     _patch.remove_hooks([_on_import])
     _patch.revert_patches(FLAVOR_NAME)
     _patch.configure(FLAVOR_NAME, None)
@@ -194,15 +210,52 @@ def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     return TureenLightningCallback()
 
 
+def _make_checkpoint_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
+    """Checkpoints as MLflow's Lightning autologging logs them (:mod:`tureen.autolog._checkpoint`): ``.pth``
+    files written by ``Trainer.save_checkpoint``, at train epoch ends or every ``checkpoint_save_freq``
+    global steps, with ``trainer.callback_metrics`` as the logs."""
+    from tureen.autolog._checkpoint import Checkpointer
+
+    checkpointer = Checkpointer(FLAVOR_NAME, logger.client, logger.run_id, cfg, ".pth")
+    safe = guarded(FLAVOR_NAME)
+
+    def due(trainer: Any) -> None:
+        metrics = {}
+        for k, v in trainer.callback_metrics.items():
+            try:
+                metrics[k] = float(v)
+            except (TypeError, ValueError):
+                pass
+        checkpointer.maybe_save(trainer.current_epoch, trainer.global_step, metrics,
+                                lambda path: trainer.save_checkpoint(path, weights_only=checkpointer.weights_only))
+
+    class TureenCheckpointCallback(pl.Callback):
+        @safe
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+            freq = checkpointer.save_freq
+            if freq != "epoch" and trainer.global_step > 0 and trainer.global_step % freq == 0:
+                due(trainer)
+
+        @safe
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            if checkpointer.save_freq == "epoch" and not trainer.sanity_checking:
+                due(trainer)
+
+    return TureenCheckpointCallback()
+
+
 def _patched_fit(pl: Any) -> Callable[..., Any]:
     def patched(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
         run_id = _patch.active_run_id()
         cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
         logger = RunLogger(FLAVOR_NAME, run_id)
         # a trainer fitted before keeps our callback of that run: replace it
-        self.callbacks[:] = [c for c in self.callbacks if type(c).__name__ != "TureenLightningCallback"]
+        self.callbacks[:] = [c for c in self.callbacks
+                             if type(c).__name__ not in ("TureenLightningCallback", "TureenCheckpointCallback")]
         callback = _make_callback(pl, logger, cfg)
         self.callbacks.append(callback)
+        if cfg.get("checkpoint", True):
+            self.callbacks.append(_make_checkpoint_callback(pl, logger, cfg))
         try:
             result = original(self, *args, **kwargs)
         finally:

@@ -175,6 +175,8 @@ class Flavor:
             example_data = input_example[0]
         if "input_example" in inspect.signature(self.write).parameters:
             options = {**options, "input_example": example_data}
+        if "signature" in inspect.signature(self.write).parameters:
+            options = {**options, "signature": signature}
         done: list[Written] = []
 
         def write_data(root: Path) -> dict[str, Any]:
@@ -244,11 +246,10 @@ class Flavor:
         """MLflow's calling convention: ``path`` is the model root or its pyfunc ``data`` (file or folder)."""
         return self.load_pyfunc(_model_root(Path(path)), allow_pickle=allow_pickle, model_config=model_config)
 
-    def autolog(self, **kwargs: Any) -> Any:
-        """Turn on autologging for this flavor's framework (arguments: see the autolog module)."""
-        if not self.autolog_module:
-            raise InvalidParameterError(f"The {self.name} flavor has no autologging")
-        return importlib.import_module(self.autolog_module).autolog(**kwargs)
+    @property
+    def autolog(self) -> Callable[..., Any]:
+        """The autolog function of this flavor's framework (its autolog module's, with that signature)."""
+        return _Autolog(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -257,6 +258,39 @@ class Flavor:
 #: MLflow's names of the model argument (``mlflow.sklearn.log_model(sk_model=...)`` ...), accepted by every flavor
 _MODEL_KEYWORDS = ("sk_model", "xgb_model", "lgb_model", "pytorch_model", "keras_model", "statsmodels_model",
                    "onnx_model", "spark_model", "spacy_model", "fastai_learner", "tf_model")
+
+
+class _Autolog:
+    """``<flavor module>.autolog``: calls the flavor's autolog module (imported on first use) and has its
+    signature and docstring, so ``inspect.signature(tureen.keras.autolog)`` lists MLflow's parameters."""
+
+    def __init__(self, flavor: Flavor) -> None:
+        self._flavor = flavor
+
+    def _function(self) -> Callable[..., Any]:
+        if not self._flavor.autolog_module:
+            raise InvalidParameterError(f"The {self._flavor.name} flavor has no autologging")
+        return importlib.import_module(self._flavor.autolog_module).autolog
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._function()(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        try:
+            return inspect.signature(self._function())
+        except InvalidParameterError:
+            return inspect.Signature()
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        try:
+            return self._function().__doc__
+        except InvalidParameterError:
+            return f"The {self._flavor.name} flavor has no autologging."
+
+    def __repr__(self) -> str:
+        return f"<autolog of the {self._flavor.name} flavor>"
 
 
 def _mlflow_model_keyword(model: Any, kwargs: dict[str, Any]) -> Any:

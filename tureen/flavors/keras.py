@@ -228,8 +228,15 @@ class KerasFlavor(Flavor):
     fork_safe = False
     autolog_module = "tureen.autolog._keras"
 
-    def write(self, model: Any, root: Path) -> Written:
-        """Write a Keras 3 model as ``data/model.keras``.
+    def write(self, model: Any, root: Path, *, save_exported_model: bool = False,
+              save_model_kwargs: dict[str, Any] | None = None, signature: Any = None) -> Written:
+        """Write a Keras 3 model as ``data/model.keras``, or exported as a SavedModel in ``data/model/``.
+
+        Args:
+            save_exported_model: write MLflow's exported form: a SavedModel with a ``serve`` endpoint taking
+                the signature's input tensors (needs ``signature`` and TensorFlow; loading it passes the
+                unsafe gate, as a SavedModel's graph runs ops at load).
+            save_model_kwargs: keyword arguments for ``keras.Model.save`` (the ``.keras`` file).
 
         Example:
             >>> save_model(keras_model, "keras_model", input_example=x[:4])  # doctest: +SKIP
@@ -243,10 +250,15 @@ class KerasFlavor(Flavor):
         data = root / DATA_DIR
         data.mkdir()
         (data / KERAS_MODULE_FILE).write_text("keras", encoding="utf-8")
-        model.save(str(data / KERAS_FILE))
+        if save_model_kwargs is not None and not isinstance(save_model_kwargs, dict):
+            raise InvalidParameterError(f"save_model_kwargs must be a dict, got {save_model_kwargs!r}")
+        if save_exported_model:
+            _export(model, data / "model", signature)
+        else:
+            model.save(str(data / KERAS_FILE), **(save_model_kwargs or {}))
         backend = keras.backend.backend()
         return Written(conf={"data": DATA_DIR, "keras_version": keras.__version__, "keras_backend": backend,
-                             "save_exported_model": False},
+                             "save_exported_model": bool(save_exported_model)},
                        pyfunc={}, predict=_KerasPyfunc(model).predict,
                        requirements=get_default_pip_requirements(backend))
 
@@ -262,6 +274,23 @@ class KerasFlavor(Flavor):
     def needs_pickle(self, root: Path, conf: dict[str, Any]) -> bool:
         """Custom-object pickles, exported SavedModels (graph ops run at load), configs carrying code."""
         return keras_needs_gate(root, conf)
+
+
+def _export(model: Any, path: Path, signature: Any) -> None:
+    """MLflow's exported Keras model: a SavedModel whose ``serve`` endpoint is ``model.call`` on tensors of the
+    signature's input specs (a -1 dimension is left open)."""
+    inputs = getattr(signature, "inputs", None)
+    if inputs is None or not inputs.is_tensor_spec():
+        raise InvalidParameterError("save_exported_model=True needs a signature with tensor inputs (it fixes the "
+                                    "exported endpoint's input shapes)")
+    tf = _tf()
+    keras = _keras()
+    specs = [tf.TensorSpec(shape=[None if d == -1 else d for d in spec.shape], dtype=spec.type.name)
+             for spec in inputs.inputs]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serve", fn=model.call, input_signature=specs)
+    archive.write_out(str(path), verbose=False)
 
 
 def keras_needs_gate(root: Path, conf: dict[str, Any]) -> bool:

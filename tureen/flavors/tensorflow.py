@@ -172,16 +172,17 @@ class TensorFlowFlavor(Flavor):
             >>> save_model(keras_model, "keras_model", input_example=x[:4])  # doctest: +SKIP
         """
         if _is_keras_model(model):
-            return KERAS_FLAVOR.save_model(model, path, **kwargs)
-        return super().save_model(model, path, **kwargs)
+            return KERAS_FLAVOR.save_model(model, path, **_keras_options(kwargs))
+        return super().save_model(model, path, **_module_options(kwargs))
 
     def log_model(self, model: Any, name: str | None = None, **kwargs: Any) -> Any:
         if _is_keras_model(model):
-            return KERAS_FLAVOR.log_model(model, name, **kwargs)
-        return super().log_model(model, name, **kwargs)
+            return KERAS_FLAVOR.log_model(model, name, **_keras_options(kwargs))
+        return super().log_model(model, name, **_module_options(kwargs))
 
-    def write(self, model: Any, root: Path) -> Written:
-        """Write a ``tf.Module`` with a traced ``__call__`` as a SavedModel."""
+    def write(self, model: Any, root: Path, *, saved_model_kwargs: dict[str, Any] | None = None) -> Written:
+        """Write a ``tf.Module`` with a traced ``__call__`` as a SavedModel (``saved_model_kwargs``: keyword
+        arguments for ``tf.saved_model.save``)."""
         if isinstance(model, type):
             raise UnsupportedModelError(f"save_model needs a model instance, got the class {model.__name__}")
         if not _is_tf_module(model):
@@ -189,7 +190,7 @@ class TensorFlowFlavor(Flavor):
                                         f"objects; got {type(model).__module__}.{type(model).__qualname__}."
                                         + suggest_flavor(model))
         tf = _tf()
-        tf.saved_model.save(model, str(root / TF2_DIR))
+        tf.saved_model.save(model, str(root / TF2_DIR), **(saved_model_kwargs or {}))
         return Written(conf={"saved_model_dir": TF2_DIR, "model_type": "tf2-module", "code": None}, pyfunc={},
                        predict=_ModulePyfunc(model).predict,
                        requirements=get_default_pip_requirements(keras_model=False))
@@ -231,6 +232,20 @@ class TensorFlowFlavor(Flavor):
         from tureen.flavors.keras import keras_needs_gate
 
         return keras_needs_gate(root, conf)
+
+
+def _keras_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's ``mlflow.tensorflow`` save options for a Keras model, as the keras flavor's: ``keras_model_kwargs``
+    go to ``keras.Model.save``; ``saved_model_kwargs`` (for ``tf.Module`` objects) do not apply."""
+    options = {k: v for k, v in kwargs.items() if k not in ("keras_model_kwargs", "saved_model_kwargs")}
+    if kwargs.get("keras_model_kwargs") is not None:
+        options["save_model_kwargs"] = kwargs["keras_model_kwargs"]
+    return options
+
+
+def _module_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The save options for a ``tf.Module``: ``keras_model_kwargs`` do not apply."""
+    return {k: v for k, v in kwargs.items() if k != "keras_model_kwargs"}
 
 
 FLAVOR = TensorFlowFlavor()
