@@ -243,18 +243,33 @@ def test_lightning_early_stopping_results_only_when_it_stopped(binary):
 # metric (each step and value) and tag of each run, compared
 
 _SUMMARY = r'''
+def checkpoints(client, rid, path="checkpoints"):
+    import json, pathlib, tempfile
+    files = {}
+    for f in client.list_artifacts(rid, path):
+        if f.is_dir:
+            files.update(checkpoints(client, rid, f.path))
+        elif f.path.endswith(".json"):
+            with tempfile.TemporaryDirectory() as tmp:
+                files[f.path] = json.loads(pathlib.Path(client.download_artifacts(rid, f.path, tmp)).read_text())
+        else:
+            files[f.path] = None
+    return files
+
+
 def summaries():
     import json
     client = mlflow.MlflowClient()
     out = []
     for r in client.search_runs(["0"], order_by=["attributes.start_time ASC"]):
         rid = r.info.run_id
-        out.append({"params": r.data.params,
+        out.append({"params": r.data.params, "checkpoints": checkpoints(client, rid),
                     "metrics": {k: [[m.step, m.value] for m in sorted(client.get_metric_history(rid, k),
                                                                        key=lambda m: (m.step, m.timestamp))]
                                 for k in r.data.metrics},
                     "tags": {k: v for k, v in r.data.tags.items()
-                             if k == "mlflow.autologging" or not k.startswith(("mlflow.", "tureen."))},
+                             if k in ("mlflow.autologging", "mlflow.latest_checkpoint_artifact")
+                             or not k.startswith(("mlflow.", "tureen."))},
                     "status": r.info.status})
     print(json.dumps(out))
 '''
@@ -290,6 +305,11 @@ mlflow.keras.autolog(log_models=False)
 fit(keras.optimizers.Adam(0.01, clipnorm=1.0), epochs=2, batch_size=32, validation_data=(X[:16], y[:16]))
 fit(keras.optimizers.SGD(0.0), epochs=10, shuffle=False, callbacks=[
     keras.callbacks.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)])
+mlflow.keras.autolog(disable=True)
+# every checkpoint, weights only, every 3 batches (2 epochs of 4)
+mlflow.tensorflow.autolog(log_models=False, checkpoint_save_best_only=False, checkpoint_save_weights_only=True,
+                          checkpoint_save_freq=3)
+fit("sgd", epochs=2, batch_size=16)
 '''
 
 _LIGHTNING_SCRIPT = r'''
@@ -342,6 +362,11 @@ fit(L, 0.1)
 fit(PL, 0.0, [PL.callbacks.EarlyStopping(monitor="train_loss", patience=1, mode="min", min_delta=0.01)])
 fit(PL, 0.1, [PL.callbacks.EarlyStopping(monitor="train_loss", patience=50, mode="max", min_delta=0.01)])
 fit(L, 0.0, [L.pytorch.callbacks.EarlyStopping(monitor="train_loss", patience=1, mode="min", min_delta=0.01)])
+# every checkpoint, every 3 global steps (4 epochs of 2); then the best by train_loss, weights only
+mlflow.pytorch.autolog(log_models=False, checkpoint_save_best_only=False, checkpoint_save_freq=3)
+fit(L, 0.1)
+mlflow.pytorch.autolog(log_models=False, checkpoint_monitor="train_loss", checkpoint_save_weights_only=True)
+fit(L, 0.1)
 '''
 
 
@@ -391,6 +416,11 @@ def _assert_same_run(ours: dict, theirs: dict, what: str) -> None:
     assert ours["params"] == theirs["params"], what
     assert ours["tags"] == theirs["tags"], what
     assert ours["status"] == theirs["status"], what
+    assert sorted(ours["checkpoints"]) == sorted(theirs["checkpoints"]), what  # the same files, by name
+    for path, saved in theirs["checkpoints"].items():  # and the same metrics files
+        if saved is not None:
+            assert sorted(ours["checkpoints"][path]) == sorted(saved), (what, path)
+            assert ours["checkpoints"][path] == pytest.approx(saved, rel=1e-5), (what, path)
     assert sorted(ours["metrics"]) == sorted(theirs["metrics"]), what
     for key, history in theirs["metrics"].items():
         assert [s for s, _ in ours["metrics"][key]] == [s for s, _ in history], (what, key)
@@ -401,11 +431,19 @@ def _assert_same_run(ours: dict, theirs: dict, what: str) -> None:
 @pytest.mark.tensorflow
 def test_keras_runs_match_mlflow_tensorflow_and_keras_autolog(tmp_path):
     ours, theirs = _both_sides(_KERAS_SCRIPT, tmp_path, ("tensorboard",))
-    tf_plain, tf_stopped, tf_not_stopped, tf_positional, k_plain, k_stopped = range(6)
-    for i in (tf_plain, tf_stopped, tf_not_stopped, k_plain, k_stopped):
+    tf_plain, tf_stopped, tf_not_stopped, tf_positional, k_plain, k_stopped, tf_steps = range(7)
+    for i in (tf_plain, tf_stopped, tf_not_stopped, k_plain, k_stopped, tf_steps):
         _assert_same_run(ours[i], theirs[i], f"run {i}")
+    # checkpoints: the best by val_loss (the only run with validation data), none where nothing is monitored,
+    # and every 3 batches, weights only
+    assert sorted(theirs[tf_plain]["checkpoints"]) == ["checkpoints/latest_checkpoint.h5",
+                                                      "checkpoints/latest_checkpoint_metrics.json"]
+    assert theirs[tf_plain]["tags"]["mlflow.latest_checkpoint_artifact"] == "checkpoints/latest_checkpoint.h5"
+    assert not theirs[tf_stopped]["checkpoints"] and not theirs[k_plain]["checkpoints"]
+    assert sorted(theirs[tf_steps]["checkpoints"]) == [
+        f"checkpoints/global_step_{n}/{f}" for n in (3, 6) for f in ("checkpoint.weights.h5", "checkpoint_metrics.json")]
     assert theirs[tf_plain]["params"]["opt_clipnorm"] == "1.0"  # the facts the comparison rests on
-    assert theirs[tf_plain]["tags"] == {"mlflow.autologging": "tensorflow"}
+    assert theirs[tf_plain]["tags"]["mlflow.autologging"] == "tensorflow"
     assert {"stopped_epoch", "restored_epoch"} <= set(theirs[tf_stopped]["metrics"])
     assert theirs[tf_stopped]["params"]["patience"] == "1"
     assert "patience" in theirs[tf_not_stopped]["params"] and "stopped_epoch" not in theirs[tf_not_stopped]["metrics"]
@@ -440,8 +478,15 @@ def test_universal_autolog_and_keras_spelling_positional_arguments_beside_mlflow
 @pytest.mark.torch
 def test_lightning_runs_match_mlflow_pytorch_autolog(tmp_path):
     ours, theirs = _both_sides(_LIGHTNING_SCRIPT, tmp_path, ("lightning", "pytorch_lightning"))
-    plain, stopped, not_stopped, lightning_stopped = range(4)
+    plain, stopped, not_stopped, lightning_stopped, steps, best = range(6)
     _assert_same_run(ours[plain], theirs[plain], "plain")
+    assert not theirs[plain]["checkpoints"]  # no val_loss to monitor
+    _assert_same_run(ours[steps], theirs[steps], "checkpoints every 3 steps")
+    assert sorted(theirs[steps]["checkpoints"]) == [
+        f"checkpoints/global_step_{n}/{f}" for n in (3, 6) for f in ("checkpoint.pth", "checkpoint_metrics.json")]
+    _assert_same_run(ours[best], theirs[best], "best checkpoint by train_loss")
+    assert sorted(theirs[best]["checkpoints"]) == ["checkpoints/latest_checkpoint.weights.pth",
+                                                  "checkpoints/latest_checkpoint_metrics.json"]
     assert theirs[plain]["tags"] == {"mlflow.autologging": "pytorch", "Mode": "training"}
     # early stopping that stopped: the same runs but for min_delta, which MLflow records with Lightning's
     # internal sign (negated in "min" mode); tureen records the value given
