@@ -6,15 +6,23 @@ MLflow runs in this venv's interpreter, in a subprocess, exchanging files and JS
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import csv
 import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +125,144 @@ def share_identical_files(peer_site: Path, our_site: Path) -> int:
     return saved
 
 
-def run(code: str, *args: str, timeout: float = 300, cwd: str | os.PathLike[str] | None = None) -> Any:
-    """Run ``code`` in the MLflow venv; it must print one JSON document as its last stdout line."""
+def _peer_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TUREEN_", "PYTHONPATH", "MLFLOW_"))}
     env["PYTHONWARNINGS"] = "ignore"
-    proc = subprocess.run([str(ensure()), "-c", code, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=cwd)
-    if proc.returncode != 0:
-        raise AssertionError(f"MLflow side failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    return env
+
+
+def run(code: str, *args: str, timeout: float = 300, cwd: str | os.PathLike[str] | None = None) -> Any:
+    """Run ``code`` in the MLflow venv; it must print one JSON document as its last stdout line."""
+    rc, stdout, stderr = execute(code, [str(a) for a in args], cwd=cwd, env=_peer_env(), timeout=timeout)
+    if rc != 0:
+        raise AssertionError(f"MLflow side failed (exit {rc}):\n{stderr[-4000:]}")
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
     return json.loads(lines[-1]) if lines else None
+
+
+def run_script(script: str | os.PathLike[str], *args: str, cwd: str | os.PathLike[str] | None = None,
+               env: dict[str, str] | None = None, timeout: float = 600) -> tuple[int, str, str]:
+    """``python script args...`` in the MLflow venv, with exactly ``env`` (default: the peer's); returns
+    (exit code, stdout, stderr)."""
+    script = os.path.abspath(script)
+    return execute(Path(script).read_text(), [str(a) for a in args], cwd=cwd,
+                   env=_peer_env() if env is None else env, timeout=timeout, file=script)
+
+
+def execute(code: str, args: list[str], *, cwd: str | os.PathLike[str] | None, env: dict[str, str],
+            timeout: float, file: str | None = None) -> tuple[int, str, str]:
+    """Run ``code`` (a script's when ``file`` is given, else as ``python -c``) in the MLflow venv.
+
+    It runs in a process of its own, forked from a peer interpreter that has MLflow (and the heavy framework
+    the code imports) imported already; see ``tests/_peer_forkserver.py``. When that server is busy (another
+    thread is using it) or turned off (``TUREEN_PEER_FORKSERVER=0``), a fresh interpreter runs it.
+    """
+    server = _fork_server(_preload_for(code))
+    if server is not None and server.lock.acquire(blocking=False):
+        try:
+            return server.run(code, args, str(cwd or os.getcwd()), env, timeout, file)
+        finally:
+            server.lock.release()
+    cmd = [str(ensure()), file] if file else [str(ensure()), "-c", code]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+# What each fork server imports before forking. Every snippet imports MLflow; the framework families are
+# the imports that cost most (TensorFlow with Keras, PyTorch with Lightning: 15-20 s each).
+_BASE = ("mlflow", "mlflow.pyfunc", "mlflow.models", "mlflow.sklearn", "numpy", "pandas", "sklearn")
+_FAMILIES = [
+    ({"torch", "mlflow.pytorch", "lightning", "pytorch_lightning"}, ("torch", "mlflow.pytorch")),
+    ({"tensorflow", "keras", "mlflow.tensorflow", "mlflow.keras"},
+     ("tensorflow", "keras", "mlflow.tensorflow", "mlflow.keras")),
+]
+_SERVERS: dict[tuple[str, ...], "_ForkServer | None"] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def _preload_for(code: str) -> tuple[str, ...]:
+    names = set(re.findall(r"^\s*from\s+([\w.]+)\s+import\b", code, re.M))
+    for line in re.findall(r"^\s*import\s+(.+)$", code, re.M):
+        names |= {part.split()[0] for part in line.split(",") if part.strip()}
+    names |= {n.split(".")[0] for n in names}
+    for triggers, modules in _FAMILIES:
+        if names & triggers:
+            return _BASE + modules
+    return _BASE
+
+
+def _fork_server(preload: tuple[str, ...]) -> "_ForkServer | None":
+    if os.environ.get("TUREEN_PEER_FORKSERVER", "1") == "0" or not hasattr(os, "fork"):
+        return None
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(preload)
+        if server is not None and not server.alive():
+            server = None
+        if preload not in _SERVERS or (server is None and _SERVERS[preload] is not None):
+            try:
+                server = _ForkServer(preload)
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                print(f"MLflow peer fork server with {preload} did not start ({exc}); using plain processes",
+                      file=sys.stderr)
+                server = None
+            _SERVERS[preload] = server
+        return server
+
+
+class _ForkServer:
+    def __init__(self, preload: tuple[str, ...]) -> None:
+        self.lock = threading.Lock()
+        self._buf = b""
+        self.proc = subprocess.Popen([str(ensure()), str(Path(__file__).with_name("_peer_forkserver.py")),
+                                      *preload], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=_peer_env(), cwd=ROOT)
+        atexit.register(self.close)
+        if not self._read(time.monotonic() + 300).get("ready"):
+            raise RuntimeError("no ready line")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def _read(self, deadline: float) -> dict:
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise subprocess.TimeoutExpired("MLflow peer fork server", 0)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError("the MLflow peer fork server exited")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, code: str, args: list[str], cwd: str, env: dict[str, str], timeout: float,
+            file: str | None) -> tuple[int, str, str]:
+        with tempfile.TemporaryDirectory(prefix="peer-run-") as tmp:
+            out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+            req = {"code": code, "args": args, "cwd": cwd, "env": env, "stdout": str(out), "stderr": str(err),
+                   "file": file}
+            deadline = time.monotonic() + timeout
+            self.proc.stdin.write((json.dumps(req) + "\n").encode())
+            self.proc.stdin.flush()
+            pid = self._read(deadline)["pid"]
+            try:
+                rc = self._read(deadline)["rc"]
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                self._read(time.monotonic() + 60)
+                raise subprocess.TimeoutExpired(["MLflow peer snippet"], timeout) from None
+            return rc, out.read_text(errors="replace"), err.read_text(errors="replace")
 
 
 if __name__ == "__main__":

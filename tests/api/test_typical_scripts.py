@@ -57,10 +57,15 @@ def _run(python: str, source: str, workdir: Path, *, ours: bool) -> dict:
         env.update(PYTHONPATH=str(ROOT), TUREEN_HOME=str(workdir / "home"))
     script = workdir / "script.py"
     script.write_text(source)
-    proc = subprocess.run([python, str(script)], capture_output=True, text=True, cwd=workdir, env=env, timeout=600)
+    if ours:
+        proc = subprocess.run([python, str(script)], capture_output=True, text=True, cwd=workdir, env=env,
+                              timeout=600)
+        rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    else:  # the peer's fork server runs it (MLflow imported already)
+        rc, stdout, stderr = _mlflow_peer.run_script(script, cwd=workdir, env=env, timeout=600)
     side = "tureen" if ours else "MLflow"
-    assert proc.returncode == 0, f"{side} side failed:\n{proc.stderr[-4000:]}"
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert rc == 0, f"{side} side failed:\n{stderr[-4000:]}"
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
     return json.loads(lines[-1])
 
 

@@ -1,0 +1,98 @@
+"""A fork server run by the MLflow peer's interpreter (see ``tests/_mlflow_peer.py``).
+
+Importing MLflow takes 5-8 s of CPU, and MLflow with TensorFlow or PyTorch 20-25 s; the interop tests ran
+one fresh interpreter per snippet and paid that every time. This process imports MLflow (and the modules
+named on its command line) once, then runs each snippet in a child forked from it, so every snippet still
+gets a process of its own (its own environment, working directory, globals and MLflow state) without the
+imports.
+
+Protocol, one JSON document per line: a request ``{"code", "args", "cwd", "env", "stdout", "stderr"}`` (and
+``"file"`` when the code is a script's, which then runs as ``python file args...`` would run it) on
+stdin is answered with ``{"pid": N}`` once the child exists, then ``{"rc": N}`` when it ends. The child's
+standard output and error go to the files the request names.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import importlib
+import json
+import os
+import sys
+import traceback
+import warnings
+
+
+def _child(req: dict) -> int:
+    os.chdir(req["cwd"] or os.getcwd())
+    os.environ.clear()
+    os.environ.update(req["env"])
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        target = os.open(req[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.stdin = open(os.devnull)
+    script = req.get("file")
+    sys.argv = [script or "-c", *req["args"]]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)) if script else "")
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    if script:
+        namespace["__file__"] = script
+    try:
+        exec(compile(req["code"], script or "<string>", "exec"), namespace)
+        return 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+
+
+def _exit_as_an_interpreter_does() -> None:
+    # a script's run is ended by MLflow's atexit hook, and its background threads are joined, as at a normal exit
+    import threading
+
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]
+    except Exception:
+        traceback.print_exc()
+    atexit._run_exitfuncs()
+
+
+def main() -> None:
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # children see the peer's own path, not tests/
+    warnings.filterwarnings("ignore")
+    for name in sys.argv[1:]:
+        importlib.import_module(name)
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # nothing an imported module prints may reach the protocol channel
+    print(json.dumps({"ready": True}), file=channel, flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            rc = 1
+            try:
+                rc = _child(req)
+                _exit_as_an_interpreter_does()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(rc)
+        print(json.dumps({"pid": pid}), file=channel, flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps({"rc": os.waitstatus_to_exitcode(status)}), file=channel, flush=True)
+
+
+if __name__ == "__main__":
+    main()
