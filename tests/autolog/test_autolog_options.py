@@ -42,7 +42,8 @@ def _keras_fit(epochs: int, **kwargs):
     X, y = _keras_data()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    # named: an unnamed Adam would make later ones in this process "adam_<n>" (other tests read that name)
+    model.compile(optimizer=keras.optimizers.Adam(0.05, name="tiny_adam"), loss="binary_crossentropy")
     model.fit(X, y, epochs=epochs, batch_size=16, verbose=0, **kwargs)
     return model
 
