@@ -169,6 +169,124 @@ def execute(code: str, args: list[str], *, cwd: str | os.PathLike[str] | None, e
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def start_mlflow_cli(cli_args: list[str], *, cwd: str | os.PathLike[str], env: dict[str, str],
+                     log: str | os.PathLike[str]) -> "subprocess.Popen | Detached":
+    """``mlflow <cli_args>`` (a long-running command: ``server``) in the MLflow venv, its output to ``log``;
+    returns a handle with ``pid``, ``poll``, ``wait`` and ``kill``, the process leading a session of its own.
+
+    MLflow's real CLI runs in a child of a fork server that has MLflow's server app imported already; where
+    the CLI would start ``python -m uvicorn ...`` (a fresh interpreter spending 15-40 s importing that app
+    again), the same uvicorn command line runs in a fork of it, with the environment the CLI gave it. Without
+    the fork server (``TUREEN_PEER_FORKSERVER=0``, or it is busy) the plain command runs.
+    """
+    server = _fork_server(_SERVER_PRELOAD)
+    if server is not None and server.lock.acquire(blocking=False):
+        try:
+            return server.detach(_MLFLOW_CLI_LAUNCHER, [str(a) for a in cli_args], str(cwd), env, str(log))
+        finally:
+            server.lock.release()
+    out = open(log, "wb")
+    return subprocess.Popen([str(ensure()), "-m", "mlflow", *cli_args], stdout=out, stderr=subprocess.STDOUT,
+                            env=env, cwd=cwd, start_new_session=True)
+
+
+class Detached:
+    """A process started by the fork server, not a child of this one: polled through /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                state = "X"
+            if state in ("Z", "X"):
+                self.returncode = -1  # ended; its status went to whoever reaped it
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+# MLflow's CLI, with its one process start (``mlflow.server._exec_cmd`` of the uvicorn command) done as a fork
+# of this process, which has the app imported: uvicorn finds ``mlflow.server.fastapi_app`` in sys.modules.
+_MLFLOW_CLI_LAUNCHER = """
+import os, sys, signal
+import mlflow.server
+from mlflow.cli import cli
+
+class _Forked:
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+    def poll(self):
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+    def send_signal(self, sig):
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+_real_exec = mlflow.server._exec_cmd
+def _exec_cmd(cmd, extra_env=None, **kwargs):
+    if list(cmd[1:3]) != ["-m", "uvicorn"] or "--workers" in cmd and cmd[cmd.index("--workers") + 1] != "1":
+        return _real_exec(cmd, extra_env=extra_env, **kwargs)
+    sys.stdout.flush(); sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    code = 1
+    try:
+        os.environ.update(extra_env or {})
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import uvicorn.main
+        sys.argv = ["uvicorn", *cmd[3:]]
+        uvicorn.main.main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush(); sys.stderr.flush()
+        os._exit(code)
+mlflow.server._exec_cmd = _exec_cmd
+cli.main(sys.argv[1:], prog_name="mlflow")
+"""
+#: the server app is imported after uvicorn, as under ``python -m uvicorn`` (MLflow's server module looks
+#: at sys.modules to know it runs as a server)
+_SERVER_PRELOAD = ("uvicorn", "uvicorn.main", "mlflow", "mlflow.cli",
+                   "mlflow.server", "mlflow.server.fastapi_app", "mlflow.pyfunc", "mlflow.models", "numpy",
+                   "pandas")
+
+
 # What each fork server imports before forking. Every snippet imports MLflow; the framework families are
 # the imports that cost most (TensorFlow with Keras, PyTorch with Lightning: 15-20 s each).
 _BASE = ("mlflow", "mlflow.pyfunc", "mlflow.models", "mlflow.sklearn", "numpy", "pandas", "sklearn")
@@ -244,6 +362,12 @@ class _ForkServer:
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
+
+    def detach(self, code: str, args: list[str], cwd: str, env: dict[str, str], log: str) -> Detached:
+        req = {"code": code, "args": args, "cwd": cwd, "env": env, "stdout": log, "stderr": log, "detach": True}
+        self.proc.stdin.write((json.dumps(req) + "\n").encode())
+        self.proc.stdin.flush()
+        return Detached(self._read(time.monotonic() + 60)["pid"])
 
     def run(self, code: str, args: list[str], cwd: str, env: dict[str, str], timeout: float,
             file: str | None) -> tuple[int, str, str]:

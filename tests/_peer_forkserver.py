@@ -8,7 +8,8 @@ imports.
 
 Protocol, one JSON document per line: a request ``{"code", "args", "cwd", "env", "stdout", "stderr"}`` (and
 ``"file"`` when the code is a script's, which then runs as ``python file args...`` would run it) on
-stdin is answered with ``{"pid": N}`` once the child exists, then ``{"rc": N}`` when it ends. The child's
+stdin is answered with ``{"pid": N}`` once the child exists, then ``{"rc": N}`` when it ends; with
+``"detach": true`` (a server) only ``{"pid": N}`` comes, and nobody here waits for it. The child's
 standard output and error go to the files the request names.
 """
 
@@ -28,10 +29,13 @@ def _child(req: dict) -> int:
     os.chdir(req["cwd"] or os.getcwd())
     os.environ.clear()
     os.environ.update(req["env"])
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        target = os.open(req[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
+    out = os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    err = out if req["stderr"] == req["stdout"] else os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                                                             0o600)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    for fd in {out, err}:
+        os.close(fd)
     sys.stdin = open(os.devnull)
     script = req.get("file")
     sys.argv = [script or "-c", *req["args"]]
@@ -63,6 +67,36 @@ def _exit_as_an_interpreter_does() -> None:
     atexit._run_exitfuncs()
 
 
+def _detached(req: dict, channel) -> int:
+    """Start a long-running child (a server) in a session of its own, not waited for: returns its pid. The
+    intermediate process exits at once, so the long-running one is nobody's child here."""
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        channel.close()
+        os.close(read)
+        if os.fork() == 0:
+            os.setsid()  # its pid is its session's and process group's id: the caller can signal the whole group
+            os.write(write, str(os.getpid()).encode())  # only once it leads its group
+            os.close(write)
+            rc = 1
+            try:
+                rc = _child(req)
+                _exit_as_an_interpreter_does()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(rc)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        pid = int(pipe.read())
+    os.waitpid(middle, 0)
+    return pid
+
+
 def main() -> None:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # children see the peer's own path, not tests/
@@ -76,6 +110,9 @@ def main() -> None:
         req = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
+        if req.get("detach"):
+            print(json.dumps({"pid": _detached(req, channel)}), file=channel, flush=True)
+            continue
         pid = os.fork()
         if pid == 0:
             channel.close()

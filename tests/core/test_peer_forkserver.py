@@ -60,3 +60,47 @@ def test_failures_exit_codes_and_timeouts_are_reported(mlflow_run):
     with pytest.raises(subprocess.TimeoutExpired):
         _mlflow_peer.run("import time; time.sleep(60)", timeout=2)
     assert mlflow_run("import json; print(json.dumps('still serving'))") == "still serving"
+
+
+def test_a_server_started_through_it_answers_and_its_whole_group_stops(tmp_path):
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
+    proc = _mlflow_peer.start_mlflow_cli(["server", "--backend-store-uri", f"sqlite:///{tmp_path / 'm.db'}",
+                                          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                                         cwd=tmp_path, env=env, log=tmp_path / "log")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=2) as res:
+                assert res.read().decode() == "3.17.2"
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()[-3000:]
+            time.sleep(0.1)
+
+    def group() -> list[int]:
+        out = []
+        for entry in os.listdir("/proc"):
+            try:
+                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if stat[0] != "Z" and int(stat[2]) == proc.pid:
+                out.append(int(entry))
+        return out
+
+    assert proc.pid in group()  # it leads its process group, as a start_new_session process does
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while group() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert group() == [], "a process of the server's group outlived SIGTERM"

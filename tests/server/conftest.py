@@ -13,6 +13,7 @@ from typing import Iterator
 
 import pytest
 
+import _mlflow_peer
 from _tracking_state import fresh_tracking_state
 from server_support import fresh_tureen_db, start_tureen_server
 
@@ -55,11 +56,12 @@ def start_mlflow_server(mlflow_python: Path, template: Path | None, tmp: Path, w
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
     env["PATH"] = f"{mlflow_python.parent}:{env.get('PATH', '')}"
-    log = open(tmp / "mlflow-server.log", "wb")
-    proc = subprocess.Popen([str(mlflow_python), "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
-                             "--artifacts-destination", str(tmp / "mlflow-artifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True)
+    # MLflow's own CLI, in a session of its own; started from the peer's fork server (MLflow's server app
+    # imported once for the whole test session) unless that is turned off
+    proc = _mlflow_peer.start_mlflow_cli(["server", "--backend-store-uri", backend_uri,
+                                          "--artifacts-destination", str(tmp / "mlflow-artifacts"),
+                                          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                                         cwd=tmp, env=env, log=tmp / "mlflow-server.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
