@@ -56,6 +56,20 @@ def _child(req: dict) -> int:
         return 1
 
 
+def _run_and_exit(req: dict) -> None:
+    """In a forked child: run the request, then exit as an interpreter does; never returns."""
+    rc = 1
+    try:
+        rc = _child(req)
+        _exit_as_an_interpreter_does()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(rc)
+
+
 def _exit_as_an_interpreter_does() -> None:
     # a script's run is ended by MLflow's atexit hook, and its background threads are joined, as at a normal exit
     import threading
@@ -79,16 +93,7 @@ def _detached(req: dict, channel) -> int:
             os.setsid()  # its pid is its session's and process group's id: the caller can signal the whole group
             os.write(write, str(os.getpid()).encode())  # only once it leads its group
             os.close(write)
-            rc = 1
-            try:
-                rc = _child(req)
-                _exit_as_an_interpreter_does()
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(rc)
+            _run_and_exit(req)
         os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
@@ -116,16 +121,7 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             channel.close()
-            rc = 1
-            try:
-                rc = _child(req)
-                _exit_as_an_interpreter_does()
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(rc)
+            _run_and_exit(req)
         print(json.dumps({"pid": pid}), file=channel, flush=True)
         _, status = os.waitpid(pid, 0)
         print(json.dumps({"rc": os.waitstatus_to_exitcode(status)}), file=channel, flush=True)

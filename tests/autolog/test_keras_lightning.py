@@ -370,7 +370,7 @@ fit(L, 0.1)
 '''
 
 
-def _run_script(python: str, source: str, workdir, *, ours: bool) -> list:
+def _run_script(source: str, workdir, *, ours: bool) -> list:
     import json
     import os
     import subprocess
@@ -412,8 +412,8 @@ def _both_sides(source: str, tmp_path, needs: tuple[str, ...]) -> tuple[list, li
         missing = [m for m in needs if subprocess.run([peer, "-c", f"import {m}"], capture_output=True).returncode]
         pytest.skip(f"the MLflow peer venv has no {', '.join(missing)} (tests/_mlflow_peer.py REQUIREMENTS lists "
                     f"it: rerun `make mlflow-peer`)")
-    ours, theirs = _mlflow_peer.both_at_once(lambda: _run_script(peer, source, tmp_path / "mlflow", ours=False),
-                                             lambda: _run_script("", source, tmp_path / "tureen", ours=True))
+    ours, theirs = _mlflow_peer.both_at_once(lambda: _run_script(source, tmp_path / "mlflow", ours=False),
+                                             lambda: _run_script(source, tmp_path / "tureen", ours=True))
     assert len(ours) == len(theirs)
     return ours, theirs
 
