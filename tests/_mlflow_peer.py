@@ -314,17 +314,17 @@ def _fork_server(preload: tuple[str, ...]) -> "_ForkServer | None":
     if os.environ.get("TUREEN_PEER_FORKSERVER", "1") == "0" or not hasattr(os, "fork"):
         return None
     with _SERVERS_LOCK:
-        server = _SERVERS.get(preload)
-        if server is not None and not server.alive():
+        if preload in _SERVERS:
+            server = _SERVERS[preload]
+            if server is None or server.alive():  # None: it failed to start once, and is not tried again
+                return server
+        try:
+            server = _ForkServer(preload)  # the first, or one in place of a server that died
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            print(f"MLflow peer fork server with {preload} did not start ({exc}); using plain processes",
+                  file=sys.stderr)
             server = None
-        if preload not in _SERVERS or (server is None and _SERVERS[preload] is not None):
-            try:
-                server = _ForkServer(preload)
-            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-                print(f"MLflow peer fork server with {preload} did not start ({exc}); using plain processes",
-                      file=sys.stderr)
-                server = None
-            _SERVERS[preload] = server
+        _SERVERS[preload] = server
         return server
 
 
