@@ -179,3 +179,67 @@ def test_the_collector_pause_of_a_page_read_leaves_the_collector_as_it_found_it(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("driver_sql", [True, False], ids=["json-array-ids", "bound-ids"])
+def test_a_filtered_search_in_the_default_order_gives_the_filtered_runs_in_order_at_every_selectivity(tmp_path,
+                                                                                                     driver_sql):
+    """SQLite tests metric/param/tag conditions on slices of the ordered runs until the page is full (a
+    first slice, a longer second one, then the rest in one query): whichever stage fills the page, the
+    runs are those of the filter, in ``start_time DESC, run_id`` order (equal and missing start times
+    included), and paging through gives each once."""
+    from tureen.store.sql import SqlStore
+    from tureen.tracking.entities import Metric
+
+    path = tmp_path / "f.db"
+    store = SqlStore(f"sqlite:///{path}")
+    if not driver_sql:  # as on a SQLite library without the JSON functions
+        store._page_sql = None
+    eid = store.create_experiment("e")
+    runs = []
+    for i in range(400):
+        rid = store.create_run(eid, start_time=10_000 - (i // 3)).info.run_id  # groups of equal start times
+        store.log_batch(rid, metrics=[Metric("auc", float(i % 100), 1, 0)], params=[("p", str(i % 7))])
+        runs.append((10_000 - (i // 3), rid, i))
+    with sqlite3.connect(path) as conn:  # two runs without a start time (MLflow's schema allows it)
+        conn.execute("UPDATE runs SET start_time = NULL WHERE run_uuid IN (?, ?)", (runs[5][1], runs[6][1]))
+    runs[5], runs[6] = (None, runs[5][1], 5), (None, runs[6][1], 6)
+    order = sorted(runs, key=lambda r: (r[0] is None, -(r[0] or 0), r[1]))
+    cases = {"metrics.auc >= 0": lambda i: True, "metrics.auc > 49": lambda i: i % 100 > 49,
+             "metrics.auc >= 90": lambda i: i % 100 >= 90, "metrics.auc = 5": lambda i: i % 100 == 5,
+             "metrics.auc = 5 AND params.p = '3'": lambda i: i % 100 == 5 and i % 7 == 3,
+             "metrics.auc > 1000": lambda i: False, "params.p = '0'": lambda i: i % 7 == 0}
+    for flt, keep in cases.items():
+        expected = [rid for _, rid, i in order if keep(i)]
+        assert [r.info.run_id for r in store.search_runs([eid], flt, max_results=1000)] == expected, flt
+        for size in (1, 3, 10, 64):
+            got, token = [], None
+            while True:
+                page = store.search_runs([eid], flt, max_results=size, page_token=token)
+                got += [r.info.run_id for r in page]
+                token = page.token
+                if token is None:
+                    break
+            assert got == expected, (flt, size)
+    store.close()
+
+
+def test_a_page_read_with_its_points_gives_the_latest_steps_and_timestamps(tmp_path):
+    """``search_runs_and_points`` and ``get_run_and_points`` give the runs ``search_runs``/``get_run`` give
+    and, per run, the (timestamp, step) of each latest metric that ``latest_metric_points`` gives."""
+    from tureen.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'p.db'}")
+    eid = store.create_experiment("e")
+    ids = _varied_runs(store, eid)
+    for kw in (dict(), dict(filter_string="metrics.auc > 0.3"), dict(order_by=["metrics.odd DESC"]),
+               dict(max_results=4)):
+        page, points = store.search_runs_and_points([eid], **kw)
+        assert _as_plain(page) == _as_plain(store.search_runs([eid], **kw))
+        latest = store.latest_metric_points([r.info.run_id for r in page])
+        assert points == {rid: {k: (m.timestamp, m.step) for k, m in ms.items()} for rid, ms in latest.items()}
+        assert points and all(points[r.info.run_id] for r in page)
+    run, points = store.get_run_and_points(ids[3])
+    assert _as_plain([run]) == _as_plain([store.get_run(ids[3])])
+    assert points == {"auc": (2, 1), "odd": (1, 0)}
+    store.close()

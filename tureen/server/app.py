@@ -816,6 +816,10 @@ def _latest(st: _State, runs: list[Any]) -> dict[str, dict[str, Any]]:
 
 @api.rpc("GET", "runs/get", run_id="str!")
 def _get_run(st: _State, p: dict[str, Any]) -> dict[str, Any]:
+    both = getattr(st.store, "get_run_and_points", None)
+    if both is not None:  # the run and its metrics' steps and timestamps in one read
+        run, points = both(p["run_id"])
+        return {"run": P.run_to_json(run, points)}
     run = st.store.get_run(p["run_id"])
     return {"run": P.run_to_json(run, _latest(st, [run]).get(run.info.run_id))}
 
@@ -934,11 +938,16 @@ def _log_outputs(st: _State, p: dict[str, Any]) -> dict[str, Any]:
          order_by="strs", page_token="str")
 def _search_runs(st: _State, p: dict[str, Any]) -> dict[str, Any]:
     max_results = 1000 if p["max_results"] is None else p["max_results"]
-    page = st.store.search_runs(p["experiment_ids"] or [], p["filter"] or None, p["run_view_type"] or 1, max_results,
-                                p["order_by"] or None, p["page_token"] or None)
+    args = (p["experiment_ids"] or [], p["filter"] or None, p["run_view_type"] or 1, max_results,
+            p["order_by"] or None, p["page_token"] or None)
+    both = getattr(st.store, "search_runs_and_points", None)
+    if both is not None:  # the page and its metrics' steps and timestamps in one read
+        page, latest = both(*args)
+    else:
+        page = st.store.search_runs(*args)
+        latest = _latest(st, page) if page else {}
     out: dict[str, Any] = {}
     if page:
-        latest = _latest(st, page)
         out["runs"] = [P.run_to_json(r, latest.get(r.info.run_id)) for r in page]
     if page.token:
         out["next_page_token"] = page.token

@@ -294,10 +294,13 @@ class TrackingSqlMixin:
                        lifecycle_stage=_ACTIVE)
         return Run(info=info, data=RunData(tags=tag_map))
 
-    def _runs_from_ids(self, conn: Any, run_ids: Sequence[str]) -> list[Run]:
+    def _runs_from_ids(self, conn: Any, run_ids: Sequence[str],
+                       points: dict[str, dict[str, tuple[int, int]]] | None = None) -> list[Run]:
         """The runs of ``run_ids`` (in that order; ids that are not there are left out): one query for the
         runs and one for each of their params, tags, latest metrics, outputs and inputs, whatever the count.
-        On SQLite the queries go to the driver as SQL compiled once (see ``SqlBase._page_rows``)."""
+        On SQLite the queries go to the driver as SQL compiled once (see ``SqlBase._page_rows``). ``points``,
+        when given, receives ``{run_id: {key: (timestamp, step)}}`` of the same latest metrics (read in the
+        same query and snapshot, so a caller answering with them needs no second read)."""
         if not run_ids:
             return []
         ids = list(run_ids)
@@ -317,8 +320,12 @@ class TrackingSqlMixin:
             for run_uuid, key, value in self._page_rows(conn, "tags", ids, ids_json):
                 tags[run_uuid][key] = value
             nan = math.nan
-            for run_uuid, key, value, is_nan in self._page_rows(conn, "latest", ids, ids_json):
+            latest = self._page_rows(conn, "latest", ids, ids_json)
+            for run_uuid, key, value, is_nan, _, _ in latest:
                 metrics[run_uuid][key] = nan if is_nan else value
+            if points is not None:
+                for run_uuid, key, _, _, timestamp, step in latest:
+                    points.setdefault(run_uuid, {})[key] = (timestamp or 0, step or 0)
             for source_id, destination_id, step in self._page_rows(conn, "outputs", ids, ids_json):
                 outputs[source_id].append(LoggedModelOutput(destination_id, step))
             inputs = self._run_inputs(conn, ids, ids_json)
@@ -356,12 +363,18 @@ class TrackingSqlMixin:
         return {r: RunInputs(datasets[r], model_inputs[r]) for r in ids}
 
     def get_run(self, run_id: str) -> Run:
+        return self.get_run_and_points(run_id)[0]
+
+    def get_run_and_points(self, run_id: str) -> tuple[Run, dict[str, tuple[int, int]]]:
+        """:meth:`get_run`, with the ``(timestamp, step)`` of each of its latest metrics (what ``runs/get``
+        answers with; ``Run.data.metrics`` keeps only the values), read in the same snapshot."""
         v.validate_run_id(run_id)
+        points: dict[str, dict[str, tuple[int, int]]] = {}
         with self._read() as conn:
-            runs = self._runs_from_ids(conn, [run_id])
+            runs = self._runs_from_ids(conn, [run_id], points)
         if not runs:
             raise ResourceNotFoundError(f"Run with id={run_id} not found")
-        return runs[0]
+        return runs[0], points.get(run_id, {})
 
     def update_run_info(self, run_id: str, run_status: str | None = None, end_time: int | None = None,
                         run_name: str | None = None) -> RunInfo:
@@ -614,10 +627,22 @@ class TrackingSqlMixin:
         """
         # SQLite, default order: the conditions on metrics, params, tags and datasets are tested on the runs
         # in order until the page is full, not on every run before sorting (see SqlBase._runs_page)
+        return self.search_runs_and_points(experiment_ids, filter_string, run_view_type, max_results, order_by,
+                                           page_token)[0]
+
+    def search_runs_and_points(self, experiment_ids: Sequence[str | int], filter_string: str | None = None,
+                               run_view_type: Any = ViewType.ACTIVE_ONLY, max_results: int = 1000,
+                               order_by: list[str] | None = None, page_token: str | None = None
+                               ) -> tuple[PagedList, dict[str, dict[str, tuple[int, int]]]]:
+        """:meth:`search_runs`, with ``{run_id: {key: (timestamp, step)}}`` of the page's latest metrics (what
+        ``runs/search`` answers with), read in the same snapshot as the page."""
         late: list[Any] | None = [] if self.dialect == "sqlite" and not order_by else None
         stmt = self._search_runs_stmt(experiment_ids, filter_string, run_view_type, max_results, order_by, late=late)
-        return self._runs_page(stmt, not order_by, page_token, max_results,
-                               lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows]), late=late)
+        points: dict[str, dict[str, tuple[int, int]]] = {}
+        page = self._runs_page(stmt, not order_by, page_token, max_results,
+                               lambda conn, rows: self._runs_from_ids(conn, [row[0] for row in rows], points),
+                               late=late)
+        return page, points
 
     def _search_runs_stmt(self, experiment_ids: Sequence[str | int], filter_string: str | None,
                           run_view_type: Any, max_results: int, order_by: list[str] | None,
