@@ -19,7 +19,7 @@ def _plain_settings(path: str) -> dict[str, object]:
     conn = sqlite3.connect(path)
     try:
         return {p: conn.execute(f"PRAGMA {p}").fetchone()[0]
-                for p in ("journal_mode", "synchronous", "wal_autocheckpoint", "cache_size", "foreign_keys",
+                for p in ("journal_mode", "synchronous", "wal_autocheckpoint", "cache_size", "mmap_size", "foreign_keys",
                           "page_size", "auto_vacuum", "user_version")}
     finally:
         conn.close()
@@ -47,6 +47,7 @@ def test_opening_and_writing_a_wal_database_made_elsewhere_leaves_its_settings_a
     with engine.begin() as conn:  # tureen's own connection is tuned...
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 256 * 1024 * 1024
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
     engine.dispose()
     # ...and nothing of it is left in the file: a new plain connection sees the defaults again
@@ -60,6 +61,30 @@ def test_opening_and_writing_a_wal_database_made_elsewhere_leaves_its_settings_a
     assert got["journal_mode"] == "wal"
     assert {k: v for k, v in got.items() if k not in ("journal_mode", "user_version")} == \
         {k: v for k, v in expected.items() if k not in ("journal_mode", "user_version")}
+
+
+def test_memory_mapped_reads_follow_the_environment(tmp_path, monkeypatch):
+    """Reads are memory-mapped (256 MiB) unless TUREEN_SQLITE_MMAP_SIZE says otherwise; 0 turns them off; a
+    value that is no number is a typed error naming the variable; an in-memory database maps nothing."""
+    from tureen.exceptions import InvalidParameterError
+    from tureen.store._engine import make_engine
+
+    def mapped(uri: str) -> int:
+        engine = make_engine(uri)
+        try:
+            with engine.connect() as conn:
+                return conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+        finally:
+            engine.dispose()
+
+    path = tmp_path / "m.db"
+    monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", "1048576")
+    assert mapped(f"sqlite:///{path}") == 1048576
+    monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", "0")
+    assert mapped(f"sqlite:///{path}") == 0
+    monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", "lots")
+    with pytest.raises(InvalidParameterError, match="TUREEN_SQLITE_MMAP_SIZE"):
+        make_engine(f"sqlite:///{path}")
 
 
 def test_opening_a_rollback_journal_database_keeps_its_journal(tmp_path):
