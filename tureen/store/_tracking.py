@@ -483,7 +483,10 @@ class TrackingSqlMixin:
         if not rows:
             return
         self._executemany(conn, self._insert_metric, rows, self._POINT)
-        self._executemany(conn, self._upsert_latest, self._latest_rows(rows), self._POINT)
+        # a batch names each key once (the usual batch: one point per metric): every point is its key's
+        # candidate as it is; with repeated keys, one candidate per key is chosen first
+        distinct = len({r["key"] for r in rows}) == len(rows)
+        self._executemany(conn, self._upsert_latest, rows if distinct else self._latest_rows(rows), self._POINT)
         of_models = [r for r in rows if r.get("model_id")]
         if of_models:
             conn.execute(self._insert_ignore(s.logged_model_metrics), [
