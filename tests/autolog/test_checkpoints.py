@@ -450,42 +450,42 @@ def test_keras_checkpoint_with_bytecode_needs_the_callers_permission(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # beside MLflow 3.17 (the peer venv): the same names and parameters; each side loads the other's checkpoints
 
+#: one module per peer run: each then runs in the fork server that has its framework imported already
 _SIGNATURES = r'''
 import inspect, json, warnings
 warnings.filterwarnings("ignore")
-import mlflow.pytorch, mlflow.tensorflow
+import mlflow.MODULE
+m = mlflow.MODULE
 out = {}
-for mod in ("pytorch", "tensorflow"):
-    m = getattr(mlflow, mod)
-    for name, fn in (("load_checkpoint", m.load_checkpoint), ("MlflowModelCheckpointCallback",
-                                                              m.MlflowModelCheckpointCallback.__init__)):
-        out[f"{mod}.{name}"] = [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
-                                for p in inspect.signature(fn).parameters.values()]
+for name, fn in (("load_checkpoint", m.load_checkpoint),
+                 ("MlflowModelCheckpointCallback", m.MlflowModelCheckpointCallback.__init__)):
+    out[name] = [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
+                 for p in inspect.signature(fn).parameters.values()]
 print(json.dumps(out))
 '''
 
 
 @pytest.mark.mlflow
-@pytest.mark.torch
-@pytest.mark.tensorflow
-def test_names_and_parameters_are_mlflows():
+@pytest.mark.parametrize("module", [pytest.param("pytorch", marks=pytest.mark.torch),
+                                    pytest.param("tensorflow", marks=pytest.mark.tensorflow)])
+def test_names_and_parameters_are_mlflows(module):
     import inspect
 
     import _mlflow_peer
 
     import tureen
 
-    theirs = _mlflow_peer.run(_SIGNATURES)
-    for key, params in theirs.items():
-        module, name = key.split(".")
+    theirs = _mlflow_peer.run(_SIGNATURES.replace("MODULE", module))
+    assert sorted(theirs) == ["MlflowModelCheckpointCallback", "load_checkpoint"]
+    for name, params in theirs.items():
         obj = getattr(getattr(tureen, module), name)
         fn = obj.__init__ if isinstance(obj, type) else obj
         ours = [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
                 for p in inspect.signature(fn).parameters.values()]
         if name == "load_checkpoint":  # tureen's gate switch comes after all of MLflow's, keyword-only
-            assert ours[-1] == ["allow_pickle", "KEYWORD_ONLY", "None"], key
+            assert ours[-1] == ["allow_pickle", "KEYWORD_ONLY", "None"], name
             ours = ours[:-1]
-        assert ours == params, key
+        assert ours == params, (module, name)
 
 
 _PEER_LIGHTNING = r'''
