@@ -371,7 +371,8 @@ def _keras_data():
 
 
 @pytest.mark.tensorflow
-def test_keras_load_checkpoint_full_and_weights_only_user_callback_once():
+def test_keras_load_checkpoint_full_and_weights_only_user_callback_once(tmp_path):
+    import keras
     import numpy as np
 
     import tureen
@@ -404,6 +405,15 @@ def test_keras_load_checkpoint_full_and_weights_only_user_callback_once():
     loaded = tureen.tensorflow.load_checkpoint(fresh, weights.info.run_id, global_step=4)
     assert loaded is fresh
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+
+    # Keras' own ModelCheckpoint is not the user's MlflowModelCheckpointCallback: autologging still adds its
+    # own (MLflow looks for its class only)
+    tureen.tensorflow.autolog(log_models=False, checkpoint_monitor="loss")
+    keras_own = keras.callbacks.ModelCheckpoint(str(tmp_path / "own.keras"))
+    _keras_model().fit(X, y, epochs=1, batch_size=16, verbose=0, callbacks=[keras_own])
+    assert (tmp_path / "own.keras").is_file()
+    assert _files(runs()[0].info.run_id) == ["checkpoints/latest_checkpoint.h5",
+                                             "checkpoints/latest_checkpoint_metrics.json"]
 
     # no autologging: the active run
     tureen.tensorflow.autolog(disable=True)
