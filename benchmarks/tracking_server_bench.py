@@ -26,9 +26,14 @@ Operations: ``create_run``; ``log_batch`` of 10 and of 500 metrics; ``search_run
 results) over 10,000 runs; ``get_metric_history`` of a 10,000-point metric; upload and download of a 100 MB
 artifact through the artifact proxy (one per client). Runs and history are seeded with SQL, not timed.
 
-After the search_runs rows the same client runs against a server that answers at once with a recorded copy
-of tureen's search answer (``--no-client-floor`` skips it): the client's own floor. Its throughput over
-MLflow's is the largest ratio any server could show here (``bound``).
+After the measured rows, two more sets, printed beside them and not part of the target's measure:
+
+- the client's floor (``--no-client-floor`` skips it): for each targeted operation, the same MLflow client
+  against a server that answers at once with recorded copies of tureen's answers. Its throughput over
+  MLflow's is the largest ratio any server could show on this machine (``bound``);
+- each server's capacity (``--no-light-client`` skips it): the same requests (paths and JSON bodies) from a
+  standard-library client at the highest concurrency, which costs a fraction of a millisecond per call, so
+  the ratio is the servers' own.
 
 Targets (issue 16): throughput >= 5x ``mlflow server`` for create_run and log_batch, >= 10x for search_runs,
 p99 latency <= 0.2x for those; the history and artifact rows are reported without a target.
@@ -148,13 +153,17 @@ print(json.dumps({"ops": len(lat), "errors": errors, "elapsed": elapsed,
                   "first_error": firsts[0] if firsts else None}))
 """
 
-#: the client's floor: a server that answers every request at once with the same bytes (a response of
-#: tureen's, recorded before), so what a call costs there is the client's own time and the HTTP round trip.
-#: One process, asyncio, keep-alive: argv = port, path of the response body.
+#: the client's floor: a server that answers every request at once with recorded bytes (tureen's own answers,
+#: taken before, chosen by the request's path; ``{}`` for any other path), so what a call costs there is the
+#: client's own time and the HTTP round trip. One process, asyncio, keep-alive: argv = port, a JSON file
+#: mapping request paths to files holding the answer.
 CANNED = r"""
-import asyncio, sys
-port, body = int(sys.argv[1]), open(sys.argv[2], "rb").read()
-head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+import asyncio, json, sys
+port, table = int(sys.argv[1]), json.load(open(sys.argv[2]))
+def reply(body):
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+answers = {path.encode(): reply(open(f, "rb").read()) for path, f in table.items()}
+empty = reply(b"{}")
 async def serve(reader, writer):
     try:
         while True:
@@ -165,7 +174,8 @@ async def serve(reader, writer):
                     length = int(line.split(b":", 1)[1])
             if length:
                 await reader.readexactly(length)
-            writer.write(head + body)
+            path = headers.split(b" ", 2)[1].split(b"?", 1)[0]
+            writer.write(answers.get(path, empty))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         writer.close()
@@ -175,6 +185,87 @@ async def main():
     async with server:
         await server.serve_forever()
 asyncio.run(main())
+"""
+
+#: the light client: the same requests as MLflow's client makes (same paths and JSON bodies), sent with the
+#: standard library's http.client over one keep-alive connection per client process, so the client costs
+#: a fraction of a millisecond per call and the figure is the server's capacity on this machine (the two
+#: cores are still shared). Runs with this interpreter: argv = url, op, clients, seconds, setup-json.
+LIGHT = r"""
+import http.client, json, multiprocessing as mp, socket, sys, time, urllib.parse
+url, op, clients, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+setup = json.loads(sys.argv[5])
+host = urllib.parse.urlsplit(url)
+API = "/api/2.0/mlflow/"
+
+def call(conn, path, body):
+    data = json.dumps(body).encode()
+    conn.request("POST", API + path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    out = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"{path}: HTTP {resp.status} {out[:200]!r}")
+    return out
+
+def work(i, barrier, q):
+    try:
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=600)
+        conn.connect()  # TCP_NODELAY as urllib3 (MLflow's client) sets it: without it a call can stall on
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK
+        run_id = json.loads(call(conn, "runs/create", {"experiment_id": setup["exp"], "user_id": "bench",
+                             "start_time": int(time.time() * 1000), "tags": []}))["run"]["info"]["run_id"]
+        n = int(op[len("log_batch"):]) if op.startswith("log_batch") else 0
+        state = {"step": 0}
+
+        def once():
+            if op == "create_run":
+                call(conn, "runs/create", {"experiment_id": setup["exp"], "user_id": "bench",
+                                           "start_time": int(time.time() * 1000), "tags": []})
+            elif op.startswith("log_batch"):
+                ts = int(time.time() * 1000)
+                call(conn, "runs/log-batch", {"run_id": run_id, "metrics": [
+                    {"key": f"m{k}", "value": 0.5, "timestamp": ts, "step": state["step"]} for k in range(n)],
+                    "params": [], "tags": []})
+                state["step"] += 1
+            elif op == "search_runs":
+                got = json.loads(call(conn, "runs/search", {"experiment_ids": [setup["search_exp"]],
+                                 "filter": "metrics.auc > 0.5", "max_results": 100, "order_by": [],
+                                 "run_view_type": "ACTIVE_ONLY"}))
+                assert len(got["runs"]) == 100, len(got["runs"])
+        once()
+    except BaseException as e:
+        barrier.wait()
+        q.put(([], 1, 0.0, 0.0, repr(e)[:300]))
+        return
+    barrier.wait()
+    lat, errors, first = [], 0, None
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        t = time.perf_counter()
+        try:
+            once()
+        except Exception as e:
+            errors += 1
+            first = first or repr(e)[-700:]
+        lat.append(time.perf_counter() - t)
+    q.put((lat, errors, time.perf_counter() - t0, time.process_time() - cpu0, first))
+
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+barrier = ctx.Barrier(clients)
+ps = [ctx.Process(target=work, args=(i, barrier, q)) for i in range(clients)]
+for p in ps: p.start()
+res = [q.get() for _ in ps]
+for p in ps: p.join()
+lat = sorted(x for r in res for x in r[0])
+elapsed = max(r[2] for r in res)
+def pct(p): return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
+firsts = [r[4] for r in res if r[4]]
+print(json.dumps({"ops": len(lat), "errors": sum(r[1] for r in res), "elapsed": elapsed,
+                  "throughput": len(lat) / elapsed if elapsed else 0.0, "p50": pct(0.5), "p99": pct(0.99),
+                  "client_cpu_ms": 1000 * sum(r[3] for r in res) / len(lat) if lat else None,
+                  "first_error": firsts[0] if firsts else None}))
 """
 
 OPS = ["create_run", "log_batch10", "log_batch500", "search_runs", "get_metric_history", "artifact_upload",
@@ -372,15 +463,17 @@ def seed(url: str, db_uri: str, n_runs: int, n_points: int) -> dict[str, Any]:
 
 
 def measure(mlflow_python: str, url: str, proc: subprocess.Popen, op: str, clients: int, seconds: float,
-            min_ops: int, setup: dict[str, Any]) -> dict:
+            min_ops: int, setup: dict[str, Any], light: bool = False) -> dict:
+    """One measurement with MLflow's client (or, ``light``, the standard-library client of ``LIGHT``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TUREEN_", "PYTHONPATH"))}
     # MLflow's telemetry breaks in forked client processes (a KeyError on its session id): off on both sides
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     load = os.getloadavg()[0]
     cpu0 = _group_cpu(proc.pid)
+    cmd = ([sys.executable, "-c", LIGHT, url, op, str(clients), str(seconds), json.dumps(setup)] if light else
+           [mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), str(min_ops), json.dumps(setup)])
     try:
-        run = subprocess.run([mlflow_python, "-c", CLIENT, url, op, str(clients), str(seconds), str(min_ops),
-                              json.dumps(setup)], capture_output=True, text=True, env=env, timeout=1800)
+        run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     except subprocess.TimeoutExpired:
         return {"ops": 0, "errors": -1, "throughput": 0.0, "p50": None, "p99": None, "stderr": "timed out", "load": load}
     server_cpu = _group_cpu(proc.pid) - cpu0  # includes the clients' setup and warm-up calls (a few per client)
@@ -433,7 +526,9 @@ def main() -> None:
     ap.add_argument("--mlflow-python", default=str(DEFAULT_MLFLOW_PYTHON))
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--no-client-floor", action="store_true",
-                    help="skip the search_runs row against a server answering a canned response")
+                    help="skip the rows against a server answering canned responses (MLflow's client's floor)")
+    ap.add_argument("--no-light-client", action="store_true",
+                    help="skip the rows with a standard-library client (each server's capacity)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tureen-server-bench-"))
     ops = args.ops.split(",")
@@ -481,9 +576,12 @@ def main() -> None:
                                        **{kind: _merge(parts[kind]) for kind in ("tureen", "mlflow")}}
                 results.append(row)
                 _print_row(row)
-        if "search_runs" in ops and not args.no_client_floor:
-            results += _client_floor(args, work, servers["tureen"][0], setups["tureen"],
-                                     {r["clients"]: r for r in results if r["op"] == "search_runs"})
+        targeted = [r for r in results if r["op"] in TARGETS]
+        if targeted and not args.no_client_floor:
+            results += _client_floor(args, work, servers["tureen"][0], setups["tureen"], targeted)
+        if targeted and not args.no_light_client:
+            results += _light_rows(args, servers, setups, [r["op"] for r in targeted if r["clients"] == max(
+                int(c) for c in args.clients.split(","))], flip)
         print(f"# load average at end {_load_text()}")
         print()
         _print_table(results, args)
@@ -504,42 +602,83 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _record_answers(tureen_url: str, setup: dict[str, Any], work: Path) -> Path:
+    """tureen's answers to the requests the targeted operations make, saved for the canned server."""
+    answers: dict[str, str] = {}
+    for path, body in (("runs/create", {"experiment_id": setup["exp"], "start_time": int(time.time() * 1000),
+                                        "tags": []}),
+                       ("runs/search", {"experiment_ids": [setup["search_exp"]], "filter": "metrics.auc > 0.5",
+                                        "max_results": 100, "run_view_type": "ACTIVE_ONLY"})):
+        req = urllib.request.Request(f"{tureen_url}/api/2.0/mlflow/{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            f = work / f"canned-{path.replace('/', '-')}.json"
+            f.write_bytes(resp.read())
+        answers[f"/api/2.0/mlflow/{path}"] = str(f)  # any other path (log-batch) gets {}, as from both servers
+    table = work / "canned.json"
+    table.write_text(json.dumps(answers))
+    return table
+
+
 def _client_floor(args: Any, work: Path, tureen_url: str, setup: dict[str, Any],
-                  rows: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """search_runs with MLflow's client against a server that does nothing (a canned copy of tureen's answer):
-    the most any server could reach on this machine. ``bound`` is that throughput over MLflow's: the largest
-    ratio a server taking no time at all would show."""
-    body = work / "canned-search.json"
-    req = urllib.request.Request(f"{tureen_url}/api/2.0/mlflow/runs/search", data=json.dumps(
-        {"experiment_ids": [setup["search_exp"]], "filter": "metrics.auc > 0.5", "max_results": 100,
-         "run_view_type": "ACTIVE_ONLY"}).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        body.write_bytes(resp.read())
+                  rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each targeted operation with MLflow's client against a server that does nothing (canned copies of
+    tureen's answers): the most any server could reach on this machine. ``bound`` is that throughput over
+    MLflow's: the largest ratio a server taking no time at all would show."""
+    table = _record_answers(tureen_url, setup, work)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CANNED, str(port), str(body)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", CANNED, str(port), str(table)], stdout=subprocess.PIPE,
                             start_new_session=True)
     out = []
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         url = f"http://127.0.0.1:{port}"
-        print(f"# search_runs against a canned response ({body.stat().st_size} bytes, tureen's answer): the "
-              "client's floor", flush=True)
-        for clients, row in sorted(rows.items()):
-            parts = [measure(args.mlflow_python, url, proc, "search_runs", clients, args.seconds, args.min_ops,
-                             setup) for _ in range(args.rounds)]
+        print("# MLflow's client against a server answering at once with recorded copies of tureen's answers: "
+              "the client's floor, the most any server could show here", flush=True)
+        for row in rows:
+            op, clients = row["op"], row["clients"]
+            parts = [measure(args.mlflow_python, url, proc, op, clients, args.seconds, args.min_ops, setup)
+                     for _ in range(args.rounds)]
             floor = _merge(parts)
             m, tu = row["mlflow"], row["tureen"]
             bound = floor["throughput"] / m["throughput"] if m["throughput"] else float("inf")
             p99_bound = floor["p99"] / m["p99"] if floor.get("p99") and m.get("p99") else None
-            print(f"search_runs canned   {clients:>3} cl | {floor['throughput']:8.1f}/s p50 {_ms(floor['p50'])} "
+            share = (tu["throughput"] / floor["throughput"]) if floor["throughput"] else None
+            print(f"{op + ' canned':<19} {clients:>3} cl | {floor['throughput']:8.1f}/s p50 {_ms(floor['p50'])} "
                   f"p99 {_ms(floor['p99'])} ms client CPU {_f(floor.get('client_cpu_ms'), '.1f')} ms/op | "
-                  f"bound {bound:.2f}x over mlflow (tureen {tu['throughput'] / m['throughput']:.2f}x), p99 "
-                  f"bound {_f(p99_bound)}x | load {floor['load']:.1f}", flush=True)
-            out.append({"op": "search_runs_canned_floor", "clients": clients, "floor": floor, "bound": bound,
-                        "p99_bound": p99_bound})
+                  f"bound {bound:.2f}x over mlflow (tureen {tu['throughput'] / m['throughput']:.2f}x, "
+                  f"{_f(share and 100 * share, '.0f')}% of the floor), p99 bound {_f(p99_bound)}x | "
+                  f"load {floor['load']:.1f}", flush=True)
+            out.append({"op": f"{op}_canned_floor", "clients": clients, "floor": floor, "bound": bound,
+                        "p99_bound": p99_bound, "tureen_share_of_floor": share})
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+    return out
+
+
+def _light_rows(args: Any, servers: dict[str, tuple[str, subprocess.Popen]], setups: dict[str, dict[str, Any]],
+                ops: list[str], flip: bool) -> list[dict[str, Any]]:
+    """The targeted operations at the highest concurrency with the light client against both servers: each
+    server's own capacity, with the client costing a fraction of a millisecond per call. Not the issue's
+    measure (that is MLflow's client), printed beside it so the server's share is visible."""
+    clients = max(int(c) for c in args.clients.split(","))
+    print(f"# the same requests from a standard-library client ({clients} processes, keep-alive): each server's "
+          "capacity on this machine, not the target's measure", flush=True)
+    out = []
+    for op in ops:
+        parts: dict[str, list[dict[str, Any]]] = {"tureen": [], "mlflow": []}
+        for _ in range(args.rounds):
+            order = ("mlflow", "tureen") if flip else ("tureen", "mlflow")
+            flip = not flip
+            for kind in order:
+                url, proc = servers[kind]
+                parts[kind].append(measure(args.mlflow_python, url, proc, op, clients, args.seconds, 1,
+                                           setups[kind], light=True))
+        row = {"op": f"{op} (light client)", "clients": clients,
+               **{kind: _merge(parts[kind]) for kind in ("tureen", "mlflow")}}
+        out.append(row)
+        _print_row(row)
     return out
 
 
@@ -590,7 +729,8 @@ def _print_table(results: list[dict[str, Any]], args: Any) -> None:
     for row in results:
         if "floor" in row:
             f = row["floor"]
-            print(f"| search_runs, canned answer (client floor) | {row['clients']} | {f['throughput']:.1f} | - | "
+            print(f"| {row['op'][:-len('_canned_floor')]}, canned answer (client floor) | {row['clients']} | "
+                  f"{f['throughput']:.1f} | - | "
                   f"bound {row['bound']:.2f}x | {_ms(f['p50'])} / {_ms(f['p99'])} | - | bound "
                   f"{_f(row['p99_bound'])}x | 0 | {_f(f.get('client_cpu_ms'), '.1f')} | {f['load']:.1f} | - |")
             continue

@@ -117,6 +117,34 @@ def test_tampered_files_are_detected(client):
         resolve_model_uri(info.model_uri)
 
 
+@pytest.mark.parametrize("meta, tolerated", [
+    ("model_name: t\nmodel_version: '1'\n", True),           # MLflow's own file, as its models:/ load writes it
+    ("model_name: t\nmodel_version: 1\n", True),
+    ("model_name: t\nmodel_version: '1'\nloader: os.system\n", False),  # another key: not MLflow's file
+    ("- model_name\n", False),
+    ("model_name: " + "x" * 5000 + "\n", False),               # too large for MLflow's two fields
+])
+def test_mlflows_registered_model_meta_is_the_one_file_tolerated_beside_a_logged_model(client, meta, tolerated):
+    with tureen.start_run():
+        log_model("custom", _save_minimal, name="model", registered_model_name="t")
+    path = resolve_model_uri("models:/t/1")
+    (path / "registered_model_meta").write_text(meta)
+    if tolerated:
+        assert resolve_model_uri("models:/t/1") == path
+        (path / "weights.txt").write_text("43")  # the other files are still checked
+    with pytest.raises(ModelIntegrityError, match="changed or truncated"):
+        resolve_model_uri("models:/t/1")
+
+
+def test_any_other_added_file_is_caught(client):
+    with tureen.start_run():
+        log_model("custom", _save_minimal, name="model", registered_model_name="t")
+    path = resolve_model_uri("models:/t/1")
+    (path / "registered_model_metadata").write_text("model_name: t\n")
+    with pytest.raises(ModelIntegrityError, match="changed or truncated"):
+        resolve_model_uri("models:/t/1")
+
+
 def test_downloads_from_remote_repositories_are_cached_and_verified(client, tmp_path, monkeypatch):
     """A repository without a local path is downloaded once into the cache, then reused while it verifies."""
     from tureen import artifacts

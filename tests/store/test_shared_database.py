@@ -185,6 +185,15 @@ def test_one_database_for_mlflow_and_tureen(two_databases, mlflow_run, tmp_path,
         assert got["pred"] == [0, 1]
     assert seen["ours"]["run_id"] == our_run
     assert seen["ours"]["experiments"] == ["Default", "from-tureen"]
+    # MLflow's models:/ load of a local model writes its registered_model_meta into the model's own artifact
+    # directory (it uses local artifacts in place): tureen still loads the model, its digests still verify
+    for uri in (shared, ours):
+        monkeypatch.setenv("TUREEN_TRACKING_URI", uri)
+        monkeypatch.setenv("TUREEN_REGISTRY_URI", uri)
+        reset_stores()
+        again = pyfunc.load_model("models:/tureen-model@prod")
+        assert [int(x) for x in again.predict([[0.0, 0.0], [1.0, 1.0]])] == [0, 1]
+    reset_stores()
 
     # -- the two databases have one schema -------------------------------------------------------------------
     theirs_schema = describe(_sa_uri(shared))

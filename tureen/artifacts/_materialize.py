@@ -22,12 +22,14 @@ from tureen.exceptions import ModelIntegrityError, ModelPathError, ResourceNotFo
 
 DIGEST_TAG = "tureen.artifacts.digest"
 _MARKER = ".tureen-download-digest"  # suffix of the file beside each download
+_REGISTRY_META = "registered_model_meta"  # MLflow's, see _verify
 
 
-def directory_digest(path: str | os.PathLike[str]) -> str:
+def directory_digest(path: str | os.PathLike[str], *, skip: frozenset[str] = frozenset()) -> str:
     """SHA-256 over the sorted ``(relative path, sha256 of content)`` of every file below ``path``.
 
-    Every file counts (``.pyc`` and ``__pycache__`` too); a symlink or special file is refused.
+    Every file counts (``.pyc`` and ``__pycache__`` too) but the relative paths in ``skip``; a symlink or
+    special file is refused.
 
     Raises:
         ModelPathError: the directory holds a symlink or a special file.
@@ -49,17 +51,30 @@ def directory_digest(path: str | os.PathLike[str]) -> str:
                 from tureen.exceptions import ModelPathError
 
                 raise ModelPathError(f"{str(p)!r} is not a regular file; it cannot be part of a model")
-            lines.append(f"{p.relative_to(root).as_posix()}\0{sha256_file(p)}\n")
+            rel = p.relative_to(root).as_posix()
+            if rel not in skip:
+                lines.append(f"{rel}\0{sha256_file(p)}\n")
     outer = hashlib.sha256()
     for line in sorted(lines):
         outer.update(line.encode("utf-8"))
     return "sha256:" + outer.hexdigest()
 
 
+def _has_mlflow_registry_meta(path: Path) -> bool:
+    from tureen.flavors._integrity import _is_mlflow_registry_meta
+
+    meta = path / _REGISTRY_META
+    return meta.is_file() and not meta.is_symlink() and _is_mlflow_registry_meta(meta)
+
+
 def _verify(path: Path, expected: str | None, uri: str) -> None:
     if expected is None:
         return
     actual = directory_digest(path)
+    if actual != expected and _has_mlflow_registry_meta(path):
+        # MLflow's models:/ load of local artifacts writes its small registered_model_meta (name and version)
+        # into the model directory itself; only that file, in exactly MLflow's form, is left out
+        actual = directory_digest(path, skip=frozenset({_REGISTRY_META}))
     if actual != expected:
         raise ModelIntegrityError(f"The files at {uri} do not match the digest recorded when they were logged "
                                   f"(expected {expected}, found {actual}): they were changed or truncated after "
