@@ -651,7 +651,7 @@ def load_checkpoint(model_class: Any, run_id: str | None = None, epoch: int | No
     import pickle
     import tempfile
 
-    from tureen.autolog._checkpoint import checkpoint_file
+    from tureen.flavors._checkpoints import checkpoint_file
     from tureen.flavors._gate import check_zip, require_unsafe_allowed
 
     if not isinstance(model_class, type) or not callable(getattr(model_class, "load_from_checkpoint", None)):
@@ -700,7 +700,8 @@ def load_checkpoint(model_class: Any, run_id: str | None = None, epoch: int | No
 def __getattr__(name: str) -> Any:
     # the Lightning callback is built on first use, so that importing this module imports no Lightning
     if name == "MlflowModelCheckpointCallback":
-        from tureen.autolog._lightning import checkpoint_callback_class
+        import importlib
 
-        return checkpoint_callback_class()
+        # by the autologger's import string, as autolog() is reached: this module never imports tureen.autolog
+        return importlib.import_module(FLAVOR.autolog_module).checkpoint_callback_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -301,7 +301,7 @@ def load_checkpoint(model: Any = None, run_id: str | None = None, epoch: int | N
     """
     import tempfile
 
-    from tureen.autolog._checkpoint import checkpoint_file, is_weights_only
+    from tureen.flavors._checkpoints import checkpoint_file, is_weights_only
     from tureen.exceptions import InvalidParameterError, TureenError
     from tureen.flavors.keras import _is_keras_model, _keras, _load_keras_file
 
@@ -338,7 +338,8 @@ def _is_hdf5(path: str) -> bool:
 def __getattr__(name: str) -> Any:
     # the Keras callback is built on first use, so that importing this module imports no Keras
     if name == "MlflowModelCheckpointCallback":
-        from tureen.autolog._keras import checkpoint_callback_class
+        import importlib
 
-        return checkpoint_callback_class()
+        # by the autologger's import string, as autolog() is reached: this module never imports tureen.autolog
+        return importlib.import_module(FLAVOR.autolog_module).checkpoint_callback_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
