@@ -16,6 +16,9 @@ Artifact layout (MLflow's):
 
 The metrics file holds the logs at that point plus ``epoch`` and ``global_step``; the run tag
 ``mlflow.latest_checkpoint_artifact`` names the latest checkpoint file.
+
+Reading them back (``load_checkpoint`` of :mod:`tureen.flavors.pytorch` and :mod:`tureen.flavors.tensorflow`)
+is :mod:`tureen.flavors._checkpoints`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from typing import Any, Callable
 
 from tureen.autolog._patch import warn_once
 from tureen.exceptions import InvalidParameterError
+from tureen.flavors._checkpoints import CHECKPOINT_DIR as _DIR
+from tureen.flavors._checkpoints import LATEST_CHECKPOINT_TAG
 
 __all__ = ["checkpoint_config", "Checkpointer", "LATEST_CHECKPOINT_TAG"]
-
-LATEST_CHECKPOINT_TAG = "mlflow.latest_checkpoint_artifact"
-_DIR = "checkpoints"
 
 
 def checkpoint_config(checkpoint: Any, checkpoint_monitor: Any, checkpoint_mode: Any, checkpoint_save_best_only: Any,
@@ -63,9 +65,15 @@ def checkpoint_config(checkpoint: Any, checkpoint_monitor: Any, checkpoint_mode:
 
 
 class Checkpointer:
-    """Decides, names and logs the checkpoints of one training run (``cfg``: :func:`checkpoint_config`'s)."""
+    """Decides, names and logs the checkpoints of one training run (``cfg``: :func:`checkpoint_config`'s).
 
-    def __init__(self, flavor: str, client: Any, run_id: str, cfg: dict[str, Any], suffix: str) -> None:
+    ``run_id`` None: each checkpoint goes to the run active when it is logged (one is started if none is,
+    as the fluent ``log_*`` functions do), which is what a callback the user made and passed to ``fit``
+    needs; autologging gives the run it manages.
+    """
+
+    def __init__(self, flavor: str, cfg: dict[str, Any], suffix: str, *, client: Any = None,
+                 run_id: str | None = None) -> None:
         self.flavor = flavor
         self.client = client
         self.run_id = run_id
@@ -102,10 +110,17 @@ class Checkpointer:
             sub = f"epoch_{epoch}" if self.save_freq == "epoch" else f"global_step_{global_step}"
             folder, filename, metrics_file = f"{_DIR}/{sub}", f"checkpoint{weights}{self.suffix}", \
                 "checkpoint_metrics.json"
-        self.client.set_tag(self.run_id, LATEST_CHECKPOINT_TAG, f"{folder}/{filename}")
-        self.client.log_dict(self.run_id, {**metrics, "epoch": epoch, "global_step": global_step},
-                             f"{folder}/{metrics_file}")
+        client, run_id = self._target()
+        client.set_tag(run_id, LATEST_CHECKPOINT_TAG, f"{folder}/{filename}")
+        client.log_dict(run_id, {**metrics, "epoch": epoch, "global_step": global_step}, f"{folder}/{metrics_file}")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / filename
             save(str(path))
-            self.client.log_artifact(self.run_id, str(path), folder)
+            client.log_artifact(run_id, str(path), folder)
+
+    def _target(self) -> tuple[Any, str]:
+        from tureen.tracking import fluent
+
+        if self.run_id is not None:
+            return self.client or fluent._client(), self.run_id
+        return fluent._client(), fluent._run_id()

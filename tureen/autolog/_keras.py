@@ -172,52 +172,110 @@ def _make_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any], spelling:
     return TureenCallback()
 
 
-def _make_checkpoint_callback(keras: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
-    """Checkpoints as MLflow's Keras autologging logs them (:mod:`tureen.autolog._checkpoint`): ``.h5`` files,
-    the full model (``Model.save``) or its weights (``Model.save_weights``), at epoch ends or every
-    ``checkpoint_save_freq`` batches."""
-    from tureen.autolog._checkpoint import Checkpointer
+_CHECKPOINT_CLASS: list[type] = []
 
-    checkpointer = Checkpointer(logger.flavor, logger.client, logger.run_id, cfg, ".h5")
-    safe = guarded(logger.flavor)
 
-    class TureenCheckpointCallback(keras.callbacks.Callback):
-        def __init__(self) -> None:
+def checkpoint_callback_class() -> type:
+    """``MlflowModelCheckpointCallback`` of :mod:`tureen.flavors.tensorflow`: a Keras callback that logs
+    checkpoints as MLflow's does. Built on first use: importing tureen imports no Keras.
+
+    Raises:
+        MissingDependencyError: Keras is not installed.
+    """
+    if not _CHECKPOINT_CLASS:
+        from tureen._optional import import_optional
+
+        _CHECKPOINT_CLASS.append(_define_checkpoint_class(import_optional("keras", "MlflowModelCheckpointCallback")))
+    return _CHECKPOINT_CLASS[0]
+
+
+def _define_checkpoint_class(keras: Any) -> type:
+    from tureen.autolog._checkpoint import Checkpointer, checkpoint_config
+
+    safe = guarded("tensorflow")
+
+    class MlflowModelCheckpointCallback(keras.callbacks.Callback):
+        """Log checkpoints of a Keras model to the active run while it trains, where MLflow logs them.
+
+        Pass it to ``model.fit(callbacks=[...])``. With ``tureen.tensorflow.autolog()`` on
+        (``checkpoint=True``), a ``fit`` given one of these logs with it and autologging adds no second one.
+        The files are ``.h5``: the whole model (``Model.save``) or, with ``save_weights_only``, its weights
+        (``Model.save_weights``, ``*.weights.h5``); read them back with
+        :func:`tureen.flavors.tensorflow.load_checkpoint`.
+
+        Args:
+            monitor: the metric of the training logs that decides the best checkpoint (``val_*`` needs
+                validation data).
+            mode: ``"min"`` or ``"max"``: whether a lower or a higher monitored value is better.
+            save_best_only: keep one checkpoint (``checkpoints/latest_checkpoint.h5``), replaced when the
+                monitored metric improves; else one per epoch (``checkpoints/epoch_<n>/``) or per
+                ``save_freq`` training batches (``checkpoints/global_step_<n>/``).
+            save_weights_only: save the weights only, not the model's config and optimizer.
+            save_freq: ``"epoch"``, or a number of training batches between checkpoints.
+
+        Raises:
+            InvalidParameterError: a value MLflow would not act on (``mode="sideways"``, ``save_freq=0``,
+                ``monitor=None`` with ``save_best_only=True``).
+
+        Example:
+            >>> MlflowModelCheckpointCallback = tureen.tensorflow.MlflowModelCheckpointCallback  # doctest: +SKIP
+            >>> model.fit(X, y, callbacks=[MlflowModelCheckpointCallback(monitor="loss")])  # doctest: +SKIP
+        """
+
+        def __init__(self, monitor: str | None = "val_loss", mode: str = "min", save_best_only: bool = True,
+                     save_weights_only: bool = False, save_freq: str | int = "epoch") -> None:
             super().__init__()
-            self.epoch = 0
+            cfg = checkpoint_config(True, monitor, mode, save_best_only, save_weights_only, save_freq)
+            self.monitor, self.mode, self.save_best_only = monitor, mode, save_best_only
+            self.save_weights_only, self.save_freq = save_weights_only, save_freq
+            self._checkpointer = Checkpointer("tensorflow", cfg, ".h5")
+            self.current_epoch = 0
             self.global_step = 0
-            self.last_saved_step = 0
-            self.last_batch = 0
+            self._last_saved_step = 0
+            self._last_batch = 0
 
         def _save(self, path: str) -> None:
-            if checkpointer.weights_only:
+            if self.save_weights_only:
                 self.model.save_weights(path, overwrite=True)
             else:
                 self.model.save(path, overwrite=True)
 
         def _due(self, logs: Any) -> None:
             metrics = {k: float(v) for k, v in (logs or {}).items()}
-            checkpointer.maybe_save(self.epoch, self.global_step, metrics, self._save)
+            self._checkpointer.maybe_save(self.current_epoch, self.global_step, metrics, self._save)
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.epoch = epoch
+            self.current_epoch = epoch
 
         @safe
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             # batch numbers restart each epoch, and with steps_per_execution > 1 this runs every few batches
-            self.global_step += batch + 1 if batch <= self.last_batch else batch - self.last_batch
-            self.last_batch = batch
-            freq = checkpointer.save_freq
-            if freq != "epoch" and self.global_step - self.last_saved_step >= freq:
+            self.global_step += batch + 1 if batch <= self._last_batch else batch - self._last_batch
+            self._last_batch = batch
+            freq = self.save_freq
+            if freq != "epoch" and self.global_step - self._last_saved_step >= freq:
                 self._due(logs)
-                self.last_saved_step = self.global_step
+                self._last_saved_step = self.global_step
 
         @safe
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if checkpointer.save_freq == "epoch":
+            if self.save_freq == "epoch":
                 self._due(logs)
 
-    return TureenCheckpointCallback()
+    MlflowModelCheckpointCallback.__module__ = "tureen.flavors.tensorflow"
+    MlflowModelCheckpointCallback.__qualname__ = "MlflowModelCheckpointCallback"
+    return MlflowModelCheckpointCallback
+
+
+def _make_checkpoint_callback(logger: RunLogger, cfg: dict[str, Any]) -> Any:
+    """The checkpoint callback autologging adds to a fit (``checkpoint=True``), logging to its run."""
+    callback = checkpoint_callback_class()(
+        monitor=cfg.get("checkpoint_monitor", "val_loss"), mode=cfg.get("checkpoint_mode", "min"),
+        save_best_only=cfg.get("checkpoint_save_best_only", True),
+        save_weights_only=cfg.get("checkpoint_save_weights_only", False),
+        save_freq=cfg.get("checkpoint_save_freq", "epoch"))
+    callback._checkpointer.client, callback._checkpointer.run_id = logger.client, logger.run_id
+    return callback
 
 
 def _early_stopping_params(early: Any) -> dict[str, Any]:
@@ -280,8 +338,10 @@ def _patched_fit(spelling: Spelling, original: Callable[..., Any], self: Any, *a
     except Exception as exc:  # noqa: BLE001
         rows = exc
     callbacks.append(_make_callback(keras, logger, cfg, spelling))
-    if spelling.checkpoints and cfg.get("checkpoint", True):
-        callbacks.append(_make_checkpoint_callback(keras, logger, cfg))
+    # as MLflow: the user's own MlflowModelCheckpointCallback logs the checkpoints, no second one is added
+    if spelling.checkpoints and cfg.get("checkpoint", True) and not any(
+            isinstance(c, checkpoint_callback_class()) for c in callbacks):
+        callbacks.append(_make_checkpoint_callback(logger, cfg))
     arguments["callbacks"] = callbacks
     history = original(*bound.args, **bound.kwargs)
     with disable_autologging():

@@ -112,13 +112,26 @@ def _optimizer_name(optimizer: Any) -> str:
     return type(inner if inner is not None else optimizer).__name__
 
 
+def _rank_zero_hook(fn: Callable[..., None]) -> Callable[..., None]:
+    """A Lightning hook ``(self, trainer, ...)`` that runs only in the process of global rank zero (as MLflow's
+    callbacks: one process of a distributed fit logs) and whose failures never stop the training."""
+    guarded_fn = guarded(FLAVOR_NAME)(fn)
+
+    def hook(self: Any, trainer: Any, *args: Any, **kwargs: Any) -> None:
+        if getattr(trainer, "is_global_zero", True):
+            guarded_fn(self, trainer, *args, **kwargs)
+
+    hook.__name__ = fn.__name__
+    return hook
+
+
 def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     import torch
 
     every_epoch = cfg.get("log_every_n_epoch", 1)
     every_step = cfg.get("log_every_n_step")
 
-    safe = guarded(FLAVOR_NAME)
+    safe = _rank_zero_hook
 
     class TureenLightningCallback(pl.Callback):
         def __init__(self) -> None:
@@ -210,38 +223,125 @@ def _make_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
     return TureenLightningCallback()
 
 
-def _make_checkpoint_callback(pl: Any, logger: RunLogger, cfg: dict[str, Any]) -> Any:
-    """Checkpoints as MLflow's Lightning autologging logs them (:mod:`tureen.autolog._checkpoint`): ``.pth``
-    files written by ``Trainer.save_checkpoint``, at train epoch ends or every ``checkpoint_save_freq``
-    global steps, with ``trainer.callback_metrics`` as the logs."""
-    from tureen.autolog._checkpoint import Checkpointer
+_CHECKPOINT_CLASS: list[type] = []
 
-    checkpointer = Checkpointer(FLAVOR_NAME, logger.client, logger.run_id, cfg, ".pth")
+
+def checkpoint_callback_class() -> type:
+    """``MlflowModelCheckpointCallback`` of :mod:`tureen.flavors.pytorch`: a Lightning callback (of
+    ``lightning`` and of ``pytorch_lightning``, whichever are installed, so either's ``Trainer`` takes it)
+    that logs checkpoints as MLflow's does. Built on first use: importing tureen imports no Lightning.
+
+    Raises:
+        MissingDependencyError: neither ``lightning`` nor ``pytorch_lightning`` is installed.
+    """
+    if _CHECKPOINT_CLASS:
+        return _CHECKPOINT_CLASS[0]
+    import importlib
+    import importlib.util
+
+    bases = []
+    for name in ("lightning.pytorch", "pytorch_lightning"):
+        try:
+            if name in sys.modules or importlib.util.find_spec(name.split(".")[0]) is not None:
+                bases.append(importlib.import_module(name).Callback)
+        except ImportError:
+            pass
+    if not bases:
+        raise MissingDependencyError("MlflowModelCheckpointCallback is a PyTorch Lightning callback, and neither "
+                                     "'lightning' nor 'pytorch_lightning' is installed. Install it with: "
+                                     "pip install 'tureen[pytorch]'")
+    _CHECKPOINT_CLASS.append(_define_checkpoint_class(tuple(bases)))
+    return _CHECKPOINT_CLASS[0]
+
+
+def _define_checkpoint_class(bases: tuple[type, ...]) -> type:
+    from tureen.autolog._checkpoint import Checkpointer, checkpoint_config
+
     safe = guarded(FLAVOR_NAME)
 
-    def due(trainer: Any) -> None:
+    def metrics_of(trainer: Any) -> dict[str, float]:
         metrics = {}
         for k, v in trainer.callback_metrics.items():
             try:
                 metrics[k] = float(v)
             except (TypeError, ValueError):
                 pass
-        checkpointer.maybe_save(trainer.current_epoch, trainer.global_step, metrics,
-                                lambda path: trainer.save_checkpoint(path, weights_only=checkpointer.weights_only))
+        return metrics
 
-    class TureenCheckpointCallback(pl.Callback):
+    class MlflowModelCheckpointCallback(*bases):  # type: ignore[misc]
+        """Log checkpoints of a Lightning model to the active run while it trains, where MLflow logs them.
+
+        Pass it to ``Trainer(callbacks=[...])``. With ``tureen.pytorch.autolog()`` on (``checkpoint=True``),
+        a ``fit`` given one of these logs with it and autologging adds no second one. Only the process of
+        global rank zero writes anything. The files are ``Trainer`` checkpoints (``.pth``); read them back
+        with :func:`tureen.flavors.pytorch.load_checkpoint`.
+
+        Args:
+            monitor: the logged metric (``trainer.callback_metrics``) that decides the best checkpoint.
+            mode: ``"min"`` or ``"max"``: whether a lower or a higher monitored value is better.
+            save_best_only: keep one checkpoint (``checkpoints/latest_checkpoint.pth``), replaced when the
+                monitored metric improves; else one per epoch (``checkpoints/epoch_<n>/``) or per
+                ``save_freq`` global steps (``checkpoints/global_step_<n>/``).
+            save_weights_only: leave the optimizer and loop states out of the checkpoint.
+            save_freq: ``"epoch"``, or a number of global steps between checkpoints.
+
+        Raises:
+            InvalidParameterError: a value MLflow would not act on (``mode="sideways"``, ``save_freq=0``,
+                ``monitor=None`` with ``save_best_only=True``).
+
+        Example:
+            >>> MlflowModelCheckpointCallback = tureen.pytorch.MlflowModelCheckpointCallback  # doctest: +SKIP
+            >>> trainer = L.Trainer(callbacks=[MlflowModelCheckpointCallback(monitor="train_loss")])  # doctest: +SKIP
+        """
+
+        def __init__(self, monitor: str | None = "val_loss", mode: str = "min", save_best_only: bool = True,
+                     save_weights_only: bool = False, save_freq: str | int = "epoch") -> None:
+            super().__init__()
+            cfg = checkpoint_config(True, monitor, mode, save_best_only, save_weights_only, save_freq)
+            self.monitor, self.mode, self.save_best_only = monitor, mode, save_best_only
+            self.save_weights_only, self.save_freq = save_weights_only, save_freq
+            self._checkpointer = Checkpointer(FLAVOR_NAME, cfg, ".pth")
+
+        def _save(self, trainer: Any, path: str) -> None:
+            # Trainer.save_checkpoint waits at a barrier for every rank; only rank zero comes here, so the
+            # checkpoint is built and written without it
+            connector = getattr(trainer, "_checkpoint_connector", None)
+            if connector is None or not hasattr(trainer.strategy, "save_checkpoint"):
+                trainer.save_checkpoint(path, weights_only=self.save_weights_only)
+                return
+            trainer.strategy.save_checkpoint(connector.dump_checkpoint(self.save_weights_only), path)
+
+        def _due(self, trainer: Any) -> None:
+            self._checkpointer.maybe_save(trainer.current_epoch, trainer.global_step, metrics_of(trainer),
+                                          lambda path: self._save(trainer, path))
+
         @safe
         def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-            freq = checkpointer.save_freq
-            if freq != "epoch" and trainer.global_step > 0 and trainer.global_step % freq == 0:
-                due(trainer)
+            freq = self.save_freq
+            if trainer.is_global_zero and freq != "epoch" and trainer.global_step > 0 \
+                    and trainer.global_step % freq == 0:
+                self._due(trainer)
 
         @safe
         def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            if checkpointer.save_freq == "epoch" and not trainer.sanity_checking:
-                due(trainer)
+            if trainer.is_global_zero and self.save_freq == "epoch" and not trainer.sanity_checking:
+                self._due(trainer)
 
-    return TureenCheckpointCallback()
+    MlflowModelCheckpointCallback.__module__ = "tureen.flavors.pytorch"
+    MlflowModelCheckpointCallback.__qualname__ = "MlflowModelCheckpointCallback"
+    return MlflowModelCheckpointCallback
+
+
+def _autolog_checkpoint_callback(logger: RunLogger, cfg: dict[str, Any]) -> Any:
+    """The checkpoint callback autologging adds to a fit (``checkpoint=True``), logging to its run."""
+    callback = checkpoint_callback_class()(
+        monitor=cfg.get("checkpoint_monitor", "val_loss"), mode=cfg.get("checkpoint_mode", "min"),
+        save_best_only=cfg.get("checkpoint_save_best_only", True),
+        save_weights_only=cfg.get("checkpoint_save_weights_only", False),
+        save_freq=cfg.get("checkpoint_save_freq", "epoch"))
+    callback._checkpointer.client, callback._checkpointer.run_id = logger.client, logger.run_id
+    callback._tureen_autolog = True
+    return callback
 
 
 def _patched_fit(pl: Any) -> Callable[..., Any]:
@@ -249,17 +349,21 @@ def _patched_fit(pl: Any) -> Callable[..., Any]:
         run_id = _patch.active_run_id()
         cfg = _patch._CONFIGS.get(FLAVOR_NAME, {})
         logger = RunLogger(FLAVOR_NAME, run_id)
-        # a trainer fitted before keeps our callback of that run: replace it
-        self.callbacks[:] = [c for c in self.callbacks
-                             if type(c).__name__ not in ("TureenLightningCallback", "TureenCheckpointCallback")]
+        # a trainer fitted before keeps our callbacks of that run: replace them
+        self.callbacks[:] = [c for c in self.callbacks if type(c).__name__ != "TureenLightningCallback"
+                             and not getattr(c, "_tureen_autolog", False)]
         callback = _make_callback(pl, logger, cfg)
         self.callbacks.append(callback)
-        if cfg.get("checkpoint", True):
-            self.callbacks.append(_make_checkpoint_callback(pl, logger, cfg))
+        # as MLflow: the user's own MlflowModelCheckpointCallback logs the checkpoints, no second one is added
+        if cfg.get("checkpoint", True) and not any(isinstance(c, checkpoint_callback_class())
+                                                   for c in self.callbacks):
+            self.callbacks.append(_autolog_checkpoint_callback(logger, cfg))
         try:
             result = original(self, *args, **kwargs)
         finally:
             callback.restore_forward()
+        if not self.is_global_zero:  # the other ranks of a distributed fit log nothing (their callbacks neither)
+            return result
         with disable_autologging():
             early = next((c for c in self.callbacks if isinstance(c, pl.callbacks.EarlyStopping)), None)
             if early is not None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from tureen.autolog import _patch
-from tureen.autolog._keras import Spelling, _config, patch_fit
+from tureen.autolog._keras import Spelling, _config, checkpoint_callback_class, patch_fit
 
-__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS", "TENSORFLOW"]
+#: checkpoint_callback_class: tureen.flavors.tensorflow.MlflowModelCheckpointCallback (a Keras callback)
+__all__ = ["autolog", "FLAVOR_NAME", "TESTED_VERSIONS", "TENSORFLOW", "checkpoint_callback_class"]
 
 FLAVOR_NAME = "tensorflow"
 #: TensorFlow releases whose tf.keras is Keras 3 and that MLflow 3.17 tests its autologging with

@@ -39,7 +39,7 @@ from tureen.flavors._base import resolve_data_file, suggest_flavor, unsafe_load,
 from tureen.flavors._flavor import Flavor, Predictor, Written
 
 __all__ = ["FLAVOR", "FLAVOR_NAME", "SERIALIZATION_FORMATS", "save_model", "log_model", "load_model",
-           "get_default_pip_requirements"]
+           "get_default_pip_requirements", "load_checkpoint"]
 
 FLAVOR_NAME = "pytorch"
 SERIALIZATION_FORMATS = ("pt2", "state_dict", "pickle")
@@ -601,3 +601,107 @@ load_model = FLAVOR.load_model
 needs_pickle = FLAVOR.needs_pickle
 _load_pyfunc = FLAVOR._load_pyfunc
 autolog = FLAVOR.autolog
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints logged while a Lightning model trains (autolog(checkpoint=True), MlflowModelCheckpointCallback)
+
+
+def load_checkpoint(model_class: Any, run_id: str | None = None, epoch: int | None = None,
+                    global_step: int | None = None, kwargs: dict[str, Any] | None = None, *,
+                    allow_pickle: bool | None = None) -> Any:
+    """A Lightning model rebuilt from a checkpoint its training logged (``model_class.load_from_checkpoint``).
+
+    The latest checkpoint of the run (the one its ``mlflow.latest_checkpoint_artifact`` tag names), or the
+    one logged at ``epoch`` (``checkpoint_save_freq="epoch"``) or ``global_step`` (a number of steps) with
+    ``checkpoint_save_best_only=False``. MLflow's autologging and tureen's write the same files, so either
+    reads the other's.
+
+    The file is read with ``torch.load(weights_only=True)``, which unpickles only tensors and plain data:
+    Lightning's checkpoints load that way. One that needs full unpickling (objects of other classes in its
+    hyperparameters or callback states, or a file crafted to run code) passes the unsafe gate: loaded only
+    when ``allow_pickle`` (else ``TUREEN_ALLOW_PICKLE``) allows it, never because of what the file says.
+
+    Args:
+        model_class: the ``LightningModule`` subclass the checkpoint was trained as.
+        run_id: the run that logged it; default the active run, else the last run this process started.
+        epoch: the epoch of the checkpoint (not with ``global_step``).
+        global_step: the global step of the checkpoint (not with ``epoch``).
+        kwargs: keyword arguments for ``load_from_checkpoint`` (hyperparameters to override,
+            ``map_location``, ``strict``).
+        allow_pickle: allow a checkpoint that needs full unpickling (tureen's; ``None``: ``TUREEN_ALLOW_PICKLE``,
+            default allowed).
+
+    Returns:
+        The model, as ``model_class.load_from_checkpoint`` returns it.
+
+    Raises:
+        InvalidParameterError: both ``epoch`` and ``global_step``, a negative or non-integer one, no run; a
+            ``model_class`` that is not a Lightning module class.
+        ResourceNotFoundError: the run logged no checkpoint, or none at that epoch or step.
+        ModelFormatError: the run's checkpoint tag names another file; the file is not a torch checkpoint.
+        UnsafeDeserializationError: the checkpoint needs full unpickling and the gate is closed.
+
+    Example:
+        >>> tureen.pytorch.autolog(checkpoint_save_best_only=False)  # doctest: +SKIP
+        >>> trainer.fit(Net(), loader)  # doctest: +SKIP
+        >>> first = tureen.pytorch.load_checkpoint(Net, epoch=0)  # doctest: +SKIP
+    """
+    import inspect
+    import pickle
+    import tempfile
+
+    from tureen.flavors._checkpoints import checkpoint_file
+    from tureen.flavors._gate import check_zip, require_unsafe_allowed
+
+    if not isinstance(model_class, type) or not callable(getattr(model_class, "load_from_checkpoint", None)):
+        raise InvalidParameterError(f"load_checkpoint needs the LightningModule class the model was trained as, "
+                                    f"got {model_class!r}")
+    options = dict(kwargs or {})
+    if not all(isinstance(k, str) for k in options):
+        raise InvalidParameterError(f"kwargs must be a dict of keyword arguments, got {kwargs!r}")
+    # weights_only=False in kwargs asks for full unpickling: the gate decides, as for any other such load
+    wants_full = options.pop("weights_only", None) is False
+    _torch()
+    with tempfile.TemporaryDirectory(prefix="tureen-checkpoint-") as tmp:
+        path = checkpoint_file(run_id, epoch, global_step, ".pth", tmp)
+        if zipfile.is_zipfile(path):
+            check_zip(path)
+        else:
+            with open(path, "rb") as f:
+                if f.read(2) != b"\x80\x02":  # torch.save's legacy (non-zip) format starts as a pickle
+                    raise ModelFormatError(f"The checkpoint {Path(path).name} is not a torch checkpoint")
+        takes_weights_only = "weights_only" in inspect.signature(model_class.load_from_checkpoint).parameters
+        if not wants_full:
+            try:
+                if takes_weights_only:
+                    return model_class.load_from_checkpoint(path, weights_only=True, **options)
+                _torch().load(path, map_location="cpu", weights_only=True)  # older Lightning: check it first
+                return model_class.load_from_checkpoint(path, **options)
+            except pickle.UnpicklingError as exc:
+                # torch's message goes on about its defaults: its first sentence says what was refused
+                reason = str(exc).strip().split(". ")[0] or "it needs full unpickling"
+            except (EOFError, zipfile.BadZipFile) as exc:
+                raise ModelFormatError(f"The checkpoint {Path(path).name} is not a torch checkpoint: {exc}") from exc
+            except RuntimeError as exc:
+                if "PytorchStreamReader" in str(exc) or "invalid load key" in str(exc):
+                    raise ModelFormatError(f"The checkpoint {Path(path).name} is not a torch checkpoint: "
+                                           f"{str(exc).strip().splitlines()[0]}") from exc
+                raise
+        else:
+            reason = "weights_only=False was asked for"
+        require_unsafe_allowed(f"the Lightning checkpoint {Path(path).name} with full unpickling ({reason})",
+                               allow_pickle)
+        if takes_weights_only:
+            return model_class.load_from_checkpoint(path, weights_only=False, **options)
+        return model_class.load_from_checkpoint(path, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # the Lightning callback is built on first use, so that importing this module imports no Lightning
+    if name == "MlflowModelCheckpointCallback":
+        import importlib
+
+        # by the autologger's import string, as autolog() is reached: this module never imports tureen.autolog
+        return importlib.import_module(FLAVOR.autolog_module).checkpoint_callback_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ from tureen.flavors.keras import FLAVOR as KERAS_FLAVOR
 from tureen.flavors.keras import FLAVOR_NAME as KERAS_FLAVOR_NAME
 
 __all__ = ["FLAVOR", "KERAS_FLAVOR", "FLAVOR_NAME", "KERAS_FLAVOR_NAME", "save_model", "log_model", "load_model",
-           "get_default_pip_requirements"]
+           "get_default_pip_requirements", "load_checkpoint"]
 
 FLAVOR_NAME = "tensorflow"
 TF2_DIR = "tf2model"
@@ -255,3 +255,91 @@ load_model = FLAVOR.load_model
 needs_pickle = FLAVOR.needs_pickle
 _load_pyfunc = FLAVOR._load_pyfunc
 autolog = FLAVOR.autolog
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints logged while a Keras model trains (autolog(checkpoint=True), MlflowModelCheckpointCallback)
+
+
+def load_checkpoint(model: Any = None, run_id: str | None = None, epoch: int | None = None,
+                    global_step: int | None = None, *, allow_pickle: bool | None = None) -> Any:
+    """A Keras model from a checkpoint its training logged.
+
+    The latest checkpoint of the run (the one its ``mlflow.latest_checkpoint_artifact`` tag names), or the
+    one logged at ``epoch`` (``checkpoint_save_freq="epoch"``) or ``global_step`` (a number of batches) with
+    ``checkpoint_save_best_only=False``. MLflow's autologging and tureen's write the same files, so either
+    reads the other's. A weights-only checkpoint (``*.weights.h5``) is loaded into ``model`` (its weights
+    are replaced, and it is returned); a whole-model checkpoint is loaded as a new model (``model`` unused).
+
+    Weights files hold arrays only. A whole-model ``.h5`` holds the model's config, and a config with code in
+    it (a ``Lambda`` layer's Python bytecode, a layer that loads a SavedModel) passes the unsafe gate: loaded
+    only when ``allow_pickle`` (else ``TUREEN_ALLOW_PICKLE``) allows it, whatever the file says.
+
+    Args:
+        model: the Keras model to load a weights-only checkpoint into (needed only then).
+        run_id: the run that logged it; default the active run, else the last run this process started.
+        epoch: the epoch of the checkpoint (not with ``global_step``).
+        global_step: the training step of the checkpoint (not with ``epoch``).
+        allow_pickle: allow a model config that runs code (tureen's; ``None``: ``TUREEN_ALLOW_PICKLE``,
+            default allowed).
+
+    Returns:
+        The Keras model.
+
+    Raises:
+        InvalidParameterError: both ``epoch`` and ``global_step``, a negative or non-integer one, no run; a
+            weights-only checkpoint without ``model``.
+        ResourceNotFoundError: the run logged no checkpoint, or none at that epoch or step.
+        ModelFormatError: the run's checkpoint tag names another file; the file is not a Keras ``.h5`` file,
+            or its weights do not fit ``model``.
+        UnsafeDeserializationError: the model's config runs code and the gate is closed.
+
+    Example:
+        >>> tureen.tensorflow.autolog(checkpoint_save_best_only=False)  # doctest: +SKIP
+        >>> model.fit(X, y, epochs=3)  # doctest: +SKIP
+        >>> first = tureen.tensorflow.load_checkpoint(epoch=0)  # doctest: +SKIP
+    """
+    import tempfile
+
+    from tureen.flavors._checkpoints import checkpoint_file, is_weights_only
+    from tureen.exceptions import InvalidParameterError, TureenError
+    from tureen.flavors.keras import _is_keras_model, _keras, _load_keras_file
+
+    _keras()  # MissingDependencyError before anything is downloaded
+    with tempfile.TemporaryDirectory(prefix="tureen-checkpoint-") as tmp:
+        path = checkpoint_file(run_id, epoch, global_step, ".h5", tmp)
+        if not _is_hdf5(path):
+            raise ModelFormatError(f"The checkpoint {Path(path).name} is not an HDF5 file")
+        if is_weights_only(path, ".h5"):
+            if model is None:
+                raise InvalidParameterError(f"The checkpoint {Path(path).name} holds weights only: give "
+                                            "load_checkpoint the model to load them into (model=...)")
+            if not _is_keras_model(model):
+                raise InvalidParameterError(f"model must be a Keras model to load weights into, got "
+                                            f"{type(model).__name__}")
+            try:
+                model.load_weights(path)
+            except (ValueError, KeyError, OSError) as exc:
+                raise ModelFormatError(f"The weights of {Path(path).name} do not fit the model: {exc}") from exc
+            return model
+        try:
+            return _load_keras_file(Path(path), {}, allow_pickle)
+        except TureenError:
+            raise
+        except (ValueError, KeyError, OSError, TypeError) as exc:
+            raise ModelFormatError(f"The Keras checkpoint {Path(path).name} cannot be loaded: {exc}") from exc
+
+
+def _is_hdf5(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def __getattr__(name: str) -> Any:
+    # the Keras callback is built on first use, so that importing this module imports no Keras
+    if name == "MlflowModelCheckpointCallback":
+        import importlib
+
+        # by the autologger's import string, as autolog() is reached: this module never imports tureen.autolog
+        return importlib.import_module(FLAVOR.autolog_module).checkpoint_callback_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
