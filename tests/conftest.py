@@ -21,6 +21,31 @@ from conftest_moto import *  # noqa: F401,F403,E402  (moto's S3 server, session-
 from conftest_mariadb import *  # noqa: F401,F403,E402  (MariaDB server, session-scoped; tests/store)
 
 
+#: ``make test`` runs the suite in two parts: everything but the ``serial`` tests on two pytest-xdist workers
+#: (``--dist loadgroup``), then the ``serial`` ones alone. Each test file is one group, so a file's module
+#: fixtures start once, on one worker; the folders below are one group each, because their files share
+#: state a second worker would fight over (one Docker engine's test images and base-image cache).
+SHARED_GROUPS = ("tests/docker/",)
+#: timing-sensitive tests (load phases, latency bounds, batching windows): they run alone, after the rest,
+#: so another worker's CPU use cannot make them fail or change what they measure
+SERIAL_FILES = ("tests/server/test_scale.py", "tests/serving/test_reliability.py", "tests/serving/test_batching.py",
+                "tests/serving/test_worker.py")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            rel = Path(str(item.fspath)).resolve().relative_to(_ROOT).as_posix()
+        except ValueError:
+            continue
+        group = next((prefix for prefix in SHARED_GROUPS if rel.startswith(prefix)), rel)
+        item.add_marker(pytest.mark.xdist_group(group))
+        if rel in SERIAL_FILES:
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test touches ~/.tureen or a tracking URI from the environment."""

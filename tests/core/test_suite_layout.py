@@ -33,3 +33,26 @@ def test_no_virtualenv_or_cache_links_are_tracked() -> None:
     out = subprocess.run(["git", "ls-files", "--", ".venv", ".cache", "venv", ".tox"], cwd=root,
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == [], f"untrack these (git rm --cached): {out}"
+
+
+def test_the_serial_files_and_shared_groups_of_make_test_exist() -> None:
+    """``make test`` runs the files tests/conftest.py names as serial alone: a renamed one would silently run
+    beside another worker again, so each named file and folder must be there."""
+    import conftest
+
+    root = TESTS.parent
+    missing = [p for p in (*conftest.SERIAL_FILES, *conftest.SHARED_GROUPS) if not (root / p).exists()]
+    assert missing == []
+
+
+def test_the_serial_marker_reaches_every_test_of_the_serial_files_and_no_other() -> None:
+    """What ``-m serial`` selects at collection: all of a serial file's tests, none of another file's."""
+    import subprocess
+    import sys
+
+    root = TESTS.parent
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "-m", "serial", "tests/serving/test_batching.py", "tests/core/test_suite_layout.py"],
+                         cwd=root, capture_output=True, text=True, timeout=300).stdout.splitlines()
+    selected = [line for line in out if "::" in line]
+    assert selected and all(line.startswith("tests/serving/test_batching.py::") for line in selected), out[-5:]
