@@ -32,7 +32,7 @@ from tureen.exceptions import InvalidParameterError
 from tureen.flavors._checkpoints import CHECKPOINT_DIR as _DIR
 from tureen.flavors._checkpoints import LATEST_CHECKPOINT_TAG
 
-__all__ = ["checkpoint_config", "Checkpointer", "LATEST_CHECKPOINT_TAG"]
+__all__ = ["checkpoint_config", "Checkpointer", "LATEST_CHECKPOINT_TAG", "init_callback", "autolog_callback"]
 
 
 def checkpoint_config(checkpoint: Any, checkpoint_monitor: Any, checkpoint_mode: Any, checkpoint_save_best_only: Any,
@@ -124,3 +124,28 @@ class Checkpointer:
         if self.run_id is not None:
             return self.client or fluent._client(), self.run_id
         return fluent._client(), fluent._run_id()
+
+
+def init_callback(callback: Any, flavor: str, suffix: str, monitor: str | None, mode: str, save_best_only: bool,
+                  save_weights_only: bool, save_freq: str | int) -> None:
+    """The shared part of each framework's ``MlflowModelCheckpointCallback.__init__``: the values checked as
+    autologging's ``checkpoint_*`` parameters are, kept as attributes, and the callback's :class:`Checkpointer`.
+
+    Raises:
+        InvalidParameterError: a value MLflow would not act on.
+    """
+    cfg = checkpoint_config(True, monitor, mode, save_best_only, save_weights_only, save_freq)
+    callback.monitor, callback.mode, callback.save_best_only = monitor, mode, save_best_only
+    callback.save_weights_only, callback.save_freq = save_weights_only, save_freq
+    callback._checkpointer = Checkpointer(flavor, cfg, suffix)
+
+
+def autolog_callback(cls: type, logger: Any, cfg: dict[str, Any]) -> Any:
+    """The checkpoint callback autologging adds to a fit (``checkpoint=True``): ``cls`` made from the
+    autolog configuration ``cfg``, logging to ``logger``'s run."""
+    callback = cls(monitor=cfg.get("checkpoint_monitor", "val_loss"), mode=cfg.get("checkpoint_mode", "min"),
+                   save_best_only=cfg.get("checkpoint_save_best_only", True),
+                   save_weights_only=cfg.get("checkpoint_save_weights_only", False),
+                   save_freq=cfg.get("checkpoint_save_freq", "epoch"))
+    callback._checkpointer.client, callback._checkpointer.run_id = logger.client, logger.run_id
+    return callback

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tureen.autolog import _patch
+from tureen.autolog._checkpoint import autolog_callback
 from tureen.autolog._common import (RunLogger, example_and_signature, fn_args_as_params, guarded, head, log_dataset,
                                     log_model)
 from tureen.autolog._patch import disable_autologging, safe_patch
@@ -190,7 +191,7 @@ def checkpoint_callback_class() -> type:
 
 
 def _define_checkpoint_class(keras: Any) -> type:
-    from tureen.autolog._checkpoint import Checkpointer, checkpoint_config
+    from tureen.autolog._checkpoint import init_callback
 
     safe = guarded("tensorflow")
 
@@ -225,10 +226,7 @@ def _define_checkpoint_class(keras: Any) -> type:
         def __init__(self, monitor: str | None = "val_loss", mode: str = "min", save_best_only: bool = True,
                      save_weights_only: bool = False, save_freq: str | int = "epoch") -> None:
             super().__init__()
-            cfg = checkpoint_config(True, monitor, mode, save_best_only, save_weights_only, save_freq)
-            self.monitor, self.mode, self.save_best_only = monitor, mode, save_best_only
-            self.save_weights_only, self.save_freq = save_weights_only, save_freq
-            self._checkpointer = Checkpointer("tensorflow", cfg, ".h5")
+            init_callback(self, "tensorflow", ".h5", monitor, mode, save_best_only, save_weights_only, save_freq)
             self.current_epoch = 0
             self.global_step = 0
             self._last_saved_step = 0
@@ -265,17 +263,6 @@ def _define_checkpoint_class(keras: Any) -> type:
     MlflowModelCheckpointCallback.__module__ = "tureen.flavors.tensorflow"
     MlflowModelCheckpointCallback.__qualname__ = "MlflowModelCheckpointCallback"
     return MlflowModelCheckpointCallback
-
-
-def _make_checkpoint_callback(logger: RunLogger, cfg: dict[str, Any]) -> Any:
-    """The checkpoint callback autologging adds to a fit (``checkpoint=True``), logging to its run."""
-    callback = checkpoint_callback_class()(
-        monitor=cfg.get("checkpoint_monitor", "val_loss"), mode=cfg.get("checkpoint_mode", "min"),
-        save_best_only=cfg.get("checkpoint_save_best_only", True),
-        save_weights_only=cfg.get("checkpoint_save_weights_only", False),
-        save_freq=cfg.get("checkpoint_save_freq", "epoch"))
-    callback._checkpointer.client, callback._checkpointer.run_id = logger.client, logger.run_id
-    return callback
 
 
 def _early_stopping_params(early: Any) -> dict[str, Any]:
@@ -341,7 +328,7 @@ def _patched_fit(spelling: Spelling, original: Callable[..., Any], self: Any, *a
     # as MLflow: the user's own MlflowModelCheckpointCallback logs the checkpoints, no second one is added
     if spelling.checkpoints and cfg.get("checkpoint", True) and not any(
             isinstance(c, checkpoint_callback_class()) for c in callbacks):
-        callbacks.append(_make_checkpoint_callback(logger, cfg))
+        callbacks.append(autolog_callback(checkpoint_callback_class(), logger, cfg))
     arguments["callbacks"] = callbacks
     history = original(*bound.args, **bound.kwargs)
     with disable_autologging():

@@ -16,6 +16,7 @@ import sys
 from typing import Any, Callable
 
 from tureen.autolog import _patch
+from tureen.autolog._checkpoint import autolog_callback
 from tureen.autolog._common import INPUT_EXAMPLE_ROWS, RunLogger, guarded, log_model
 from tureen.autolog._patch import disable_autologging, safe_patch, warn_once
 from tureen.exceptions import InvalidParameterError, MissingDependencyError
@@ -255,7 +256,7 @@ def checkpoint_callback_class() -> type:
 
 
 def _define_checkpoint_class(bases: tuple[type, ...]) -> type:
-    from tureen.autolog._checkpoint import Checkpointer, checkpoint_config
+    from tureen.autolog._checkpoint import init_callback
 
     safe = guarded(FLAVOR_NAME)
 
@@ -297,10 +298,7 @@ def _define_checkpoint_class(bases: tuple[type, ...]) -> type:
         def __init__(self, monitor: str | None = "val_loss", mode: str = "min", save_best_only: bool = True,
                      save_weights_only: bool = False, save_freq: str | int = "epoch") -> None:
             super().__init__()
-            cfg = checkpoint_config(True, monitor, mode, save_best_only, save_weights_only, save_freq)
-            self.monitor, self.mode, self.save_best_only = monitor, mode, save_best_only
-            self.save_weights_only, self.save_freq = save_weights_only, save_freq
-            self._checkpointer = Checkpointer(FLAVOR_NAME, cfg, ".pth")
+            init_callback(self, FLAVOR_NAME, ".pth", monitor, mode, save_best_only, save_weights_only, save_freq)
 
         def _save(self, trainer: Any, path: str) -> None:
             # Trainer.save_checkpoint waits at a barrier for every rank; only rank zero comes here, so the
@@ -334,13 +332,8 @@ def _define_checkpoint_class(bases: tuple[type, ...]) -> type:
 
 def _autolog_checkpoint_callback(logger: RunLogger, cfg: dict[str, Any]) -> Any:
     """The checkpoint callback autologging adds to a fit (``checkpoint=True``), logging to its run."""
-    callback = checkpoint_callback_class()(
-        monitor=cfg.get("checkpoint_monitor", "val_loss"), mode=cfg.get("checkpoint_mode", "min"),
-        save_best_only=cfg.get("checkpoint_save_best_only", True),
-        save_weights_only=cfg.get("checkpoint_save_weights_only", False),
-        save_freq=cfg.get("checkpoint_save_freq", "epoch"))
-    callback._checkpointer.client, callback._checkpointer.run_id = logger.client, logger.run_id
-    callback._tureen_autolog = True
+    callback = autolog_callback(checkpoint_callback_class(), logger, cfg)
+    callback._tureen_autolog = True  # replaced, not kept, when the trainer is fitted again
     return callback
 
 
