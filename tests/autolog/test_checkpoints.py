@@ -39,28 +39,35 @@ def _files(run_id: str, path: str = "checkpoints") -> list[str]:
 # Lightning
 
 
+#: the small Lightning model of these tests, as source: the MLflow side (a script in the peer venv) defines
+#: the same class from it
+_NET_SOURCE = """
+class Net(L.LightningModule):
+    def __init__(self, hidden=3, lr=0.1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def training_step(self, batch, _):
+        loss = torch.nn.functional.mse_loss(self(batch[0]).squeeze(-1), batch[1])
+        self.log("train_loss", loss, on_epoch=True, on_step=False)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+"""
+
+
 def _lightning_net():
     import lightning as L
     import torch
 
-    class Net(L.LightningModule):
-        def __init__(self, hidden: int = 3, lr: float = 0.1) -> None:
-            super().__init__()
-            self.save_hyperparameters()
-            self.layer = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1))
-
-        def forward(self, x):
-            return self.layer(x)
-
-        def training_step(self, batch, _):
-            loss = torch.nn.functional.mse_loss(self(batch[0]).squeeze(-1), batch[1])
-            self.log("train_loss", loss, on_epoch=True, on_step=False)
-            return loss
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
-
-    return Net
+    namespace = {"L": L, "torch": torch, "__name__": __name__}
+    exec(_NET_SOURCE, namespace)  # noqa: S102 - this file's own source
+    return namespace["Net"]
 
 
 def _loader():
@@ -507,24 +514,7 @@ import torch
 
 own_uri, tureen_uri, tureen_run = sys.argv[1:4]
 
-
-class Net(L.LightningModule):
-    def __init__(self, hidden=3, lr=0.1):
-        super().__init__()
-        self.save_hyperparameters()
-        self.layer = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1))
-
-    def forward(self, x):
-        return self.layer(x)
-
-    def training_step(self, batch, _):
-        loss = torch.nn.functional.mse_loss(self(batch[0]).squeeze(-1), batch[1])
-        self.log("train_loss", loss, on_epoch=True, on_step=False)
-        return loss
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
-
+''' + _NET_SOURCE + r'''
 
 def out(model):
     model.eval()
