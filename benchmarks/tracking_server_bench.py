@@ -60,6 +60,53 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_MLFLOW_PYTHON = ROOT / ".cache" / "mlflow-venv" / "bin" / "python"
 
+#: the end of both client scripts (each defines ``work(i, barrier, q)``, ``clients`` and ``seconds`` first):
+#: ``failed`` for a client that cannot start, ``timed`` for the measured loop (one call when ``single``, else
+#: until ``seconds`` are up and it made ``min_ops`` calls), then the clients forked, run and summed up as one
+#: JSON line.
+_CLIENTS = r"""
+def failed(barrier, q, e):
+    barrier.wait()  # a client that cannot start still reaches the barrier
+    q.put(([], 1, 0.0, 0.0, repr(e)[:300]))
+
+def timed(once, barrier, q, min_ops, single=False):
+    barrier.wait()
+    lat, errors, first = [], 0, None
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        if single:
+            if len(lat) >= 1:
+                break
+        elif time.perf_counter() >= deadline and len(lat) >= min_ops:
+            break
+        t = time.perf_counter()
+        try:
+            once()
+        except Exception as e:
+            errors += 1
+            first = first or repr(e)[-700:]
+        lat.append(time.perf_counter() - t)
+    q.put((lat, errors, time.perf_counter() - t0, time.process_time() - cpu0, first))
+
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+barrier = ctx.Barrier(clients)
+ps = [ctx.Process(target=work, args=(i, barrier, q)) for i in range(clients)]
+for p in ps: p.start()
+res = [q.get() for _ in ps]
+for p in ps: p.join()
+lat = sorted(x for r in res for x in r[0])
+errors = sum(r[1] for r in res)
+elapsed = max(r[2] for r in res)
+def pct(p): return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
+firsts = [r[4] for r in res if r[4]]
+print(json.dumps({"ops": len(lat), "errors": errors, "elapsed": elapsed,
+                  "throughput": len(lat) / elapsed if elapsed else 0.0, "p50": pct(0.5), "p99": pct(0.99),
+                  "client_cpu_ms": 1000 * sum(r[3] for r in res) / len(lat) if lat else None,
+                  "first_error": firsts[0] if firsts else None}))
+"""
+
 #: runs in the MLflow peer venv: argv = url, op, clients, seconds, min_ops, setup-json; prints one JSON line.
 #: MLflow is imported once in the parent before the clients fork (16 children importing it themselves would
 #: burn about 20 CPU seconds inside the measured window); every client makes its run, logs what it needs and
@@ -112,46 +159,11 @@ def work(i, barrier, q):
             c.log_artifact(run_id, setup["file"], f"c{i}")
         elif not op.startswith("artifact"):
             once()  # warm-up: connection open, lazy imports done
-    except BaseException as e:  # a client that cannot start still reaches the barrier
-        barrier.wait()
-        q.put(([], 1, 0.0, 0.0, repr(e)[:300]))
+    except BaseException as e:
+        failed(barrier, q, e)
         return
-    barrier.wait()
-    lat, errors, first = [], 0, None
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    deadline = t0 + seconds
-    while True:
-        if op.startswith("artifact"):
-            if len(lat) >= 1:
-                break
-        elif time.perf_counter() >= deadline and len(lat) >= min_ops:
-            break
-        t = time.perf_counter()
-        try:
-            once()
-        except Exception as e:
-            errors += 1
-            first = first or repr(e)[-700:]
-        lat.append(time.perf_counter() - t)
-    q.put((lat, errors, time.perf_counter() - t0, time.process_time() - cpu0, first))
-
-ctx = mp.get_context("fork")
-q = ctx.Queue()
-barrier = ctx.Barrier(clients)
-ps = [ctx.Process(target=work, args=(i, barrier, q)) for i in range(clients)]
-for p in ps: p.start()
-res = [q.get() for _ in ps]
-for p in ps: p.join()
-lat = sorted(x for r in res for x in r[0])
-errors = sum(r[1] for r in res)
-elapsed = max(r[2] for r in res)
-def pct(p): return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
-firsts = [r[4] for r in res if r[4]]
-print(json.dumps({"ops": len(lat), "errors": errors, "elapsed": elapsed,
-                  "throughput": len(lat) / elapsed if elapsed else 0.0, "p50": pct(0.5), "p99": pct(0.99),
-                  "client_cpu_ms": 1000 * sum(r[3] for r in res) / len(lat) if lat else None,
-                  "first_error": firsts[0] if firsts else None}))
-"""
+    timed(once, barrier, q, min_ops, single=op.startswith("artifact"))
+""" + _CLIENTS
 
 #: the client's floor: a server that answers every request at once with recorded bytes (tureen's own answers,
 #: taken before, chosen by the request's path; ``{}`` for any other path), so what a call costs there is the
@@ -234,39 +246,10 @@ def work(i, barrier, q):
                 assert len(got["runs"]) == 100, len(got["runs"])
         once()
     except BaseException as e:
-        barrier.wait()
-        q.put(([], 1, 0.0, 0.0, repr(e)[:300]))
+        failed(barrier, q, e)
         return
-    barrier.wait()
-    lat, errors, first = [], 0, None
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    deadline = t0 + seconds
-    while time.perf_counter() < deadline:
-        t = time.perf_counter()
-        try:
-            once()
-        except Exception as e:
-            errors += 1
-            first = first or repr(e)[-700:]
-        lat.append(time.perf_counter() - t)
-    q.put((lat, errors, time.perf_counter() - t0, time.process_time() - cpu0, first))
-
-ctx = mp.get_context("fork")
-q = ctx.Queue()
-barrier = ctx.Barrier(clients)
-ps = [ctx.Process(target=work, args=(i, barrier, q)) for i in range(clients)]
-for p in ps: p.start()
-res = [q.get() for _ in ps]
-for p in ps: p.join()
-lat = sorted(x for r in res for x in r[0])
-elapsed = max(r[2] for r in res)
-def pct(p): return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
-firsts = [r[4] for r in res if r[4]]
-print(json.dumps({"ops": len(lat), "errors": sum(r[1] for r in res), "elapsed": elapsed,
-                  "throughput": len(lat) / elapsed if elapsed else 0.0, "p50": pct(0.5), "p99": pct(0.99),
-                  "client_cpu_ms": 1000 * sum(r[3] for r in res) / len(lat) if lat else None,
-                  "first_error": firsts[0] if firsts else None}))
-"""
+    timed(once, barrier, q, 0)
+""" + _CLIENTS
 
 OPS = ["create_run", "log_batch10", "log_batch500", "search_runs", "get_metric_history", "artifact_upload",
        "artifact_download"]
