@@ -66,7 +66,7 @@ def test_opening_and_writing_a_wal_database_made_elsewhere_leaves_its_settings_a
 def test_memory_mapped_reads_follow_the_environment(tmp_path, monkeypatch):
     """Reads are memory-mapped (256 MiB) unless TUREEN_SQLITE_MMAP_SIZE says otherwise; 0 turns them off; a
     value that is no number is a typed error naming the variable; an in-memory database maps nothing."""
-    from tureen.exceptions import InvalidParameterError
+    from tureen.exceptions import InvalidSettingError
     from tureen.store._engine import make_engine
 
     def mapped(uri: str) -> int:
@@ -82,9 +82,10 @@ def test_memory_mapped_reads_follow_the_environment(tmp_path, monkeypatch):
     assert mapped(f"sqlite:///{path}") == 1048576
     monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", "0")
     assert mapped(f"sqlite:///{path}") == 0
-    monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", "lots")
-    with pytest.raises(InvalidParameterError, match="TUREEN_SQLITE_MMAP_SIZE"):
-        make_engine(f"sqlite:///{path}")
+    for wrong in ("lots", "-5", "1e6"):  # a negative size is no setting either: not silently "off"
+        monkeypatch.setenv("TUREEN_SQLITE_MMAP_SIZE", wrong)
+        with pytest.raises(InvalidSettingError, match="TUREEN_SQLITE_MMAP_SIZE"):
+            make_engine(f"sqlite:///{path}")
 
 
 def test_opening_a_rollback_journal_database_keeps_its_journal(tmp_path):

@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from tureen.exceptions import InvalidParameterError
+from tureen.exceptions import InvalidParameterError, InvalidSettingError
 
 _ENGINES: "weakref.WeakSet[Any]" = weakref.WeakSet()
 #: SQLite connection settings (per connection, never stored in the file): pages between checkpoints of a
@@ -48,11 +48,10 @@ def _mmap_size() -> int:
     raw = os.environ.get("TUREEN_SQLITE_MMAP_SIZE", "").strip()
     if not raw:
         return _MMAP_SIZE_DEFAULT
-    try:
-        return max(0, int(raw))
-    except ValueError:
-        raise InvalidParameterError(f"TUREEN_SQLITE_MMAP_SIZE={raw!r} is not a number of bytes (0 turns "
-                                    "memory-mapped reads off)") from None
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidSettingError(f"TUREEN_SQLITE_MMAP_SIZE={raw!r} is not a number of bytes (0 turns "
+                                  "memory-mapped reads off)")
+    return int(raw)
 #: with background checkpoints the inline autocheckpoint is only a backstop (a checkpoint thread that cannot
 #: keep up, or readers that keep it from finishing): ~80 MB of WAL at 4 KiB pages
 _WAL_AUTOCHECKPOINT_BACKSTOP = 20_000
