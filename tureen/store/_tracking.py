@@ -320,11 +320,9 @@ class TrackingSqlMixin:
             for run_uuid, key, value in self._page_rows(conn, "tags", ids, ids_json):
                 tags[run_uuid][key] = value
             nan = math.nan
-            latest = self._page_rows(conn, "latest", ids, ids_json)
-            for run_uuid, key, value, is_nan, _, _ in latest:
+            for run_uuid, key, value, is_nan, timestamp, step in self._page_rows(conn, "latest", ids, ids_json):
                 metrics[run_uuid][key] = nan if is_nan else value
-            if points is not None:
-                for run_uuid, key, _, _, timestamp, step in latest:
+                if points is not None:
                     points.setdefault(run_uuid, {})[key] = (timestamp or 0, step or 0)
             for source_id, destination_id, step in self._page_rows(conn, "outputs", ids, ids_json):
                 outputs[source_id].append(LoggedModelOutput(destination_id, step))
