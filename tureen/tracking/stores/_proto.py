@@ -53,12 +53,15 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 def double_to_json(value: float) -> Any:
     """Proto JSON for a double: NaN and the infinities are strings."""
-    if isinstance(value, float):
-        if math.isnan(value):
+    # one comparison for the usual finite value (a page of runs converts thousands)
+    if isinstance(value, float) and (value != value or value in _INFINITIES):
+        if value != value:
             return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
+        return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+_INFINITIES = (math.inf, -math.inf)
 
 
 def double_from_json(value: Any) -> float:
@@ -107,10 +110,14 @@ def metric_from_json(d: dict[str, Any], run_id: str | None = None) -> Metric:
 
 
 def run_info_to_json(i: RunInfo) -> dict[str, Any]:
-    return _clean({"run_uuid": i.run_id, "run_id": i.run_id, "run_name": i.run_name,
-                   "experiment_id": i.experiment_id, "user_id": i.user_id, "status": i.status,
-                   "start_time": i.start_time, "end_time": i.end_time, "artifact_uri": i.artifact_uri,
-                   "lifecycle_stage": i.lifecycle_stage})
+    """A run's info, unset fields left out; built field by field (a page of runs makes many of these)."""
+    info = {"run_uuid": i.run_id, "run_id": i.run_id} if i.run_id is not None else {}
+    for k, v in (("run_name", i.run_name), ("experiment_id", i.experiment_id), ("user_id", i.user_id),
+                 ("status", i.status), ("start_time", i.start_time), ("end_time", i.end_time),
+                 ("artifact_uri", i.artifact_uri), ("lifecycle_stage", i.lifecycle_stage)):
+        if v is not None:
+            info[k] = v
+    return info
 
 
 def run_info_from_json(d: dict[str, Any]) -> RunInfo:
@@ -136,15 +143,6 @@ def run_to_json(r: Run, latest: dict[str, Any] | None = None) -> dict[str, Any]:
 
     Built field by field rather than through :func:`_clean` (a page of runs is thousands of small dicts):
     the same fields, in the same order, unset ones left out."""
-    i = r.info
-    info = {"run_uuid": i.run_id, "run_id": i.run_id}
-    for k, v in (("run_name", i.run_name), ("experiment_id", i.experiment_id), ("user_id", i.user_id),
-                 ("status", i.status), ("start_time", i.start_time), ("end_time", i.end_time),
-                 ("artifact_uri", i.artifact_uri), ("lifecycle_stage", i.lifecycle_stage)):
-        if v is not None:
-            info[k] = v
-    if i.run_id is None:
-        del info["run_uuid"], info["run_id"]
     d = r.data
     data: dict[str, Any] = {}
     if d.metrics:
@@ -158,14 +156,12 @@ def run_to_json(r: Run, latest: dict[str, Any] | None = None) -> dict[str, Any]:
                 ts, step = m
             else:
                 ts, step = m.timestamp, m.step
-            if value.__class__ is float and (value != value or value in _INFINITIES):
-                value = double_to_json(value)
-            metrics.append({"key": key, "value": value, "timestamp": ts, "step": step})
+            metrics.append({"key": key, "value": double_to_json(value), "timestamp": ts, "step": step})
         data["metrics"] = metrics
     if d.params:
-        data["params"] = [{"key": k, "value": v} for k, v in d.params.items()]
+        data["params"] = kv_list(d.params)
     if d.tags:
-        data["tags"] = [{"key": k, "value": v} for k, v in d.tags.items()]
+        data["tags"] = kv_list(d.tags)
     inputs: dict[str, Any] = {}
     if r.inputs.dataset_inputs:
         inputs["dataset_inputs"] = [_dataset_input_to_json(x) for x in r.inputs.dataset_inputs]
@@ -174,10 +170,7 @@ def run_to_json(r: Run, latest: dict[str, Any] | None = None) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
     if r.outputs.model_outputs:
         outputs["model_outputs"] = [{"model_id": o.model_id, "step": o.step} for o in r.outputs.model_outputs]
-    return {"info": info, "data": data, "inputs": inputs, "outputs": outputs}
-
-
-_INFINITIES = (math.inf, -math.inf)
+    return {"info": run_info_to_json(r.info), "data": data, "inputs": inputs, "outputs": outputs}
 
 
 def run_from_json(d: dict[str, Any]) -> Run:
